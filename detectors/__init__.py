@@ -1,0 +1,1 @@
+"""Pure statistics: detectors take sufficient statistics and return results. No I/O."""
