@@ -1,0 +1,337 @@
+"""The alert policy: minimum samples, practical-effect floors, Benjamini-Hochberg across a run.
+
+An alert needs all of:
+
+1. enough data: at least ``min_samples`` observations in *each* window (per metric overridable
+   with ``min_samples_by_metric``); otherwise the finding is not tested at all (``p_value`` is
+   None, ``alert`` False, ``reason`` says "too few events: 42 < 100 in current window");
+2. significance after multiple-testing correction: Benjamini-Hochberg q-value (over every
+   testable finding of one run, all metrics x segments) ``<= alpha``;
+3. a practically relevant effect: ``|effect| >= floors[metric]`` on the point estimate
+   (rates: absolute difference in proportion units; length: the larger of
+   ``|median_ratio - 1|`` and ``wasserstein_normalized``);
+4. direction: with ``alert_on="worse"`` an improvement never alerts.
+
+Default floors (see docs/STATISTICS.md for the power they leave):
+
+* ``response_length`` 0.05: a 5% move of the median or of the whole distribution (W / mean).
+  Smaller moves are common between sampling settings and not worth a page.
+* ``refusal_rate`` 0.005 (0.5 percentage points): 5 more refusals per 1,000 requests, a
+  quarter of a typical 2% base rate.
+* ``parse_failure_rate`` 0.005 (0.5 pp): 5 more broken structured outputs per 1,000.
+* ``task_success_rate`` 0.02 (2 pp): task-success proxies are noisy; 2 pp is the smallest
+  change product teams usually act on.
+
+Severity: ``"error"`` when the finding alerts, is worse, and its confidence interval lies
+entirely beyond the floor (the regression is at least floor-sized with the stated confidence);
+``"warning"`` for any other worse alert; ``"info"`` otherwise (no alert, or an improvement).
+
+Example:
+    >>> policy = PolicyConfig()
+    >>> seg = {"model": "m", "model_version": "v2", "route": "chat"}
+    >>> fs = [compare_rate("refusal_rate", seg, 60, 3000, 153, 3000, policy),
+    ...       compare_rate("parse_failure_rate", seg, 10, 1000, 11, 1000, policy),
+    ...       compare_rate("task_success_rate", seg, 30, 40, 10, 40, policy)]
+    >>> out = apply_policy(fs, policy)
+    >>> [(f.alert, f.direction, f.severity) for f in out]
+    [(True, 'worse', 'error'), (False, 'worse', 'info'), (False, 'none', 'info')]
+    >>> out[0].reason
+    'refusal_rate 2.0% -> 5.1% (+3.1 pp, 95% CI +2.2..+4.1), q=2e-10: alert'
+    >>> out[2].reason
+    'too few events: 40 < 100 in baseline and current windows'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from .finding import HIGHER_IS_WORSE, METRICS, Finding
+from .histogram import IntHistogram
+from .length import length_shift
+from .rates import rate_change
+
+__all__ = ["PolicyConfig", "DEFAULT_FLOORS", "compare_length", "compare_rate", "apply_policy"]
+
+DEFAULT_FLOORS: dict[str, float] = {
+    "response_length": 0.05,
+    "refusal_rate": 0.005,
+    "parse_failure_rate": 0.005,
+    "task_success_rate": 0.02,
+}
+"""Practical-effect floors per metric (reasoning in the module docstring and docs/STATISTICS.md)."""
+
+RATE_METRICS = ("refusal_rate", "parse_failure_rate", "task_success_rate")
+
+
+@dataclass
+class PolicyConfig:
+    """Alert policy settings.
+
+    Example:
+        >>> p = PolicyConfig(alpha=0.05, floors={"refusal_rate": 0.01})
+        >>> p.floor("refusal_rate"), p.floor("response_length"), p.min_samples_for("refusal_rate")
+        (0.01, 0.05, 100)
+    """
+
+    alpha: float = 0.01
+    min_samples: int = 100
+    floors: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_FLOORS))
+    alert_on: str = "both"
+    confidence: float = 0.95
+    min_samples_by_metric: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if self.alert_on not in ("both", "worse"):
+            raise ValueError(f"alert_on must be 'both' or 'worse', got {self.alert_on!r}")
+        if int(self.min_samples) < 1:
+            raise ValueError("min_samples must be >= 1")
+        if not 0.0 < self.confidence < 1.0:
+            raise ValueError("confidence must be in (0, 1)")
+        merged = dict(DEFAULT_FLOORS)
+        merged.update(self.floors or {})
+        for k, v in merged.items():
+            if not (isinstance(v, (int, float)) and v >= 0 and math.isfinite(v)):
+                raise ValueError(f"floor for {k} must be a finite number >= 0, got {v!r}")
+        self.floors = merged
+
+    def floor(self, metric: str) -> float:
+        """Practical-effect floor of ``metric`` (0 for an unknown boolean metric)."""
+        return float(self.floors.get(metric, 0.0))
+
+    def min_samples_for(self, metric: str) -> int:
+        """Minimum observations per window for ``metric``."""
+        return int(self.min_samples_by_metric.get(metric, self.min_samples))
+
+
+def _too_few(metric: str, nb: int, nc: int, need: int) -> str:
+    if nb < need and nc < need:
+        if nb == nc:
+            return f"too few events: {nb} < {need} in baseline and current windows"
+        return f"too few events: {nb} (baseline), {nc} (current) < {need}"
+    if nb < need:
+        return f"too few events: {nb} < {need} in baseline window"
+    return f"too few events: {nc} < {need} in current window"
+
+
+def _direction(metric: str, signed_effect: float) -> str:
+    if signed_effect is None or not math.isfinite(signed_effect) or signed_effect == 0:
+        return "none"
+    up = signed_effect > 0
+    higher_is_worse = HIGHER_IS_WORSE.get(metric, True)
+    return "worse" if up == higher_is_worse else "better"
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x
+
+
+def compare_length(segment: dict, baseline: IntHistogram, current: IntHistogram, policy: PolicyConfig) -> Finding:
+    """Finding for metric ``response_length`` (values are medians in characters).
+
+    ``effect`` = median ratio - 1 with its CI; KS, Mann-Whitney, Wasserstein and p90 go to
+    ``details``.  Windows below the minimum sample size are reported untested.
+
+    Example:
+        >>> b = IntHistogram.from_pairs([100, 200, 300], [300, 400, 300])
+        >>> c = IntHistogram.from_pairs([130, 260, 390], [300, 400, 300])
+        >>> f = compare_length({"route": "chat"}, b, c, PolicyConfig())
+        >>> f.baseline_value, f.current_value, round(f.effect, 2), f.p_value < 1e-10
+        (200.0, 260.0, 0.3, True)
+    """
+    metric = "response_length"
+    nb, nc = baseline.n, current.n
+    need = policy.min_samples_for(metric)
+    r = length_shift(baseline, current, confidence=policy.confidence)
+    details: dict[str, Any] = {
+        "test": "min(1, 2*min(KS, Mann-Whitney))",
+        "ks_statistic": r.statistic,
+        "ks_pvalue": r.ks_pvalue,
+        "mw_pvalue": r.mw_pvalue,
+        "prob_superiority": r.prob_superiority,
+        "wasserstein": r.wasserstein,
+        "wasserstein_normalized": r.wasserstein_normalized,
+        "baseline_mean": r.baseline_mean,
+        "current_mean": r.current_mean,
+        "baseline_p90": r.baseline_p90,
+        "current_p90": r.current_p90,
+        "p90_ratio": r.p90_ratio,
+        "p90_ratio_ci_low": r.p90_ratio_ci[0],
+        "p90_ratio_ci_high": r.p90_ratio_ci[1],
+        "median_ratio": r.median_ratio,
+        "confidence": policy.confidence,
+        "floor": policy.floor(metric),
+        "unit": "chars",
+    }
+    f = Finding(
+        metric=metric, segment=dict(segment), n_baseline=nb, n_current=nc,
+        baseline_value=_num(r.baseline_median), current_value=_num(r.current_median),
+        effect=_num(r.effect), ci_low=_num(r.ci_low), ci_high=_num(r.ci_high),
+        statistic=_num(r.statistic), p_value=None, details=details,
+    )
+    if nb < need or nc < need:
+        f.reason = _too_few(metric, nb, nc, need)
+        return f
+    f.p_value = float(r.pvalue) if math.isfinite(r.pvalue) else None
+    return f
+
+
+def compare_rate(
+    metric: str,
+    segment: dict,
+    baseline_count: int,
+    baseline_n: int,
+    current_count: int,
+    current_n: int,
+    policy: PolicyConfig,
+) -> Finding:
+    """Finding for a rate metric (values are rates; ``effect`` = current - baseline with its CI).
+
+    Example:
+        >>> f = compare_rate("refusal_rate", {"route": "chat"}, 20, 1000, 20, 1000, PolicyConfig())
+        >>> f.effect, f.p_value
+        (0.0, 1.0)
+        >>> compare_rate("refusal_rate", {}, 0, 0, 3, 50, PolicyConfig()).reason
+        'too few events: 0 (baseline), 50 (current) < 100'
+    """
+    nb, nc = int(baseline_n), int(current_n)
+    need = policy.min_samples_for(metric)
+    r = rate_change(baseline_count, baseline_n, current_count, current_n, confidence=policy.confidence)
+    details: dict[str, Any] = {
+        "baseline_count": r.baseline_count,
+        "current_count": r.current_count,
+        "ratio": r.ratio,
+        "ratio_ci_low": r.ratio_ci[0],
+        "ratio_ci_high": r.ratio_ci[1],
+        "method": r.method,
+        "confidence": policy.confidence,
+        "floor": policy.floor(metric),
+    }
+    f = Finding(
+        metric=metric, segment=dict(segment), n_baseline=nb, n_current=nc,
+        baseline_value=_num(r.baseline_rate), current_value=_num(r.current_rate),
+        effect=_num(r.difference), ci_low=_num(r.ci_low), ci_high=_num(r.ci_high),
+        statistic=_num(r.statistic), p_value=None, details=details,
+    )
+    if nb < need or nc < need:
+        f.reason = _too_few(metric, nb, nc, need)
+        return f
+    f.p_value = float(r.pvalue) if math.isfinite(r.pvalue) else None
+    return f
+
+
+def _fmt_q(q: float) -> str:
+    if q >= 0.01:
+        return f"{q:.2g}"
+    return f"{q:.0e}".replace("e-0", "e-")
+
+
+def _practical_size(f: Finding) -> float:
+    if f.metric == "response_length":
+        vals = [abs(f.effect) if f.effect is not None and math.isfinite(f.effect) else 0.0]
+        w = f.details.get("wasserstein_normalized")
+        if w is not None and math.isfinite(w):
+            vals.append(float(w))
+        return max(vals)
+    return abs(f.effect) if f.effect is not None and math.isfinite(f.effect) else 0.0
+
+
+def _signed_change(f: Finding) -> float:
+    if f.effect is not None and math.isfinite(f.effect) and f.effect != 0:
+        return float(f.effect)
+    if f.metric == "response_length":
+        bm, cm = f.details.get("baseline_mean"), f.details.get("current_mean")
+        if bm is not None and cm is not None and math.isfinite(bm) and math.isfinite(cm):
+            return float(cm - bm)
+    return 0.0 if f.effect is None or not math.isfinite(f.effect) else float(f.effect)
+
+
+def _summary(f: Finding, confidence: float) -> str:
+    pct = f"{round(confidence * 100):d}%"
+    if f.metric == "response_length":
+        def c(x: float | None) -> str:
+            return "nan" if x is None or not math.isfinite(x) else f"{x * 100:+.1f}%"
+        w = f.details.get("wasserstein_normalized", math.nan)
+        b = "nan" if f.baseline_value is None else f"{f.baseline_value:.0f}"
+        cur = "nan" if f.current_value is None else f"{f.current_value:.0f}"
+        return (f"response_length median {b} -> {cur} chars ({c(f.effect)}, {pct} CI {c(f.ci_low)}..{c(f.ci_high)}), "
+                f"W/mean={w:.3f}")
+
+    def r(x: float | None) -> str:
+        return "nan" if x is None or not math.isfinite(x) else f"{x * 100:.1f}%"
+
+    def pp(x: float | None) -> str:
+        return "nan" if x is None or not math.isfinite(x) else f"{x * 100:+.1f}"
+    return (f"{f.metric} {r(f.baseline_value)} -> {r(f.current_value)} "
+            f"({pp(f.effect)} pp, {pct} CI {pp(f.ci_low)}..{pp(f.ci_high)})")
+
+
+def _ci_beyond_floor(f: Finding, floor: float, direction_sign: float) -> bool:
+    if f.ci_low is None or f.ci_high is None or not (math.isfinite(f.ci_low) and math.isfinite(f.ci_high)):
+        return False
+    if direction_sign > 0:
+        return f.ci_low >= floor
+    return f.ci_high <= -floor
+
+
+def apply_policy(findings: list[Finding], policy: PolicyConfig) -> list[Finding]:
+    """Fill ``q_value``, ``alert``, ``reason``, ``direction`` and ``severity`` for one run.
+
+    Benjamini-Hochberg (``scipy.stats.false_discovery_control``) runs over every testable
+    finding in ``findings`` (all metrics x segments together).  Returns new Finding objects
+    in the same order; the input is not modified.
+
+    Example:
+        >>> p = PolicyConfig()
+        >>> h = IntHistogram.from_pairs([50, 80], [200, 300])
+        >>> [f] = apply_policy([compare_length({}, h, h, p)], p)
+        >>> f.alert, f.q_value, f.direction
+        (False, 1.0, 'none')
+    """
+    out = [dataclasses.replace(f, details=dict(f.details), segment=dict(f.segment)) for f in findings]
+    idx = [i for i, f in enumerate(out) if f.testable]
+    if idx:
+        ps = np.clip(np.array([out[i].p_value for i in idx], dtype=np.float64), 0.0, 1.0)
+        qs = stats.false_discovery_control(ps, method="bh")
+        for i, q in zip(idx, qs):
+            out[i].q_value = float(max(q, out[i].p_value))
+    for f in out:
+        signed = _signed_change(f)
+        f.direction = _direction(f.metric, signed)
+        f.alert = False
+        f.severity = "info"
+        if not f.testable:
+            f.direction = "none"
+            if not f.reason:
+                f.reason = "not testable: empty window"
+            f.q_value = None
+            continue
+        floor = policy.floor(f.metric)
+        size = _practical_size(f)
+        summary = _summary(f, policy.confidence)
+        qtxt = f"q={_fmt_q(f.q_value)}"
+        if f.q_value > policy.alpha:
+            verdict = "not significant"
+        elif size < floor or f.direction == "none":
+            verdict = f"below practical floor {floor:g}"
+        elif policy.alert_on == "worse" and f.direction != "worse":
+            verdict = "improvement, not alerting (alert_on=worse)"
+        else:
+            f.alert = True
+            verdict = "alert"
+        if f.alert and f.direction == "worse":
+            sign = 1.0 if signed > 0 else -1.0
+            f.severity = "error" if _ci_beyond_floor(f, floor, sign) else "warning"
+        f.reason = f"{summary}, {qtxt}: {verdict}"
+        f.details["practical_size"] = size
+    return out
