@@ -1,0 +1,57 @@
+"""Log-format adapters: turn what serving layers already log into canonical events.
+
+Formats (see docs/FORMATS.md): ``native`` (already canonical), ``openai`` (Chat Completions and
+Responses objects), ``ollama`` (/api/generate and /api/chat, streamed chunks joined), ``otel``
+(OTLP/JSON trace export with GenAI semantic conventions), ``litellm`` (StandardLoggingPayload),
+``mapping`` (declarative ``[mapping]`` table of dotted paths).
+
+All functions are pure: no I/O. A malformed record becomes a reject ``(line, reason)``, never an
+exception; :func:`convert` raises :class:`AdapterError` only for an unknown format or an invalid
+``mapping`` table.
+
+>>> out = convert("openai", [(1, {"id": "chatcmpl-1", "object": "chat.completion",
+...     "created": 1722965000, "model": "gpt-4o-2024-08-06",
+...     "choices": [{"index": 0, "finish_reason": "stop",
+...                  "message": {"role": "assistant", "content": "Hello"}}]}), (2, "oops")])
+>>> out.events[0][1]["response"], out.rejects
+('Hello', [(2, 'not a JSON object (string)')])
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from . import litellm, mapping as _mapping, native, ollama, openai, otel
+from ._base import AdapterError, Converted
+from .detect import detect_format, detect_record
+from .identity import Identity, is_pinned, split_identity
+
+__all__ = ["FORMATS", "AdapterError", "Converted", "detect_format", "detect_record", "convert",
+           "is_pinned", "split_identity", "Identity", "validate_mapping"]
+
+FORMATS: tuple[str, ...] = ("native", "openai", "ollama", "otel", "litellm", "mapping")
+
+_CONVERTERS = {"native": native.convert, "openai": openai.convert, "ollama": ollama.convert,
+               "otel": otel.convert, "litellm": litellm.convert, "mapping": _mapping.convert}
+
+validate_mapping = _mapping.validate_mapping
+
+
+def convert(fmt: str, records: Sequence[tuple[int, Any]], *, mapping: dict | None = None,
+            route: str | None = None) -> Converted:
+    """Convert ``(line number, parsed JSON value)`` records of one file/batch in format ``fmt``.
+
+    ``route`` is the route for events whose record names none (default ``"default"``).
+    ``mapping`` is the ``[mapping]`` table, used (and required) by the ``mapping`` format.
+
+    >>> convert("native", [(1, {"ts": "2024-08-06T00:00:00Z", "request_id": "a", "model": "m",
+    ...                         "response": "r"})], route="search").events[0][1]["route"]
+    'search'
+    >>> convert("yaml", [])
+    Traceback (most recent call last):
+    ...
+    monitor.adapters._base.AdapterError: unknown input format 'yaml' (one of native, openai, ollama, otel, litellm, mapping)
+    """
+    fn = _CONVERTERS.get(fmt)
+    if fn is None:
+        raise AdapterError(f"unknown input format {fmt!r} (one of {', '.join(FORMATS)})")
+    return fn(records, mapping=mapping, route=route)

@@ -1,0 +1,387 @@
+"""Shared types and helpers for the log-format adapters (internal module).
+
+Everything here is pure: no I/O, no global state.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Sequence
+
+from .identity import split_identity
+
+
+class AdapterError(ValueError):
+    """A record (or a mapping) that fits a format but cannot be converted.
+
+    ``reason`` is a short human-readable reason, suitable for a quarantine row.
+
+    >>> e = AdapterError("missing choices")
+    >>> e.reason
+    'missing choices'
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Converted:
+    """Result of converting one batch of records.
+
+    ``events``: (source line number, canonical event dict); one line may yield several events.
+    ``rejects``: (source line number, reason) for records that fit the format but are malformed.
+
+    >>> c = Converted()
+    >>> c.events, c.rejects
+    ([], [])
+    """
+
+    events: list[tuple[int, dict]] = field(default_factory=list)
+    rejects: list[tuple[int, str]] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# small typed getters
+
+def is_obj(v: Any) -> bool:
+    return isinstance(v, dict)
+
+
+def get_str(d: Any, key: str) -> str | None:
+    """d[key] if it is a non-empty string, else None."""
+    if isinstance(d, dict):
+        v = d.get(key)
+        if isinstance(v, str) and v != "":
+            return v
+    return None
+
+
+def get_int(d: Any, key: str, *, what: str | None = None) -> int | None:
+    """d[key] as a non-negative int (None if absent/null); AdapterError on a wrong type."""
+    if not isinstance(d, dict):
+        return None
+    v = d.get(key)
+    return as_count(v, what or key)
+
+
+def as_count(v: Any, what: str) -> int | None:
+    """A token count: int >= 0, an integral float, or a decimal string (OTLP int64); None if null."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise AdapterError(f"{what} is not an integer")
+    if isinstance(v, int):
+        if v < 0:
+            raise AdapterError(f"{what} is negative")
+        return v
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer() and v >= 0:
+        return int(v)
+    if isinstance(v, str) and v.isdigit():
+        return int(v)
+    raise AdapterError(f"{what} is not an integer")
+
+
+def as_number(v: Any) -> float | None:
+    """A finite number or None (bools and strings are not numbers here)."""
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (int, float)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# time
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def iso_from_epoch(value: float, unit: str = "s") -> str:
+    """ISO 8601 UTC string from an epoch value in s, ms, us or ns.
+
+    >>> iso_from_epoch(1722965000)
+    '2024-08-06T17:23:20Z'
+    >>> iso_from_epoch(1722965000123, "ms")
+    '2024-08-06T17:23:20.123000Z'
+    """
+    div = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+    if isinstance(value, int) and div > 1:
+        sec, rem = divmod(value, div)
+        micro = rem * 1_000_000 // div
+    else:
+        f = float(value) / div
+        sec = math.floor(f)
+        micro = int(round((f - sec) * 1_000_000))
+        if micro >= 1_000_000:
+            sec, micro = sec + 1, 0
+    try:
+        dt = datetime.fromtimestamp(int(sec), tz=timezone.utc).replace(microsecond=micro)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise AdapterError(f"timestamp out of range: {value!r}") from exc
+    if micro:
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def guess_epoch_unit(v: float) -> str:
+    """Unit of an epoch number by magnitude (seconds up to year ~5138)."""
+    a = abs(v)
+    if a < 1e11:
+        return "s"
+    if a < 1e14:
+        return "ms"
+    if a < 1e17:
+        return "us"
+    return "ns"
+
+
+def norm_ts(v: Any, what: str = "timestamp") -> str:
+    """Normalize a timestamp (ISO string, or epoch number in s/ms/us/ns) to ISO 8601 UTC.
+
+    Strings with a missing offset are read as UTC; fractions beyond microseconds are cut.
+
+    >>> norm_ts("2024-07-22T20:37:41.123456789-07:00")
+    '2024-07-23T03:37:41.123456Z'
+    >>> norm_ts(1722965000.5)
+    '2024-08-06T17:23:20.500000Z'
+    """
+    if isinstance(v, bool) or v is None:
+        raise AdapterError(f"{what} missing")
+    if isinstance(v, (int, float)):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise AdapterError(f"{what} is not finite")
+        if v <= 0:
+            raise AdapterError(f"{what} is not a valid time")
+        return iso_from_epoch(v, guess_epoch_unit(v))
+    if isinstance(v, str):
+        s = v.strip()
+        if s.isdigit():
+            return norm_ts(int(s), what)
+        s2 = _FRACTION.sub(r"\1", s)
+        if s2.endswith(("Z", "z")):
+            s2 = s2[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(s2)
+        except ValueError:
+            raise AdapterError(f"{what} is not ISO 8601: {v[:40]!r}") from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.astimezone(timezone.utc)
+        if dt.microsecond:
+            return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    raise AdapterError(f"{what} has the wrong type ({type(v).__name__})")
+
+
+# ---------------------------------------------------------------------------------------------
+# ids
+
+def stable_hash(value: Any) -> str:
+    """A stable id for a record without one: 'sha256:' + 32 hex chars of its sorted-key JSON.
+
+    >>> stable_hash({"b": 1, "a": [1, 2]}) == stable_hash({"a": [1, 2], "b": 1})
+    True
+    >>> stable_hash({"a": 1})[:7]
+    'sha256:'
+    """
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text of a value (for tool-call arguments given as objects)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+# ---------------------------------------------------------------------------------------------
+# text content
+
+def text_of(content: Any, what: str = "content") -> str | None:
+    """Text of a message content: a string, or a list of text parts (OpenAI/Responses shapes).
+
+    Returns None for null/missing. AdapterError for a wrong type.
+
+    >>> text_of([{"type": "text", "text": "a"}, {"type": "output_text", "text": "b"}])
+    'ab'
+    """
+    if content is None:
+        return None
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        out: list[str] = []
+        for part in content:
+            if isinstance(part, str):
+                out.append(part)
+            elif isinstance(part, dict):
+                t = part.get("text", part.get("content"))
+                if isinstance(t, str):
+                    out.append(t)
+        return "".join(out)
+    raise AdapterError(f"{what} has the wrong type ({type(content).__name__})")
+
+
+def last_user_prompt(messages: Any) -> str | None:
+    """Text of the last user message in an OpenAI/Ollama-style messages list, or a prompt string."""
+    if isinstance(messages, str):
+        return messages
+    if not isinstance(messages, list):
+        return None
+    for m in reversed(messages):
+        if isinstance(m, dict) and m.get("role") == "user":
+            try:
+                return text_of(m.get("content"))
+            except AdapterError:
+                return None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# structured output
+
+def json_expectation_openai(response_format: Any) -> tuple[bool | None, Any, str | None]:
+    """(expects_json, schema, schema_name) from an OpenAI ``response_format`` / Responses ``text.format``.
+
+    >>> json_expectation_openai({"type": "json_object"})
+    (True, None, None)
+    >>> json_expectation_openai({"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}})
+    (True, {'type': 'object'}, 'x')
+    >>> json_expectation_openai({"type": "text"})
+    (False, None, None)
+    """
+    if not isinstance(response_format, dict):
+        return None, None, None
+    t = response_format.get("type")
+    if t == "json_object":
+        return True, None, None
+    if t == "json_schema":
+        js = response_format.get("json_schema")
+        if not isinstance(js, dict):  # Responses API: text.format holds name/schema directly
+            js = response_format
+        name = js.get("name") if isinstance(js.get("name"), str) else None
+        schema = js.get("schema")
+        if not isinstance(schema, (dict, bool)):
+            schema = name  # fall back to the schema's name (resolved from the schemas directory)
+        return True, schema, name
+    if t == "text":
+        return False, None, None
+    return None, None, None
+
+
+def tool_schemas(tools: Any) -> dict[str, Any]:
+    """name -> parameters schema, from a Chat Completions, Responses, Ollama or OTel tools list."""
+    out: dict[str, Any] = {}
+    if not isinstance(tools, list):
+        return out
+    for t in tools:
+        if not isinstance(t, dict):
+            continue
+        fn = t.get("function") if isinstance(t.get("function"), dict) else t
+        name = fn.get("name")
+        params = fn.get("parameters")
+        if isinstance(name, str) and isinstance(params, (dict, bool)):
+            out[name] = params
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# event assembly
+
+def make_event(
+    *,
+    ts: str,
+    request_id: str,
+    resolved_model: str | None,
+    requested_model: str | None,
+    response: str,
+    version: str | None = None,
+    route: str | None = None,
+    prompt: str | None = None,
+    output_tokens: int | None = None,
+    input_tokens: int | None = None,
+    finish_reason: str | None = None,
+    expects_json: bool | None = None,
+    schema: Any = None,
+    task_success: bool | None = None,
+    latency_ms: float | None = None,
+    attributes: dict | None = None,
+) -> dict:
+    """Assemble a canonical event; model identity is resolved by :func:`split_identity`."""
+    ident = split_identity(resolved_model, requested_model, version=version)
+    if ident.model is None:
+        raise AdapterError("no model name")
+    attrs = dict(attributes or {})
+    attrs["pinned"] = ident.pinned
+    if schema is not None and expects_json is None:
+        expects_json = True
+    ev: dict[str, Any] = {
+        "ts": ts,
+        "request_id": request_id[:512],
+        "model": ident.model[:512],
+        "model_version": ident.model_version[:512],
+        "requested_model": ident.requested_model[:512] if ident.requested_model else None,
+        "route": route if route else "default",
+        "prompt": prompt,
+        "response": response,
+        "output_tokens": output_tokens,
+        "input_tokens": input_tokens,
+        "finish_reason": finish_reason[:64] if isinstance(finish_reason, str) else None,
+        "expects_json": expects_json,
+        "schema": schema,
+        "task_success": task_success if isinstance(task_success, bool) else None,
+        "latency_ms": round(latency_ms, 3) if (latency_ms is not None and latency_ms >= 0) else None,
+        "attributes": attrs,
+    }
+    return ev
+
+
+def run_per_record(
+    records: Sequence[tuple[int, Any]],
+    one: Callable[[int, Any], Iterable[dict]],
+) -> Converted:
+    """Apply ``one(line, record)`` to each record; AdapterError and any other error become rejects."""
+    out = Converted()
+    for line, rec in records:
+        try:
+            if not isinstance(rec, dict):
+                raise AdapterError(f"not a JSON object ({_json_type(rec)})")
+            for ev in one(line, rec):
+                out.events.append((line, ev))
+        except AdapterError as exc:
+            out.rejects.append((line, exc.reason))
+        except Exception as exc:  # defensive: a record must never crash the batch
+            out.rejects.append((line, f"unreadable record ({type(exc).__name__})"))
+    return out
+
+
+def _json_type(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    return type(v).__name__
+
+
+def record_route(rec: dict, default: str | None) -> str | None:
+    """Route from a record's top-level ``route`` or ``metadata.route``, else the given default."""
+    r = get_str(rec, "route")
+    if r is None and isinstance(rec.get("metadata"), dict):
+        r = get_str(rec["metadata"], "route")
+    return r or default
+
+
+def str_or_none(v: Any) -> str | None:
+    return v if isinstance(v, str) and v else None

@@ -1,0 +1,339 @@
+"""OpenAI adapter: Chat Completions and Responses API objects -> canonical events.
+
+Follows the OpenAI API reference (platform.openai.com/docs/api-reference), as of 2025:
+the ``chat.completion`` object (``id, object, created, model, system_fingerprint, service_tier,
+choices[].{index, message{role, content, refusal, tool_calls[]}, finish_reason}, usage``) and the
+Responses API ``response`` object (``id, object, created_at, status, model, output[], usage,
+text.format, tools, incomplete_details``).
+
+Accepted record shapes (one JSON object per line):
+
+* a bare ``chat.completion`` object;
+* ``{"request": {...create params...}, "response": {chat.completion}}`` -- the request supplies the
+  requested model alias, ``response_format`` and ``tools``; optional top-level ``ts``, ``route``,
+  ``latency_ms``, ``task_success``, ``metadata``;
+* a bare or wrapped Responses API ``response`` object.
+
+One event per choice (``n > 1`` gives several, ids suffixed ``#<index>``); a choice with tool
+calls gives one event per tool call (ids suffixed ``:<tool call id>``), whose response is the
+function's ``arguments`` JSON text, ``expects_json = true`` and ``schema`` = the declared function's
+``parameters``. A refusal (``message.refusal``) gives response = the refusal text and
+``attributes.refusal_field = true``.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+from ._base import (
+    AdapterError,
+    Converted,
+    as_count,
+    as_number,
+    get_str,
+    json_expectation_openai,
+    json_text,
+    last_user_prompt,
+    make_event,
+    norm_ts,
+    record_route,
+    run_per_record,
+    stable_hash,
+    str_or_none,
+    text_of,
+    tool_schemas,
+)
+
+__all__ = ["convert", "looks_like"]
+
+
+def looks_like(rec: Any) -> bool:
+    """True when a record has the shape of an OpenAI chat completion / response log record.
+
+    >>> looks_like({"object": "chat.completion", "choices": []})
+    True
+    >>> looks_like({"request": {"model": "gpt-4o"}, "response": {"object": "response", "output": []}})
+    True
+    >>> looks_like({"model": "llama3", "done": True})
+    False
+    """
+    if not isinstance(rec, dict):
+        return False
+    if _is_chat(rec) or _is_responses(rec) or rec.get("object") == "chat.completion.chunk":
+        return True
+    resp = rec.get("response")
+    return isinstance(resp, dict) and (_is_chat(resp) or _is_responses(resp))
+
+
+def _is_chat(d: dict) -> bool:
+    return d.get("object") == "chat.completion" or (
+        "choices" in d and "model" in d and ("created" in d or "id" in d))
+
+
+def _is_responses(d: dict) -> bool:
+    return d.get("object") == "response" and "output" in d
+
+
+def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_: Any) -> Converted:
+    """Convert OpenAI log records (see the module docstring) to canonical events.
+
+    >>> rec = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1722965000,
+    ...        "model": "gpt-4o-2024-08-06", "choices": [{"index": 0, "finish_reason": "stop",
+    ...        "message": {"role": "assistant", "content": "Hi!"}}],
+    ...        "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}
+    >>> out = convert([(1, rec)])
+    >>> line, ev = out.events[0]
+    >>> ev["model"], ev["model_version"], ev["response"], ev["output_tokens"], ev["attributes"]["pinned"]
+    ('gpt-4o-2024-08-06', '2024-08-06', 'Hi!', 2, True)
+    >>> convert([(2, {"object": "chat.completion", "id": "x", "created": 1, "model": "m"})]).rejects
+    [(2, 'missing choices')]
+    """
+    return run_per_record(records, lambda line, rec: _one(rec, route))
+
+
+def _one(rec: dict, route: str | None) -> Iterator[dict]:
+    if "response" in rec and isinstance(rec.get("response"), dict) and not _is_chat(rec) and not _is_responses(rec):
+        request = rec.get("request")
+        if request is not None and not isinstance(request, dict):
+            raise AdapterError("request is not an object")
+        resp = rec["response"]
+        outer = rec
+    elif "response" in rec and not _is_chat(rec) and not _is_responses(rec):
+        raise AdapterError("response is not an object")
+    else:
+        request, resp, outer = None, rec, rec
+    if resp.get("object") == "chat.completion.chunk":
+        raise AdapterError("streamed chat.completion.chunk records are not supported; log the final completion")
+    ctx = _Context.from_outer(outer, request, route)
+    if _is_responses(resp):
+        yield from responses_events(resp, request or {}, ctx)
+    else:
+        yield from chat_completion_events(resp, request or {}, ctx)
+
+
+class _Context:
+    """Record-level facts shared by every event of one record."""
+
+    def __init__(self) -> None:
+        self.ts: Any = None
+        self.route: str | None = None
+        self.latency_ms: float | None = None
+        self.task_success: bool | None = None
+        self.attributes: dict = {}
+        self.requested_model: str | None = None
+        self.request_known = False
+        self.output_tokens: int | None = None
+        self.input_tokens: int | None = None
+        self.id_fallback: Any = None
+
+    @classmethod
+    def from_outer(cls, outer: dict, request: dict | None, route: str | None) -> "_Context":
+        c = cls()
+        c.ts = outer.get("ts", outer.get("timestamp"))
+        c.route = record_route(outer, route)
+        c.latency_ms = as_number(outer.get("latency_ms"))
+        ts_ = outer.get("task_success")
+        c.task_success = ts_ if isinstance(ts_, bool) else None
+        c.request_known = request is not None
+        if request is not None:
+            c.requested_model = str_or_none(request.get("model"))
+        c.id_fallback = outer
+        return c
+
+
+def _finish(resp: dict, ctx: _Context) -> tuple[str, str]:
+    """(ts, base request id) of a response; AdapterError if there is no time at all."""
+    created = resp.get("created", resp.get("created_at"))
+    if created is None:
+        created = ctx.ts
+    if created is None:
+        raise AdapterError("no timestamp (created) in the record")
+    ts = norm_ts(created, "created")
+    rid = get_str(resp, "id") or stable_hash(ctx.id_fallback)
+    return ts, rid
+
+
+def chat_completion_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]:
+    """Events of one ``chat.completion`` object (also used by the LiteLLM adapter)."""
+    choices = resp.get("choices")
+    if choices is None:
+        raise AdapterError("missing choices")
+    if not isinstance(choices, list):
+        raise AdapterError("choices is not an array")
+    if not choices:
+        raise AdapterError("empty choices")
+    ts, rid = _finish(resp, ctx)
+    resolved = resp.get("model")
+    if resolved is not None and not isinstance(resolved, str):
+        raise AdapterError("model is not a string")
+    usage = resp.get("usage")
+    if usage is not None and not isinstance(usage, dict):
+        raise AdapterError("usage is not an object")
+    out_tok = as_count((usage or {}).get("completion_tokens"), "usage.completion_tokens")
+    in_tok = as_count((usage or {}).get("prompt_tokens"), "usage.prompt_tokens")
+    if out_tok is None:
+        out_tok = ctx.output_tokens
+    if in_tok is None:
+        in_tok = ctx.input_tokens
+    expects, schema, schema_name = json_expectation_openai(request.get("response_format"))
+    if expects is None and ctx.request_known:
+        expects = False
+    tools = tool_schemas(request.get("tools"))
+    prompt = last_user_prompt(request.get("messages"))
+    base_attrs: dict[str, Any] = {"provider": "openai", **ctx.attributes}
+    for key in ("system_fingerprint", "service_tier"):
+        if isinstance(resp.get(key), str):
+            base_attrs[key] = resp[key]
+    if schema_name:
+        base_attrs["schema_name"] = schema_name
+    multi = len(choices) > 1
+    for pos, choice in enumerate(choices):
+        if not isinstance(choice, dict):
+            raise AdapterError("choice is not an object")
+        msg = choice.get("message")
+        if not isinstance(msg, dict):
+            raise AdapterError("choice has no message object")
+        idx = choice.get("index", pos)
+        crid = f"{rid}#{idx}" if multi else rid
+        finish = choice.get("finish_reason")
+        if finish is not None and not isinstance(finish, str):
+            raise AdapterError("finish_reason is not a string")
+        # per-choice token counts are unknown when n > 1: usage covers all choices
+        tok = out_tok if not multi else None
+        common = dict(ts=ts, resolved_model=resolved, requested_model=ctx.requested_model,
+                      route=ctx.route, prompt=prompt, input_tokens=in_tok, finish_reason=finish,
+                      task_success=ctx.task_success, latency_ms=ctx.latency_ms)
+        attrs = dict(base_attrs)
+        if multi:
+            attrs["choice_index"] = idx
+            attrs["usage_completion_tokens_all_choices"] = out_tok
+        tool_calls = msg.get("tool_calls")
+        if tool_calls is not None and not isinstance(tool_calls, list):
+            raise AdapterError("tool_calls is not an array")
+        legacy = msg.get("function_call")
+        if not tool_calls and isinstance(legacy, dict):
+            tool_calls = [{"id": "function_call", "type": "function", "function": legacy}]
+        refusal = msg.get("refusal")
+        if refusal is not None and not isinstance(refusal, str):
+            raise AdapterError("refusal is not a string")
+        if tool_calls:
+            for tpos, call in enumerate(tool_calls):
+                if not isinstance(call, dict) or not isinstance(call.get("function"), dict):
+                    raise AdapterError("tool call has no function object")
+                fn = call["function"]
+                name = fn.get("name")
+                args = fn.get("arguments")
+                if not isinstance(name, str) or not name:
+                    raise AdapterError("tool call has no function name")
+                if isinstance(args, (dict, list)):
+                    args = json_text(args)
+                if not isinstance(args, str):
+                    raise AdapterError("tool call arguments are not a string")
+                tattrs = dict(attrs, tool_name=name, tool_call=True, tool_calls_in_choice=len(tool_calls))
+                if isinstance(call.get("id"), str):
+                    tattrs["tool_call_id"] = call["id"]
+                call_id = call.get("id") if isinstance(call.get("id"), str) else str(tpos)
+                yield make_event(
+                    request_id=f"{crid}:{call_id}", response=args,
+                    output_tokens=tok if len(tool_calls) == 1 else None,
+                    expects_json=True, schema=tools.get(name), attributes=tattrs, **common)
+            continue
+        if refusal:
+            yield make_event(request_id=crid, response=refusal, output_tokens=tok,
+                             expects_json=expects, schema=schema,
+                             attributes=dict(attrs, refusal_field=True), **common)
+            continue
+        text = text_of(msg.get("content"), "message.content")
+        if text is None or text == "":
+            raise AdapterError("empty content (no text, tool call or refusal)")
+        yield make_event(request_id=crid, response=text, output_tokens=tok,
+                         expects_json=expects, schema=schema, attributes=attrs, **common)
+
+
+_RESPONSES_FINISH = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+def responses_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]:
+    """Events of one Responses API ``response`` object."""
+    output = resp.get("output")
+    if not isinstance(output, list):
+        raise AdapterError("output is not an array")
+    ts, rid = _finish(resp, ctx)
+    status = resp.get("status")
+    if status in ("failed", "cancelled", "in_progress", "queued"):
+        raise AdapterError(f"response status is {status}")
+    resolved = resp.get("model")
+    if resolved is not None and not isinstance(resolved, str):
+        raise AdapterError("model is not a string")
+    usage = resp.get("usage")
+    if usage is not None and not isinstance(usage, dict):
+        raise AdapterError("usage is not an object")
+    out_tok = as_count((usage or {}).get("output_tokens"), "usage.output_tokens")
+    in_tok = as_count((usage or {}).get("input_tokens"), "usage.input_tokens")
+    text_cfg = request.get("text") if isinstance(request.get("text"), dict) else resp.get("text")
+    fmt = text_cfg.get("format") if isinstance(text_cfg, dict) else None
+    expects, schema, schema_name = json_expectation_openai(fmt)
+    tools = tool_schemas(request.get("tools") or resp.get("tools"))
+    finish = "stop"
+    if status == "incomplete":
+        det = resp.get("incomplete_details")
+        reason = det.get("reason") if isinstance(det, dict) else None
+        finish = _RESPONSES_FINISH.get(reason, reason if isinstance(reason, str) else "incomplete")
+    inp = request.get("input")
+    prompt = inp if isinstance(inp, str) else last_user_prompt(inp)
+    attrs: dict[str, Any] = {"provider": "openai", "api": "responses", **ctx.attributes}
+    if schema_name:
+        attrs["schema_name"] = schema_name
+    if isinstance(status, str):
+        attrs["status"] = status
+    requested = ctx.requested_model
+    common = dict(ts=ts, resolved_model=resolved, requested_model=requested, route=ctx.route,
+                  prompt=prompt, input_tokens=in_tok, task_success=ctx.task_success,
+                  latency_ms=ctx.latency_ms)
+    texts: list[str] = []
+    refusals: list[str] = []
+    calls: list[dict] = []
+    for item in output:
+        if not isinstance(item, dict):
+            raise AdapterError("output item is not an object")
+        typ = item.get("type")
+        if typ == "message":
+            content = item.get("content")
+            if not isinstance(content, list):
+                raise AdapterError("message content is not an array")
+            for part in content:
+                if not isinstance(part, dict):
+                    raise AdapterError("content part is not an object")
+                if part.get("type") == "output_text":
+                    if not isinstance(part.get("text"), str):
+                        raise AdapterError("output_text.text is not a string")
+                    texts.append(part["text"])
+                elif part.get("type") == "refusal":
+                    if not isinstance(part.get("refusal"), str):
+                        raise AdapterError("refusal is not a string")
+                    refusals.append(part["refusal"])
+        elif typ == "function_call":
+            calls.append(item)
+    if calls:
+        for pos, call in enumerate(calls):
+            name, args = call.get("name"), call.get("arguments")
+            if not isinstance(name, str) or not name:
+                raise AdapterError("function_call has no name")
+            if not isinstance(args, str):
+                raise AdapterError("function_call arguments are not a string")
+            cid = call.get("call_id") if isinstance(call.get("call_id"), str) else str(pos)
+            yield make_event(request_id=f"{rid}:{cid}", response=args,
+                             output_tokens=out_tok if len(calls) == 1 else None,
+                             finish_reason="tool_calls", expects_json=True, schema=tools.get(name),
+                             attributes=dict(attrs, tool_name=name, tool_call=True, tool_call_id=cid),
+                             **common)
+        return
+    if refusals and not "".join(texts):
+        yield make_event(request_id=rid, response="".join(refusals), output_tokens=out_tok,
+                         finish_reason=finish, expects_json=expects, schema=schema,
+                         attributes=dict(attrs, refusal_field=True), **common)
+        return
+    text = "".join(texts)
+    if not text:
+        raise AdapterError("empty content (no output_text, function_call or refusal)")
+    yield make_event(request_id=rid, response=text, output_tokens=out_tok, finish_reason=finish,
+                     expects_json=expects, schema=schema, attributes=attrs, **common)

@@ -1,0 +1,195 @@
+"""OpenAI adapter: Chat Completions and Responses fixtures, every field mapping, malformed variants."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.adapters import convert, detect_format
+
+FIX = Path(__file__).parent / "fixtures"
+
+
+def load(name: str) -> list[tuple[int, object]]:
+    out = []
+    for n, line in enumerate((FIX / name).read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            out.append((n, json.loads(line)))
+        except ValueError:
+            pass
+    return out
+
+
+@pytest.fixture(scope="module")
+def chat():
+    out = convert("openai", load("openai_chat.jsonl"))
+    assert out.rejects == []
+    return {ev["request_id"]: (line, ev) for line, ev in out.events}
+
+
+def test_detect():
+    assert detect_format([r for _, r in load("openai_chat.jsonl")]) == "openai"
+    assert detect_format([r for _, r in load("openai_responses.jsonl")]) == "openai"
+
+
+def test_plain_text_wrapped_record(chat):
+    line, ev = chat["chatcmpl-A1b2C3d4E5f6G7h8I9j0"]
+    assert line == 1
+    assert ev["ts"] == "2024-08-06T09:20:11Z"             # response.created (epoch s)
+    assert ev["model"] == "gpt-4o-2024-08-06"             # resolved snapshot from the response
+    assert ev["model_version"] == "2024-08-06"
+    assert ev["requested_model"] == "gpt-4o"              # alias from the request
+    assert ev["route"] == "support_reply"                 # top-level route
+    assert ev["prompt"] == "How do I reset my password?"  # last user message
+    assert ev["response"].startswith("Go to Settings > Security")
+    assert ev["output_tokens"] == 27 and ev["input_tokens"] == 29
+    assert ev["finish_reason"] == "stop"
+    assert ev["expects_json"] is False and ev["schema"] is None
+    assert ev["latency_ms"] == 1143.2 and ev["task_success"] is True
+    assert ev["attributes"] == {"provider": "openai", "system_fingerprint": "fp_2a322c9ffc",
+                                "service_tier": "default", "pinned": True}
+
+
+def test_json_schema_response_format(chat):
+    _, ev = chat["chatcmpl-B9x8Y7z6W5v4U3t2S1r0"]
+    assert ev["expects_json"] is True
+    assert ev["schema"]["required"] == ["category", "priority"]
+    assert ev["attributes"]["schema_name"] == "ticket_triage"
+    assert ev["model_version"] == "2024-07-18" and ev["requested_model"] == "gpt-4o-mini"
+
+
+def test_json_object_truncated(chat):
+    _, ev = chat["chatcmpl-C1d2E3f4G5h6I7j8K9l0"]
+    assert ev["expects_json"] is True and ev["schema"] is None
+    assert ev["finish_reason"] == "length" and ev["output_tokens"] == 8
+
+
+def test_tool_call(chat):
+    line, ev = chat["chatcmpl-D4e5F6g7H8i9J0k1L2m3:call_Qx7RvB2mZk9pLw3T"]
+    assert line == 4
+    assert json.loads(ev["response"]) == {"order_id": "1182", "reason": "arrived broken"}
+    assert ev["expects_json"] is True
+    assert ev["schema"]["required"] == ["order_id", "reason"]   # the declared function's parameters
+    assert ev["attributes"]["tool_name"] == "issue_refund"
+    assert ev["attributes"]["tool_call"] is True
+    assert ev["finish_reason"] == "tool_calls" and ev["output_tokens"] == 21
+
+
+def test_refusal_field(chat):
+    _, ev = chat["chatcmpl-E7f8G9h0I1j2K3l4M5n6"]
+    assert ev["response"] == "I'm sorry, I can't help with extracting payment card numbers."
+    assert ev["attributes"]["refusal_field"] is True
+    assert ev["expects_json"] is True
+
+
+def test_bare_completion_with_two_choices_unpinned(chat):
+    (_, a), (_, b) = chat["chatcmpl-F0g1H2i3J4k5L6m7N8o9#0"], chat["chatcmpl-F0g1H2i3J4k5L6m7N8o9#1"]
+    assert a["response"] == "Yes, we ship to Canada."
+    assert b["response"].startswith("We do ship")
+    assert a["model"] == "gpt-4o" and a["model_version"] == "unknown"
+    assert a["attributes"]["pinned"] is False
+    assert a["requested_model"] is None and a["expects_json"] is None
+    assert a["output_tokens"] is None and a["attributes"]["usage_completion_tokens_all_choices"] == 22
+
+
+def test_responses_api():
+    out = convert("openai", load("openai_responses.jsonl"))
+    assert out.rejects == []
+    evs = {ev["request_id"]: ev for _, ev in out.events}
+    ev = evs["resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b"]
+    assert ev["ts"] == "2025-03-08T23:29:02Z"
+    assert ev["model"] == "gpt-4.1-2025-04-14" and ev["model_version"] == "2025-04-14"
+    assert ev["response"].startswith("Your plan renews")
+    assert ev["output_tokens"] == 25 and ev["input_tokens"] == 36
+    assert ev["finish_reason"] == "stop" and ev["expects_json"] is False
+    assert ev["attributes"]["api"] == "responses"
+    js = evs["resp_68a1f0c2e3d48190a7b6c5d4e3f2a1b00c9d8e7f6a5b4c3d"]
+    assert js["expects_json"] is True and js["schema"]["type"] == "object"
+    assert js["requested_model"] == "gpt-4.1-mini" and js["route"] == "ticket_triage"
+    fc = evs["resp_69b2:call_84Hk2nX0"]
+    assert fc["attributes"]["tool_name"] == "issue_refund" and fc["expects_json"] is True
+    assert fc["schema"]["required"] == ["order_id", "reason"]
+    assert evs["resp_70c3"]["finish_reason"] == "length"
+    ref = evs["resp_71d4"]
+    assert ref["attributes"]["refusal_field"] is True and ref["response"].startswith("I'm sorry")
+
+
+BASE = {"id": "chatcmpl-x", "object": "chat.completion", "created": 1722936011, "model": "gpt-4o",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}
+
+
+def variant(**changes):
+    rec = copy.deepcopy(BASE)
+    for k, v in changes.items():
+        if v is ...:
+            rec.pop(k, None)
+        else:
+            rec[k] = v
+    return rec
+
+
+@pytest.mark.parametrize("rec, reason", [
+    (variant(choices=...), "missing choices"),
+    (variant(choices=[]), "empty choices"),
+    (variant(choices="nope"), "choices is not an array"),
+    (variant(choices=[{"index": 0, "message": {"role": "assistant", "content": None}}]), "empty content"),
+    (variant(choices=[{"index": 0, "message": {"role": "assistant", "content": ""}}]), "empty content"),
+    (variant(choices=[{"index": 0, "message": {"role": "assistant", "content": 5}}]), "wrong type"),
+    (variant(choices=[{"index": 0}]), "no message"),
+    (variant(choices=[{"index": 0, "message": {"content": "x"}, "finish_reason": 3}]), "finish_reason"),
+    (variant(created=...), "no timestamp"),
+    (variant(created="yesterday"), "ISO 8601"),
+    (variant(model=7), "model is not a string"),
+    (variant(usage={"completion_tokens": "many"}), "not an integer"),
+    (variant(usage={"completion_tokens": -3}), "negative"),
+    (variant(usage=[1]), "usage is not an object"),
+    (variant(object="chat.completion.chunk", choices=[{"delta": {"content": "x"}}]), "chunk"),
+    ({"request": {"model": "gpt-4o"}, "response": "text"}, "response is not an object"),
+    ({"request": [], "response": BASE}, "request is not an object"),
+    ({"object": "response", "output": "x", "created_at": 1}, "output is not an array"),
+    ({"object": "response", "output": [], "created_at": 1, "model": "gpt-4.1", "status": "completed"}, "empty content"),
+    ({"object": "response", "output": [], "created_at": 1, "status": "failed"}, "status is failed"),
+    ([1, 2], "not a JSON object"),
+    ("a string", "not a JSON object"),
+    (None, "not a JSON object"),
+])
+def test_malformed_rejected_with_reason(rec, reason):
+    out = convert("openai", [(9, rec)])
+    assert out.events == []
+    assert len(out.rejects) == 1
+    line, why = out.rejects[0]
+    assert line == 9 and reason in why
+
+
+def test_malformed_fixture():
+    out = convert("openai", load("openai_malformed.jsonl"))
+    assert [line for line, _ in out.events] == [1]
+    assert [line for line, _ in out.rejects] == [2, 3, 4, 5, 7]   # line 6 is not JSON: the ingest's job
+
+
+def test_missing_id_gets_stable_hash():
+    rec = variant(id=...)
+    a = convert("openai", [(1, rec)]).events[0][1]["request_id"]
+    b = convert("openai", [(5, copy.deepcopy(rec))]).events[0][1]["request_id"]
+    assert a == b and a.startswith("sha256:")
+    other = convert("openai", [(1, variant(id=..., created=1722936012))]).events[0][1]["request_id"]
+    assert other != a
+
+
+def test_route_argument_is_default_only():
+    ev = convert("openai", [(1, BASE)], route="faq").events[0][1]
+    assert ev["route"] == "faq"
+    ev = convert("openai", [(1, {"route": "x", "response": BASE})], route="faq").events[0][1]
+    assert ev["route"] == "x"
+
+
+def test_ts_fallback_from_record_and_legacy_function_call():
+    resp = variant(created=...)
+    ev = convert("openai", [(1, {"ts": "2024-08-06T10:00:00+02:00", "response": resp})]).events[0][1]
+    assert ev["ts"] == "2024-08-06T08:00:00Z"
+    fc = variant(choices=[{"index": 0, "finish_reason": "function_call", "message": {
+        "role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}}}])
+    ev = convert("openai", [(1, fc)]).events[0][1]
+    assert ev["response"] == "{}" and ev["attributes"]["tool_name"] == "f"
