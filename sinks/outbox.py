@@ -52,6 +52,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -197,7 +198,7 @@ class Outbox:
         self.max_backoff = max_backoff
         self.default_retry_after = default_retry_after
         self.lease = lease
-        self._owner = uuid.uuid4().hex
+        self._lock = threading.RLock()  # one connection, shared by this process's threads
         # autocommit mode: transactions are explicit (BEGIN IMMEDIATE) below
         self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -211,11 +212,12 @@ class Outbox:
     # -- plumbing --------------------------------------------------------------------------
     def transaction(self) -> "_Tx":
         """A write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``/``ROLLBACK``)."""
-        return _Tx(self._db)
+        return _Tx(self._db, self._lock)
 
     def close(self) -> None:
         """Close the database connection."""
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def __enter__(self) -> "Outbox":
         return self
@@ -265,14 +267,15 @@ class Outbox:
 
     # -- reading ---------------------------------------------------------------------------
     def _rows(self, where: str, args: Iterable[Any] = ()) -> list[OutboxEntry]:
-        cur = self._db.execute(
-            "SELECT id, event_id, kind, key, payload, state, attempts, created_at, next_attempt_at,"
-            f" last_status, last_error, sent_at FROM outbox WHERE {where} ORDER BY id",
-            tuple(args),
-        )
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, event_id, kind, key, payload, state, attempts, created_at, next_attempt_at,"
+                f" last_status, last_error, sent_at FROM outbox WHERE {where} ORDER BY id",
+                tuple(args),
+            ).fetchall()
         return [
             OutboxEntry(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11])
-            for r in cur.fetchall()
+            for r in rows
         ]
 
     def pending(self) -> list[OutboxEntry]:
@@ -285,7 +288,8 @@ class Outbox:
 
     def blocked_until(self) -> float | None:
         """Time before which no delivery is attempted (after 429 or a failing destination)."""
-        row = self._db.execute("SELECT v FROM meta WHERE k = 'blocked_until'").fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT v FROM meta WHERE k = 'blocked_until'").fetchone()
         return float(row[0]) if row else None
 
     # -- delivery --------------------------------------------------------------------------
@@ -379,33 +383,45 @@ class Outbox:
         {'pending': 0, 'sent': 0, 'failed': 0}
         """
         out = {"pending": 0, "sent": 0, "failed": 0}
-        for state, n in self._db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"):
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall()
+        for state, n in rows:
             out[state] = n
         return out
 
 
 class _Tx:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
         self._db = db
+        self._lock = lock
 
     def __enter__(self) -> sqlite3.Connection:
-        self._db.execute("BEGIN IMMEDIATE")
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
         return self._db
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self._db.execute("COMMIT")
-        else:
-            self._db.execute("ROLLBACK")
+        try:
+            if exc_type is None:
+                self._db.execute("COMMIT")
+            else:
+                self._db.execute("ROLLBACK")
+        finally:
+            self._lock.release()
 
 
 @dataclass(frozen=True)
 class Transition:
     """What :meth:`AlertLifecycle.observe` decided for one finding.
 
-    ``action``: ``opened``, ``reopened``, ``reminder`` (sent: still open after the cooldown),
-    ``suppressed`` (still open, within the cooldown), ``clearing`` (inside the floor, waiting
-    ``resolve_after``), ``resolved``, ``ignored`` (no open alert and nothing to do).
+    ``action``: ``opened``, ``reopened``, ``reminder`` (sent: still firing after the cooldown),
+    ``suppressed`` (still firing, within the cooldown: nothing sent), ``still_open`` (not
+    firing but not back inside the floor either, or unknown), ``clearing`` (inside the floor,
+    waiting ``resolve_after``), ``resolved``, ``ignored`` (no open alert and nothing to do).
     ``event_id`` is set when an outbox entry was enqueued.
     """
 
@@ -415,12 +431,26 @@ class Transition:
 
 
 def _default_is_clear(finding: Mapping[str, Any]) -> bool | None:
-    """True = the signal is inside the floor; None = unknown (too little data)."""
+    """Is the signal back inside the floor? True / False, or None when unknown (too little data).
+
+    Uses ``details.practical_size`` and ``details.floor`` (written by the alert policy) when
+    present: a non-alerting finding whose worsening is still at least floor-sized (e.g. not
+    significant on a small window) is *not* clear.
+
+    >>> _default_is_clear({"alert": False, "p_value": 0.3, "direction": "worse",
+    ...                    "details": {"practical_size": 0.02, "floor": 0.01}})
+    False
+    >>> _default_is_clear({"alert": False, "p_value": 0.3, "details": {}}), _default_is_clear({"p_value": None})
+    (True, None)
+    """
     if finding.get("alert"):
         return False
-    p = finding.get("p_value")
-    if p is None:
+    if finding.get("p_value") is None:
         return None
+    details = finding.get("details") or {}
+    size, floor = details.get("practical_size"), details.get("floor")
+    if finding.get("direction") == "worse" and isinstance(size, (int, float)) and isinstance(floor, (int, float)):
+        return size < floor
     return True
 
 
@@ -431,7 +461,8 @@ class AlertLifecycle:
     ``reminder`` event per cooldown period (set ``reminders=False`` to never repeat).
     ``resolve_after``: seconds the signal must stay inside the floor before the alert resolves.
     ``is_clear(finding)``: True if inside the floor, False if not, None if unknown; the default
-    treats a testable finding with ``alert=False`` as inside, an untestable one as unknown
+    treats a testable, non-alerting finding as inside unless its worsening is still at least
+    floor-sized (``details.practical_size >= details.floor``), and an untestable one as unknown
     (unknown neither starts nor breaks the resolve timer).
 
     >>> import tempfile, os
@@ -506,10 +537,10 @@ class AlertLifecycle:
                 return Transition(key, "ignored")
             clear = self.is_clear(finding)
             if clear is None:
-                return Transition(key, "clearing" if row[2] is not None else "suppressed")
+                return Transition(key, "clearing" if row[2] is not None else "still_open")
             if not clear:
                 self._db.execute("UPDATE alerts SET clear_since = NULL WHERE key = ?", (key,))
-                return Transition(key, "suppressed")
+                return Transition(key, "still_open")
             since = row[2] if row[2] is not None else now
             if now - since >= self.resolve_after:
                 self._db.execute(
@@ -528,11 +559,12 @@ class AlertLifecycle:
 
     def state(self, key: str) -> dict[str, Any] | None:
         """The stored state of one alert key (see :func:`alert_key`), or None."""
-        row = self._db.execute(
-            "SELECT key, metric, segment_key, state, opened_at, last_alert_at, last_sent_at, clear_since,"
-            " resolved_at, occurrences FROM alerts WHERE key = ?",
-            (key,),
-        ).fetchone()
+        with self.outbox._lock:
+            row = self._db.execute(
+                "SELECT key, metric, segment_key, state, opened_at, last_alert_at, last_sent_at, clear_since,"
+                " resolved_at, occurrences FROM alerts WHERE key = ?",
+                (key,),
+            ).fetchone()
         if row is None:
             return None
         names = ("key", "metric", "segment_key", "state", "opened_at", "last_alert_at", "last_sent_at",
@@ -541,4 +573,6 @@ class AlertLifecycle:
 
     def open_alerts(self) -> list[str]:
         """Keys of currently open alerts."""
-        return [r[0] for r in self._db.execute("SELECT key FROM alerts WHERE state = 'open' ORDER BY key")]
+        with self.outbox._lock:
+            rows = self._db.execute("SELECT key FROM alerts WHERE state = 'open' ORDER BY key").fetchall()
+        return [r[0] for r in rows]

@@ -83,16 +83,25 @@ TEXT_KEYS: frozenset[str] = frozenset(
         "messages", "input", "output", "content",
     }
 )
-"""Keys removed (at any depth) from a finding before it goes to Sentry, unless ``send_text``."""
+"""Keys removed (at any depth) from a finding before it goes to Sentry, unless ``send_text``.
+Keys ending in one of :data:`TEXT_SUFFIXES` (e.g. ``refusal_examples``) are removed too."""
+
+TEXT_SUFFIXES: tuple[str, ...] = ("_example", "_examples", "_prompt", "_prompts", "_response", "_responses",
+                                  "_text", "_texts", "_sample", "_samples")
 
 _LEVELS = {"error": "error", "warning": "warning", "info": "info", "fatal": "fatal", "debug": "debug"}
 _TAG_MAX = 200
 
 
+def _is_text_key(key: str) -> bool:
+    k = key.lower()
+    return k in TEXT_KEYS or k.endswith(TEXT_SUFFIXES)
+
+
 def redact(value: Any, send_text: bool = False) -> Any:
     """A copy of ``value`` without text-bearing keys (see :data:`TEXT_KEYS`), unless ``send_text``.
 
-    >>> redact({"ks": 0.2, "examples": ["secret"], "nested": {"prompt": "p", "n": 1}})
+    >>> redact({"ks": 0.2, "examples": ["secret"], "nested": {"prompt": "p", "n": 1}, "refusal_examples": []})
     {'ks': 0.2, 'nested': {'n': 1}}
     >>> redact({"examples": ["x"]}, send_text=True)
     {'examples': ['x']}
@@ -100,7 +109,7 @@ def redact(value: Any, send_text: bool = False) -> Any:
     if send_text:
         return value
     if isinstance(value, Mapping):
-        return {k: redact(v) for k, v in value.items() if str(k).lower() not in TEXT_KEYS}
+        return {k: redact(v) for k, v in value.items() if not _is_text_key(str(k))}
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     return value

@@ -9,7 +9,8 @@ Modes (switch at any time with :meth:`SentryReceiver.set_mode`):
 
 * ``"ok"``: 200, the envelope is recorded as *accepted*;
 * ``"429"``: 429 with ``Retry-After: N`` (``retry_after`` seconds), nothing accepted;
-* ``"500"``: 500, nothing accepted.
+* ``"500"``: 500, nothing accepted;
+* any mode with ``delay``: the answer comes ``delay`` seconds late (a hung server).
 
 Every request is recorded in :attr:`SentryReceiver.requests` (with its status), accepted
 envelopes in :attr:`SentryReceiver.envelopes`. :meth:`stop` closes the socket (clients get
@@ -145,6 +146,7 @@ class SentryReceiver:
         self.port = port
         self.mode = "ok"
         self.retry_after = 1
+        self.delay = 0.0
         self.envelopes: list[Envelope] = []
         self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
@@ -220,14 +222,20 @@ class SentryReceiver:
     def dsn(self) -> str:
         return f"http://key@{self.host}:{self.port}/1"
 
-    def set_mode(self, mode: str, retry_after: int | None = None) -> None:
-        """``"ok"``, ``"429"`` (with ``Retry-After: retry_after``) or ``"500"``."""
+    def set_mode(self, mode: str, retry_after: int | None = None, delay: float | None = None) -> None:
+        """``"ok"``, ``"429"`` (with ``Retry-After: retry_after``) or ``"500"``.
+
+        ``delay``: seconds to wait *after* recording an envelope and before answering (a slow
+        or hung server: the client may give up although the envelope was stored).
+        """
         if mode not in ("ok", "429", "500"):
             raise ValueError(mode)
         with self._lock:
             self.mode = mode
             if retry_after is not None:
                 self.retry_after = retry_after
+            if delay is not None:
+                self.delay = delay
 
     def clear(self) -> None:
         with self._lock:
@@ -265,6 +273,7 @@ class SentryReceiver:
         m = _PATH_RE.match(h.path.split("?", 1)[0])
         env: Envelope | None = None
         error: str | None = None
+        delay = 0.0
         if not m:
             status = 404
             error = "bad path"
@@ -276,11 +285,13 @@ class SentryReceiver:
             except Exception as exc:  # noqa: BLE001 - report to the test
                 error = f"{type(exc).__name__}: {exc}"
             with self._lock:
-                mode, retry_after = self.mode, self.retry_after
+                mode, retry_after, delay = self.mode, self.retry_after, self.delay
             if error is not None:
                 status = 400
             else:
                 status = {"ok": 200, "429": 429, "500": 500}[mode]
+        if env is not None and delay > 0:
+            time.sleep(delay)
         extra: dict[str, str] = {}
         if status == 429:
             extra["Retry-After"] = str(retry_after)

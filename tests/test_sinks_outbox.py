@@ -81,6 +81,24 @@ def test_outage_then_recovery_delivers_each_alert_exactly_once(
     assert sent[0].attempts == 4 and all(e.attempts == 1 for e in sent[1:])
 
 
+def test_ambiguous_timeout_is_retried_with_the_same_event_id(
+    tmp_path: Path, sentry_receiver: SentryReceiver, make_sentry_sink: Any
+) -> None:
+    sink = make_sentry_sink(timeout=0.3)
+    box = Outbox(tmp_path / "o.sqlite", base_backoff=2)
+    eid = box.enqueue(alert(), now=0)
+    sentry_receiver.set_mode("ok", delay=1.0)  # stores the event, answers too late
+    rep = box.deliver(sink, now=0)
+    assert rep.sent == 0 and rep.pending == 1 and "ambiguous" in rep.errors[0]
+    sentry_receiver.set_mode("ok", delay=0.0)
+    assert sentry_receiver.wait_for(lambda r: len(r.events()) == 1)
+    time.sleep(1.0)  # the late answer arrives (and is ignored: nobody waits for it any more)
+    rep = box.deliver(sink, now=2)
+    assert rep.sent == 1 and rep.pending == 0
+    # the server saw the event twice, under one event_id: Sentry keeps one event
+    assert [e["event_id"] for e in sentry_receiver.events()] == [eid, eid]
+
+
 def test_outbox_survives_restart_and_permanent_failures(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite"
     box = Outbox(path)
