@@ -1,0 +1,73 @@
+"""From findings to the sinks: alert log, alert lifecycle, outbox, Sentry.
+
+Order of operations for one run:
+
+1. every alert finding is appended to ``<store>/alerts.jsonl`` (fsync-ed);
+2. the alert lifecycle (``<store>/outbox.sqlite``) decides per (metric, segment) whether this
+   is a new alert (opened / reopened after a resolve / a reminder after the cooldown) or one
+   still open within its cooldown, and enqueues what must be sent, in the same transaction;
+3. with a DSN (``SENTRY_DSN`` or ``sentry.dsn``), the outbox is delivered through the real
+   sentry-sdk; whatever cannot be delivered now (network down, 429, 5xx) stays pending and is
+   sent by the next run (``check``, ``nightly``, ``tail``) that has a DSN.
+
+Without a DSN nothing leaves the machine; alerts wait in the outbox.
+
+Example:
+    >>> import tempfile
+    >>> from monitor.config import Config
+    >>> from monitor.store import Store
+    >>> from detectors.finding import Finding
+    >>> store = Store(tempfile.mkdtemp())
+    >>> f = Finding("refusal_rate", {"model": "m"}, 3000, 3000, 0.02, 0.06, 0.04, 0.03, 0.05, 7.0, 1e-9, 1e-9, True, "x")
+    >>> dispatch([f], store, Config(), source="doctest", dsn="")  # doctest: +ELLIPSIS
+    '1 alert(s) written to ... alert(s) waiting in the outbox (no SENTRY_DSN)'
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+from detectors.finding import Finding
+from monitor.config import Config
+from monitor.store import Store
+from sinks.alert_log import append_alerts, new_run_id
+from sinks.outbox import AlertLifecycle, Outbox
+
+
+def dispatch(findings: Iterable[Finding], store: Store, config: Config, *, source: str,
+             dsn: str | None = None, now: float | None = None) -> str:
+    """Send one run's findings to the sinks; returns a one-line note for the user ('' if nothing to say)."""
+    rows = [f.to_dict() for f in findings]
+    alerts = [r for r in rows if r["alert"]]
+    run_id = f"{source}-{new_run_id()}"
+    written = append_alerts(store.alert_log, alerts, run_id) if alerts else 0
+    with Outbox(store.outbox_path) as outbox:
+        lifecycle = AlertLifecycle(outbox, cooldown=config.sentry.cooldown_s,
+                                   resolve_after=config.sentry.resolve_after_s)
+        transitions = lifecycle.observe_all(rows, now=now)
+        opened = sum(1 for t in transitions if t.event_id)
+        note = f"{written} alert(s) written to {store.alert_log}" if written else ""
+        if dsn is None:
+            dsn = config.sentry.dsn or os.environ.get("SENTRY_DSN")
+        pending = len(outbox.pending())
+        if not dsn:
+            if pending:
+                note += ("; " if note else "") + f"{pending} alert(s) waiting in the outbox (no SENTRY_DSN)"
+            return note
+        return note + ("; " if note else "") + deliver_outbox(outbox, config, dsn, opened)
+
+
+def deliver_outbox(outbox: Outbox, config: Config, dsn: str, opened: int = 0) -> str:
+    """Deliver the pending outbox entries to Sentry; returns a summary."""
+    from sinks.sentry import SentrySink
+
+    sink = SentrySink(dsn=dsn, environment=config.sentry.environment, send_text=config.sentry.send_text)
+    try:
+        report = outbox.deliver(sink.send)
+    finally:
+        sink.close()
+    text = f"Sentry: {report.sent} sent"
+    if report.pending:
+        text += f", {report.pending} pending ({'; '.join(report.errors[:2]) or 'will retry'})"
+    return text

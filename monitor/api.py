@@ -1,0 +1,203 @@
+"""The Python API: one object over a store. The CLI is a thin face of this module.
+
+    >>> import monitor, tempfile
+    >>> m = monitor.open(tempfile.mkdtemp())
+    >>> m.events().shape[0]
+    0
+    >>> m.sql("select 1 + 1 as two").two[0]
+    2
+
+Reads never take a lock: they list the immutable Parquet segments at call time, so a
+notebook and the sidecar work on the same store at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import duckdb
+import pandas as pd
+
+from detectors.finding import Finding
+from monitor.compare import compare_windows, effective_keys
+from monitor.config import Config, load_config
+from monitor.errors import UserError
+from monitor.ingest import IngestReport, ingest_files, load_file
+from monitor.selectors import Selector, parse_selector
+from monitor.store import Store, default_store_path
+from monitor.windows import SegmentStats, SegmentKey, time_series, window_stats
+
+_FREQ = re.compile(r"^(\d+)\s*(s|sec|second|seconds|min|minute|minutes|m|h|hour|hours|d|day|days)$")
+_FREQ_UNITS = {"s": "second", "sec": "second", "second": "second", "seconds": "second", "m": "minute",
+               "min": "minute", "minute": "minute", "minutes": "minute", "h": "hour", "hour": "hour",
+               "hours": "hour", "d": "day", "day": "day", "days": "day"}
+
+
+@dataclass
+class Comparison:
+    """Result of :meth:`Monitor.compare`: the findings, as objects and as a DataFrame."""
+
+    items: list[Finding]
+    baseline: str
+    current: str
+    by: list[str]
+
+    @property
+    def findings(self) -> pd.DataFrame:
+        """One row per finding, the same fields as ``llm-monitor check --format json``."""
+        rows = [f.to_dict() for f in self.items]
+        return pd.DataFrame(rows, columns=list(Finding.__dataclass_fields__))
+
+    @property
+    def alerts(self) -> list[Finding]:
+        """The findings with ``alert=True``."""
+        return [f for f in self.items if f.alert]
+
+    def to_json(self) -> str:
+        """``{"findings": [...]}`` exactly as the CLI prints it."""
+        return json.dumps({"findings": [f.to_dict() for f in self.items]}, indent=2, default=str)
+
+    def plot(self, metric: str = "response_length", **kwargs: Any) -> Any:
+        """A matplotlib figure of ``metric`` for the compared segments (see ``monitor.plots``)."""
+        from monitor import plots
+
+        return plots.plot_comparison(self, metric, **kwargs)
+
+
+class Monitor:
+    """A store plus a configuration. Create with :func:`open`."""
+
+    def __init__(self, store: Store, config: Config) -> None:
+        self.store = store
+        self.config = config
+        self._file_stats: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    # -------------------------------------------------------------------------- reading
+    def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
+        """DuckDB SQL over the store's ``events`` view -> DataFrame."""
+        try:
+            return self.store.sql(query, params)
+        except duckdb.Error as exc:
+            raise UserError(f"SQL error: {str(exc).splitlines()[0]}") from None
+
+    def events(self, selector: str | None = None, *, since: str | None = None, until: str | None = None,
+               columns: Iterable[str] | None = None, limit: int | None = None, **equals: str) -> pd.DataFrame:
+        """Events with their signals, filtered like a selector, oldest first.
+
+        ``m.events(since="2026-11-01", model="x")`` equals ``m.events("since=2026-11-01,model=x")``.
+        """
+        sel = self._selector(selector, since=since, until=until, **equals)
+        where, params = sel.where()
+        cols = ", ".join(columns) if columns else "*"
+        lim = f" LIMIT {int(limit)}" if limit else ""
+        return self.sql(f"SELECT {cols} FROM events WHERE {where} ORDER BY ts, request_id{lim}", params)
+
+    def stats(self, by: Iterable[str] = ("model", "model_version", "route"), freq: str = "1h",
+              selector: str | None = None) -> pd.DataFrame:
+        """Sufficient statistics per segment and time bucket (``freq`` like ``1h``, ``15min``, ``1d``)."""
+        by = self._check_by(by)
+        interval = parse_freq(freq)
+        sel = self._selector(selector)
+        where, params = sel.where()
+        con = self.store.connect()
+        try:
+            return time_series(con, where, params, by, interval)
+        finally:
+            con.close()
+
+    def alerts(self) -> pd.DataFrame:
+        """The alert log (one row per alert raised by ``check``, ``nightly`` or ``tail``)."""
+        from sinks.alert_log import read_alerts
+
+        return pd.DataFrame(read_alerts(self.store.alert_log))
+
+    def quarantine(self) -> pd.DataFrame:
+        """Quarantined lines with source file, line number and reason."""
+        return self.store.quarantine()
+
+    def models(self, since: str | None = None) -> pd.DataFrame:
+        """Every model / version seen: first and last seen, events, pinned, and new since ``since``."""
+        from monitor.models import model_inventory
+
+        return model_inventory(self, since)
+
+    # --------------------------------------------------------------------------- writing
+    def ingest(self, paths: Iterable[str], *, input_format: str | None = None,
+               redact: str | None = None) -> IngestReport:
+        """Ingest log files into the store (idempotent per request id)."""
+        return ingest_files(list(paths), self.store, self.config, input_format=input_format, redact=redact)
+
+    # --------------------------------------------------------------------------- comparing
+    def compare(self, baseline: str, current: str, by: Iterable[str] | None = None) -> Comparison:
+        """Compare two windows per segment: the findings of ``llm-monitor check``."""
+        by_list = self._check_by(by if by is not None else self.config.segment_by)
+        base_sel, cur_sel = parse_selector(baseline), parse_selector(current)
+        keys, compared = effective_keys(by_list, base_sel, cur_sel)
+        base_stats = self.window(base_sel, keys)
+        cur_stats = self.window(cur_sel, keys)
+        items = compare_windows(base_stats, cur_stats, keys, self.config.policy, compared=compared)
+        return Comparison(items, baseline, current, keys + list(compared))
+
+    def window(self, selector: Selector | str, by: list[str]) -> dict[SegmentKey, SegmentStats]:
+        """Per-segment sufficient statistics of one window (store selector or log file)."""
+        sel = parse_selector(selector) if isinstance(selector, str) else selector
+        if sel.file:
+            frame, _ = load_file(sel.file, self.config)
+            con = duckdb.connect()
+            con.register("events", frame.drop(columns=["attributes"], errors="ignore"))
+        else:
+            con = self.store.connect()
+        try:
+            where, params = sel.where()
+            return window_stats(con, where, params, by, self.config.length_measure)
+        finally:
+            con.close()
+
+    # --------------------------------------------------------------------------- helpers
+    def _selector(self, selector: str | None, *, since: str | None = None, until: str | None = None,
+                  **equals: str) -> Selector:
+        terms = [selector] if selector else []
+        terms += [f"{k}={v}" for k, v in (("since", since), ("until", until)) if v]
+        terms += [f"{k}={v}" for k, v in equals.items() if v is not None]
+        sel = parse_selector(",".join(terms)) if terms else Selector(text="")
+        if sel.file:
+            raise UserError("events()/stats() read the store; to read a log file use load_file()")
+        return sel
+
+    @staticmethod
+    def _check_by(by: Iterable[str]) -> list[str]:
+        from monitor.config import SEGMENT_KEYS
+
+        keys = [by] if isinstance(by, str) else list(by)
+        for k in keys:
+            if k not in SEGMENT_KEYS:
+                raise UserError(f"unknown segment key {k!r}; use {', '.join(SEGMENT_KEYS)}")
+        return keys
+
+
+def parse_freq(freq: str) -> str:
+    """``1h`` -> ``1 hour``; ``15min`` -> ``15 minute`` (a DuckDB interval).
+
+    >>> parse_freq("15min"), parse_freq("1d")
+    ('15 minute', '1 day')
+    """
+    match = _FREQ.match(freq.strip())
+    if not match:
+        raise UserError(f"bad freq {freq!r}: use e.g. 30s, 15min, 1h, 1d")
+    return f"{int(match.group(1))} {_FREQ_UNITS[match.group(2)]}"
+
+
+def open(path: str | Path | None = None, *, config: str | Config | None = None) -> Monitor:  # noqa: A001
+    """Open a store (created if missing) with a configuration.
+
+    ``path`` defaults to ``LLM_MONITOR_STORE``, then the config's ``store.path``, then
+    ``./llm-monitor-data``. ``config`` is a path to ``llm-monitor.toml``, a :class:`Config`,
+    or None (``./llm-monitor.toml`` if present, else defaults).
+    """
+    cfg = config if isinstance(config, Config) else load_config(config)
+    root = default_store_path(str(path) if path else None, cfg.store)
+    return Monitor(Store(root), cfg)

@@ -1,0 +1,188 @@
+"""The ``llm-monitor`` command line: a thin face of :mod:`monitor.api`.
+
+Exit codes: 0 = ran, no alert; 1 = at least one alert; 2 = bad usage, bad config or
+unreadable input (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Sequence
+
+from monitor.errors import UserError
+
+EXIT_OK, EXIT_ALERT, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", metavar="DIR", help="store directory (default: $LLM_MONITOR_STORE, "
+                   "store.path in the config, or ./llm-monitor-data)")
+    p.add_argument("--config", metavar="FILE", help="configuration file (default: ./llm-monitor.toml if present)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = _Parser(prog="llm-monitor", description="Catch silent output-quality regressions in LLM traffic.")
+    parser.add_argument("--version", action="version", version=f"llm-monitor {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("demo", help="generate two model versions of traffic, ingest, compare, alert")
+    _add_common(p)
+    p.add_argument("--events", type=_positive_int, default=4000, metavar="N",
+                   help="events per (version, route) (default 4000)")
+    p.add_argument("--seed", type=int, default=7)
+
+    p = sub.add_parser("ingest", help="ingest inference log files into the store")
+    _add_common(p)
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--input-format", choices=_formats(), help="force the log format (default: detect per file)")
+    p.add_argument("--redact", choices=["none", "hash", "drop"],
+                   help="store prompt/response text as is, as SHA-256 hashes, or not at all")
+
+    p = sub.add_parser("signals", help="print the derived signals of each event in a log file (JSON lines)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--format", choices=["jsonl"], default="jsonl")
+    p.add_argument("--input-format", choices=_formats())
+    p.add_argument("--config", metavar="FILE")
+
+    p = sub.add_parser("check", help="compare a current window with a baseline window per segment")
+    _add_common(p)
+    p.add_argument("--baseline", required=True, metavar="SEL", help="selector or log file")
+    p.add_argument("--current", required=True, metavar="SEL", help="selector or log file")
+    p.add_argument("--by", metavar="KEYS", help="segment keys, comma-separated (default model,model_version,route)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--no-sinks", action="store_true", help="do not write the alert log or send to Sentry")
+
+    p = sub.add_parser("models", help="every model / version seen, pinned or not, new since a time")
+    _add_common(p)
+    p.add_argument("--since", metavar="TIME", help="mark versions first seen at or after TIME as new")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    return parser
+
+
+def _version() -> str:
+    from monitor import __version__
+
+    return __version__
+
+
+def _formats() -> list[str]:
+    return ["auto", "native", "openai", "ollama", "otel", "litellm", "mapping"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return value
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from monitor.api import open as open_monitor
+
+    return open_monitor(getattr(args, "store", None), config=getattr(args, "config", None))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    m = _open(args)
+    report = m.ingest(args.files, input_format=args.input_format, redact=args.redact)
+    print(report.summary())
+    print(f"store: {m.store.root}")
+    return EXIT_OK
+
+
+def cmd_signals(args: argparse.Namespace) -> int:
+    from monitor.config import load_config
+    from monitor.ingest import load_file
+
+    frame, rejects = load_file(args.file, load_config(args.config), input_format=args.input_format)
+    columns = ["request_id", "model", "model_version", "route", "chars", "words", "output_tokens", "refusal",
+               "refusal_class", "refusal_rule", "expects_json", "parse_status", "parse_error", "task_success"]
+    out = sys.stdout
+    for row in frame[columns].astype(object).where(frame[columns].notna(), None).itertuples(index=False):
+        out.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False, default=_plain) + "\n")
+    for r in rejects:
+        sys.stderr.write(f"{r['source']}:{r['line']}: quarantined: {r['reason']}\n")
+    return EXIT_OK
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from monitor.alerting import dispatch
+    from sinks.console import render_table
+
+    m = _open(args)
+    by = [k.strip() for k in args.by.split(",") if k.strip()] if args.by else None
+    result = m.compare(args.baseline, args.current, by=by)
+    if args.format == "json":
+        print(result.to_json())
+    else:
+        print(render_table([f.to_dict() for f in result.items]))
+    if not args.no_sinks:
+        note = dispatch(result.items, m.store, m.config, source="check")
+        if note and args.format == "table":
+            print(note)
+    return EXIT_ALERT if result.alerts else EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from monitor.models import render_inventory
+
+    m = _open(args)
+    inventory = m.models(since=args.since)
+    if args.format == "json":
+        print(inventory.to_json(orient="records", date_format="iso", indent=2))
+    else:
+        print(render_inventory(inventory))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.demo import run_demo
+
+    return run_demo(args)
+
+
+COMMANDS = {"ingest": cmd_ingest, "signals": cmd_signals, "check": cmd_check, "models": cmd_models,
+            "demo": cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``llm-monitor`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        sys.stderr.write(f"llm-monitor {args.command}: error: {exc}\n")
+        return EXIT_USAGE
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        sys.stderr.write("llm-monitor: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""Ingest: log lines -> canonical events -> signals -> store segments; bad lines -> quarantine.
+
+The path of one batch of lines:
+
+1. split into lines (line numbers and byte offsets kept), parse each with ``orjson``;
+2. detect the log format from the first valid records (or use the forced one) and convert
+   with the adapter (``monitor.adapters``);
+3. validate each canonical event against the event JSON Schema (compiled validator);
+4. build a columnar frame, resolve expected schemas, derive the signals vectorized;
+5. under the store's writer lock: drop request ids the store already holds, write one
+   Parquet segment atomically, write the quarantine file.
+
+Nothing is dropped silently: every non-blank line ends up as an event, a duplicate, or a
+quarantine record with its file, line number and reason.
+
+Example:
+    >>> import tempfile, os, json
+    >>> d = tempfile.mkdtemp(); log = os.path.join(d, "events.jsonl")
+    >>> with open(log, "w") as fh:
+    ...     _ = fh.write(json.dumps({"ts": "2026-11-01T10:00:00Z", "request_id": "r1", "model": "m",
+    ...                              "response": "Hello"}) + "\\n" + "{not json\\n")
+    >>> from monitor.config import Config
+    >>> report = ingest_files([log], Store(os.path.join(d, "store")), Config())
+    >>> report.ingested, report.quarantined, report.duplicates
+    (1, 1, 0)
+    >>> ingest_files([log], Store(os.path.join(d, "store")), Config()).ingested
+    0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import orjson
+import pandas as pd
+
+from monitor import adapters
+from monitor.adapters.identity import is_pinned
+from monitor.config import Config
+from monitor.errors import UserError
+from monitor.events import SchemaResolver, check_event, events_to_frame
+from monitor.signals import derive_signals
+from monitor.signal_config import signal_config_from
+from monitor.store import Store
+
+BATCH_LINES = 100_000
+DETECT_SAMPLE = 50
+
+
+@dataclass
+class Line:
+    """One raw line of a source: 1-based number, byte offset just past its newline, bytes."""
+
+    number: int
+    end_offset: int
+    raw: bytes
+
+
+@dataclass
+class LoadedBatch:
+    """Events (with signals) and quarantined lines from one batch of lines."""
+
+    frame: pd.DataFrame
+    rejects: list[dict[str, Any]]
+    fmt: str | None
+
+
+@dataclass
+class IngestReport:
+    """Counts of one ingest run; ``lines = ingested + duplicates + quarantined + blank``."""
+
+    files: int = 0
+    lines: int = 0
+    ingested: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    blank: int = 0
+    segments: list[str] = field(default_factory=list)
+    reasons: Counter = field(default_factory=Counter)
+    formats: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line for humans."""
+        text = (f"{self.files} file(s), {self.lines} line(s): {self.ingested} ingested, "
+                f"{self.duplicates} duplicate, {self.quarantined} quarantined")
+        if self.reasons:
+            top = ", ".join(f"{r} ({n})" for r, n in self.reasons.most_common(3))
+            text += f"; quarantine reasons: {top}"
+        return text
+
+
+def iter_lines(path: str | os.PathLike[str], *, start_offset: int = 0, start_line: int = 0,
+               batch_lines: int = BATCH_LINES, final: bool = True) -> Iterator[list[Line]]:
+    """Batches of numbered lines of a file, from a byte offset.
+
+    With ``final=False`` a last line without its newline is not returned (a writer may
+    still be writing it): the tailer uses this.
+
+    >>> import tempfile
+    >>> p = tempfile.mktemp(); _ = open(p, "wb").write(b"a\\nbb\\nccc")
+    >>> [(l.number, l.end_offset, l.raw) for b in iter_lines(p) for l in b]
+    [(1, 2, b'a'), (2, 5, b'bb'), (3, 8, b'ccc')]
+    >>> [l.raw for b in iter_lines(p, final=False) for l in b]
+    [b'a', b'bb']
+    """
+    number = start_line
+    offset = start_offset
+    with open(path, "rb") as fh:
+        fh.seek(start_offset)
+        batch: list[Line] = []
+        carry = b""
+        while True:
+            chunk = fh.read(8 << 20)
+            if not chunk:
+                break
+            data = carry + chunk
+            pieces = data.split(b"\n")
+            carry = pieces.pop()
+            for piece in pieces:
+                number += 1
+                offset += len(piece) + 1
+                batch.append(Line(number, offset, piece.rstrip(b"\r")))
+                if len(batch) >= batch_lines:
+                    yield batch
+                    batch = []
+        if carry and final:
+            number += 1
+            offset += len(carry)
+            batch.append(Line(number, offset, carry.rstrip(b"\r")))
+        if batch:
+            yield batch
+
+
+def parse_lines(lines: Iterable[Line]) -> tuple[list[tuple[int, Any]], list[tuple[int, str]], int]:
+    """(parsed records, rejects with reasons, number of blank lines).
+
+    >>> recs, bad, blank = parse_lines([Line(1, 3, b'{}'), Line(2, 6, b'{x'), Line(3, 7, b'  '),
+    ...                                 Line(4, 9, b'\\xff')])
+    >>> [n for n, _ in recs], [(n, r.split(':')[0]) for n, r in bad], blank
+    ([1], [(2, 'invalid JSON'), (4, 'invalid UTF-8')], 1)
+    """
+    records: list[tuple[int, Any]] = []
+    rejects: list[tuple[int, str]] = []
+    blank = 0
+    loads = orjson.loads
+    for line in lines:
+        try:
+            records.append((line.number, loads(line.raw)))
+        except orjson.JSONDecodeError as exc:
+            if not line.raw.strip():
+                blank += 1
+                continue
+            try:
+                line.raw.decode("utf-8")
+            except UnicodeDecodeError as uexc:
+                rejects.append((line.number, f"invalid UTF-8: byte {uexc.start}"))
+                continue
+            rejects.append((line.number, f"invalid JSON: {exc}"[:300]))
+    return records, rejects, blank
+
+
+class BatchLoader:
+    """Turns batches of raw lines of one source into events with signals (no store I/O)."""
+
+    def __init__(self, config: Config, source: str, *, input_format: str | None = None,
+                 redact: str | None = None) -> None:
+        self.config = config
+        self.source = source
+        forced = input_format or config.input_format
+        self.fmt: str | None = None if forced in (None, "auto") else forced
+        self.redact = redact or config.redact
+        self.schemas = SchemaResolver(config.schemas_dir)
+        self.signal_config = signal_config_from(config)
+        self.blank = 0
+
+    def load(self, lines: list[Line]) -> LoadedBatch:
+        """Parse, convert, validate and derive signals for one batch of lines."""
+        by_number = {line.number: line for line in lines}
+        records, parse_rejects, blank = parse_lines(lines)
+        self.blank += blank
+        rejects: list[tuple[int, str]] = list(parse_rejects)
+        if self.fmt is None and records:
+            self.fmt = adapters.detect_format([r for _, r in records[:DETECT_SAMPLE]])
+            if self.fmt is None:
+                rejects.extend((n, "format not recognised (use --input-format)") for n, _ in records)
+                records = []
+        events: list[tuple[int, dict[str, Any]]] = []
+        if records:
+            converted = adapters.convert(self.fmt, records, mapping=self.config.mapping)
+            rejects.extend(converted.rejects)
+            for number, event in converted.events:
+                reason = check_event(event)
+                if reason is None:
+                    events.append((number, event))
+                else:
+                    rejects.append((number, reason))
+        frame, more_rejects = self._frame(events, by_number)
+        rejects.extend(more_rejects)
+        reject_rows = [{"source": self.source, "line": int(n), "reason": reason, "raw": by_number[int(n)].raw}
+                       for n, reason in sorted(rejects)]
+        return LoadedBatch(frame, reject_rows, self.fmt)
+
+    def _frame(self, events: list[tuple[int, dict[str, Any]]],
+               by_number: dict[int, Line]) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+        rejects: list[tuple[int, str]] = []
+        numbers = [n for n, _ in events]
+        frame = events_to_frame([e for _, e in events])
+        frame["source_line"] = pd.array(numbers, dtype="Int64")
+        frame["source_offset"] = pd.array([by_number[n].end_offset for n in numbers], dtype="Int64")
+        bad_ts = frame["ts"].isna()
+        rejects.extend((n, "ts: not an ISO 8601 date-time") for n in frame.loc[bad_ts, "source_line"])
+        # schemas: resolve each distinct value once
+        schema_json: list[str | None] = []
+        schema_name: list[str | None] = []
+        bad_schema = []
+        for i, raw in enumerate(frame["schema_raw"]):
+            try:
+                text, name = self.schemas.resolve(raw)
+            except UserError as exc:
+                text, name = None, None
+                bad_schema.append(i)
+                rejects.append((int(frame["source_line"].iloc[i]), str(exc)))
+            schema_json.append(text)
+            schema_name.append(name)
+        frame["schema"] = pd.Series(schema_json, index=frame.index, dtype="object")
+        frame["schema_name"] = pd.Series(schema_name, index=frame.index, dtype="object")
+        keep = ~bad_ts
+        if bad_schema:
+            keep.iloc[bad_schema] = False
+        frame = frame.loc[keep].drop(columns=["schema_raw"]).reset_index(drop=True)
+        frame["expects_json"] = (frame["expects_json"].fillna(False) | frame["schema"].notna()).astype(bool)
+        frame = self._signals(frame)
+        frame["source_format"] = self.fmt
+        frame["source_path"] = self.source
+        frame["ingested_at"] = pd.Timestamp.now(tz="UTC")
+        return frame, rejects
+
+    def _signals(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty:
+            return frame
+        pairs = frame[["model", "model_version"]].drop_duplicates()
+        pinned = {(m, v): is_pinned(m, None if v == "unknown" else v) for m, v in pairs.itertuples(index=False)}
+        frame["pinned"] = [pinned[(m, v)] for m, v in zip(frame["model"], frame["model_version"])]
+        signals = derive_signals(frame[["response", "model", "finish_reason", "output_tokens", "expects_json",
+                                        "schema", "attributes"]], self.signal_config)
+        for name in signals.columns:
+            frame[name] = signals[name].to_numpy()
+        if self.redact == "hash":
+            for name in ("prompt", "response"):
+                frame[name] = [None if t is None else "sha256:" + hashlib.sha256(t.encode()).hexdigest()
+                               for t in frame[name]]
+        elif self.redact == "drop":
+            frame["prompt"] = None
+            frame["response"] = None
+        return frame
+
+
+def load_file(path: str, config: Config, *, input_format: str | None = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """All events of a file with their signals, and its quarantined lines, without a store.
+
+    Used by ``llm-monitor signals`` and by ``check`` when a selector is a file.
+    """
+    _require_file(path)
+    loader = BatchLoader(config, str(Path(path).resolve()), input_format=input_format)
+    frames, rejects = [], []
+    for lines in iter_lines(path):
+        batch = loader.load(lines)
+        frames.append(batch.frame)
+        rejects.extend(batch.rejects)
+    frame = pd.concat(frames, ignore_index=True) if frames else loader.load([]).frame
+    frame = frame.drop_duplicates("request_id", keep="first").reset_index(drop=True)
+    return frame, rejects
+
+
+def _require_file(path: str) -> None:
+    if not os.path.exists(path):
+        raise UserError(f"no such file: {path}")
+    if os.path.isdir(path):
+        raise UserError(f"is a directory, not a log file: {path}")
+    if not os.access(path, os.R_OK):
+        raise UserError(f"cannot read file: {path}")
+
+
+def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_format: str | None = None,
+                 redact: str | None = None) -> IngestReport:
+    """Ingest log files into ``store``; idempotent per request id. See the module example."""
+    paths = list(paths)
+    for path in paths:
+        _require_file(path)
+    report = IngestReport()
+    for path in paths:
+        report.files += 1
+        loader = BatchLoader(config, str(Path(path).resolve()), input_format=input_format, redact=redact)
+        for lines in iter_lines(path):
+            report.lines += len(lines)
+            batch = loader.load(lines)
+            commit_batch(store, batch, report)
+        report.blank += loader.blank
+        if loader.fmt:
+            report.formats[path] = loader.fmt
+    return report
+
+
+def commit_batch(store: Store, batch: LoadedBatch, report: IngestReport) -> None:
+    """Dedup against the store and write the batch's segment and quarantine, under the writer lock."""
+    frame = batch.frame
+    with store.writer_lock():
+        if not frame.empty:
+            before = len(frame)
+            frame = frame.drop_duplicates("request_id", keep="first")
+            existing = store.existing_request_ids(frame["request_id"])
+            if existing:
+                frame = frame[~frame["request_id"].isin(existing)]
+            report.duplicates += before - len(frame)
+            if not frame.empty:
+                report.segments.append(str(store.write_segment(store.frame_to_table(frame))))
+                report.ingested += len(frame)
+        fresh = store.new_quarantine_rows(batch.rejects)
+        report.duplicates += len(batch.rejects) - len(fresh)
+        store.write_quarantine(fresh)
+        report.quarantined += len(fresh)
+        report.reasons.update(r["reason"].split(":")[0] for r in fresh)

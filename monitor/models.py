@@ -1,0 +1,51 @@
+"""Model inventory: every model / version seen in traffic, and which ones are new.
+
+An unnoticed model swap is exactly what this tool exists to catch, so the inventory is
+the first thing to look at after an alert, and a new version (or a new unpinned alias)
+in traffic can itself raise an alert (``sentry.alert_on_new_model``).
+
+Example:
+    >>> import monitor, tempfile
+    >>> model_inventory(monitor.open(tempfile.mkdtemp()), None).columns.tolist()[:4]
+    ['model', 'model_version', 'first_seen', 'last_seen']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from monitor.selectors import parse_time
+
+INVENTORY_COLUMNS = ["model", "model_version", "first_seen", "last_seen", "events", "pinned",
+                     "requested_models", "routes", "new"]
+
+
+def model_inventory(monitor: Any, since: str | None) -> pd.DataFrame:
+    """One row per (model, model_version); ``new`` is True when first seen at or after ``since``."""
+    frame = monitor.sql(
+        """SELECT model, model_version, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS events,
+                  coalesce(bool_and(pinned), false) AS pinned,
+                  list_sort(list_distinct(list(requested_model) FILTER (WHERE requested_model IS NOT NULL)))
+                      AS requested_models,
+                  count(DISTINCT route) AS routes
+           FROM events GROUP BY model, model_version ORDER BY model, first_seen, model_version""")
+    if since:
+        frame["new"] = frame["first_seen"] >= parse_time(since, "since")
+    else:
+        frame["new"] = False
+    return frame.reindex(columns=INVENTORY_COLUMNS)
+
+
+def render_inventory(frame: pd.DataFrame) -> str:
+    """A fixed-width table of the inventory for the terminal."""
+    if frame.empty:
+        return "no events in the store"
+    header = f"{'model':<28} {'version':<24} {'first seen (UTC)':<17} {'last seen (UTC)':<17} {'events':>9}  pinned  new"
+    lines = [header, "-" * len(header)]
+    for row in frame.itertuples(index=False):
+        lines.append(f"{str(row.model)[:28]:<28} {str(row.model_version)[:24]:<24} "
+                     f"{row.first_seen:%Y-%m-%d %H:%M} {row.last_seen:%Y-%m-%d %H:%M} {row.events:>9}  "
+                     f"{'yes' if row.pinned else 'NO':<6}  {'NEW' if row.new else ''}")
+    return "\n".join(lines)

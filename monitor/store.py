@@ -1,0 +1,271 @@
+"""The store: a directory of immutable Parquet segments, read through DuckDB.
+
+Layout::
+
+    <store>/events/*.parquet        event segments (events + derived signals + provenance)
+    <store>/quarantine/*.jsonl      lines that could not be ingested, with file, line and reason
+    <store>/alerts.jsonl            alert log (one line per alert finding)
+    <store>/outbox.sqlite           alerts waiting for / delivered to Sentry
+    <store>/tmp/                    files being written; renamed into place when complete
+
+Writers write a whole segment to ``tmp/`` then ``os.replace`` it into ``events/``: a reader
+sees all of a segment or none of it. No process holds a database lock on the store, so the
+sidecar, the nightly job and notebooks read and write it at the same time (DESIGN.md).
+
+A compacted segment records in its Parquet metadata which segments it replaces; readers
+skip replaced segments, so a crash between writing the compacted file and deleting the
+old ones never shows a row twice.
+
+Example:
+    >>> import tempfile
+    >>> s = Store(tempfile.mkdtemp())
+    >>> s.sql("select count(*) as n from events").n[0]
+    0
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REPLACES_KEY = b"llm_monitor.replaces"
+
+EVENT_COLUMNS: dict[str, pa.DataType] = {
+    "ts": pa.timestamp("us", tz="UTC"),
+    "request_id": pa.string(),
+    "model": pa.string(),
+    "model_version": pa.string(),
+    "requested_model": pa.string(),
+    "route": pa.string(),
+    "prompt": pa.string(),
+    "response": pa.string(),
+    "output_tokens": pa.int64(),
+    "input_tokens": pa.int64(),
+    "finish_reason": pa.string(),
+    "latency_ms": pa.float64(),
+    "task_success": pa.bool_(),
+    "expects_json": pa.bool_(),
+    "schema_name": pa.string(),
+    "schema": pa.string(),
+    "attributes": pa.string(),
+    "pinned": pa.bool_(),
+    "chars": pa.int64(),
+    "words": pa.int64(),
+    "refusal": pa.bool_(),
+    "refusal_class": pa.string(),
+    "refusal_rule": pa.string(),
+    "parse_status": pa.string(),
+    "parse_error": pa.string(),
+    "parse_failed": pa.bool_(),
+    "source_format": pa.string(),
+    "source_path": pa.string(),
+    "source_line": pa.int64(),
+    "source_offset": pa.int64(),
+    "ingested_at": pa.timestamp("us", tz="UTC"),
+}
+EVENT_SCHEMA = pa.schema([pa.field(n, t) for n, t in EVENT_COLUMNS.items()])
+
+
+def default_store_path(explicit: str | None = None, configured: str | None = None) -> str:
+    """``--store`` if given, else ``LLM_MONITOR_STORE``, else the config's ``store.path``, else ``./llm-monitor-data``.
+
+    >>> default_store_path("x")
+    'x'
+    """
+    return explicit or os.environ.get("LLM_MONITOR_STORE") or configured or "llm-monitor-data"
+
+
+def quarantine_key(row: dict[str, Any]) -> str:
+    """Identity of a quarantined line: source, line number and a hash of its bytes."""
+    digest = hashlib.sha1(row["raw"]).hexdigest()
+    return f"{row['source']}:{row['line']}:{digest}"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Store:
+    """One store directory. Cheap to create; every read lists the live segments anew."""
+
+    def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.root = Path(root)
+        self.events_dir = self.root / "events"
+        self.quarantine_dir = self.root / "quarantine"
+        self.tmp_dir = self.root / "tmp"
+        self.alert_log = self.root / "alerts.jsonl"
+        self.outbox_path = self.root / "outbox.sqlite"
+        if create:
+            for d in (self.events_dir, self.quarantine_dir, self.tmp_dir):
+                d.mkdir(parents=True, exist_ok=True)
+
+    # ---- segments -----------------------------------------------------------------
+    def live_segments(self) -> list[Path]:
+        """Event segments a reader should read now (replaced segments left out)."""
+        if not self.events_dir.is_dir():
+            return []
+        files = sorted(p for p in self.events_dir.iterdir() if p.suffix == ".parquet")
+        replaced: set[str] = set()
+        for p in files:
+            if p.name.startswith("c-"):
+                with contextlib.suppress(FileNotFoundError):
+                    meta = pq.read_schema(p).metadata or {}
+                    replaced.update(json.loads(meta.get(REPLACES_KEY, b"[]")))
+        return [p for p in files if p.name not in replaced]
+
+    def write_segment(self, table: pa.Table, *, prefix: str = "s", replaces: list[str] | None = None) -> Path:
+        """Write ``table`` as one immutable segment, atomically; returns its path."""
+        table = table.cast(EVENT_SCHEMA) if table.schema != EVENT_SCHEMA else table
+        if replaces:
+            table = table.replace_schema_metadata({REPLACES_KEY: json.dumps(sorted(replaces)).encode()})
+        name = f"{prefix}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
+        tmp = self.tmp_dir / name
+        pq.write_table(table, tmp, compression="zstd", row_group_size=128_000)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        final = self.events_dir / name
+        os.replace(tmp, final)
+        _fsync_dir(self.events_dir)
+        return final
+
+    @staticmethod
+    def frame_to_table(frame: pd.DataFrame) -> pa.Table:
+        """Arrow table with the store's exact schema from an events+signals frame."""
+        missing = {c: None for c in EVENT_COLUMNS if c not in frame.columns}
+        ordered = frame.assign(**missing)[list(EVENT_COLUMNS)] if missing else frame[list(EVENT_COLUMNS)]
+        return pa.Table.from_pandas(ordered, schema=EVENT_SCHEMA, preserve_index=False)
+
+    # ---- quarantine ------------------------------------------------------------------
+    def write_quarantine(self, rows: list[dict[str, Any]]) -> Path | None:
+        """Append quarantined lines (``source``, ``line``, ``reason``, ``raw`` bytes) as one file."""
+        if not rows:
+            return None
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        name = f"q-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.jsonl"
+        tmp = self.tmp_dir / name
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for row in rows:
+                raw: bytes = row["raw"]
+                record = {"quarantined_at": now, "source": row["source"], "line": row["line"],
+                          "reason": row["reason"], "key": quarantine_key(row)}
+                try:
+                    record["raw"] = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    record["raw_base64"] = base64.b64encode(raw).decode("ascii")
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        final = self.quarantine_dir / name
+        os.replace(tmp, final)
+        return final
+
+    def new_quarantine_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows not quarantined before (same source, line number and bytes)."""
+        if not rows:
+            return []
+        seen: set[str] = set()
+        if self.quarantine_dir.is_dir():
+            for p in self.quarantine_dir.glob("*.jsonl"):
+                with open(p, encoding="utf-8") as fh:
+                    seen.update(json.loads(line).get("key", "") for line in fh if line.strip())
+        fresh = []
+        for row in rows:
+            key = quarantine_key(row)
+            if key not in seen:
+                seen.add(key)
+                fresh.append(row)
+        return fresh
+
+    def quarantine(self) -> pd.DataFrame:
+        """All quarantined lines as a DataFrame (``source, line, reason, raw, raw_base64, quarantined_at``)."""
+        rows: list[dict[str, Any]] = []
+        if self.quarantine_dir.is_dir():
+            for p in sorted(self.quarantine_dir.glob("*.jsonl")):
+                with open(p, encoding="utf-8") as fh:
+                    rows.extend(json.loads(line) for line in fh if line.strip())
+        columns = ["quarantined_at", "source", "line", "reason", "raw", "raw_base64"]
+        frame = pd.DataFrame(rows)
+        for c in columns:
+            if c not in frame.columns:
+                frame[c] = None
+        return frame[columns]
+
+    # ---- reading ---------------------------------------------------------------------
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection with a view ``events`` over the live segments."""
+        con = duckdb.connect(":memory:")
+        files = [str(p) for p in self.live_segments()]
+        if files:
+            listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet([{listing}], union_by_name = true)")
+        else:
+            con.register("empty_events", EVENT_SCHEMA.empty_table())
+            con.execute("CREATE VIEW events AS SELECT * FROM empty_events")
+        return con
+
+    def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
+        """Run DuckDB SQL over the store's ``events`` view; returns a DataFrame.
+
+        A segment removed by a concurrent compaction between listing and reading makes
+        DuckDB fail to open it; the query is retried on a fresh listing.
+        """
+        for attempt in range(5):
+            con = self.connect()
+            try:
+                return con.execute(query, params or []).df()
+            except duckdb.IOException:
+                if attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+            finally:
+                con.close()
+        raise AssertionError("unreachable")
+
+    # ---- writer lock -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Exclusive advisory lock for the dedup-then-write step of ingest and compaction.
+
+        Readers never take it; it only orders writers so that two concurrent ingests of
+        the same file cannot both add the same event.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".writer.lock", "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def existing_request_ids(self, request_ids: pd.Series) -> set[str]:
+        """Which of ``request_ids`` the store already holds."""
+        files = [str(p) for p in self.live_segments()]
+        if not files or request_ids.empty:
+            return set()
+        con = duckdb.connect(":memory:")
+        try:
+            con.register("batch_ids", pa.table({"request_id": pa.array(request_ids.tolist(), pa.string())}))
+            listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            rows = con.execute(
+                f"SELECT DISTINCT e.request_id FROM read_parquet([{listing}], union_by_name = true) e "
+                "SEMI JOIN batch_ids b ON e.request_id = b.request_id").fetchall()
+        finally:
+            con.close()
+        return {r[0] for r in rows}
