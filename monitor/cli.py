@@ -64,11 +64,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", metavar="KEYS", help="segment keys, comma-separated (default model,model_version,route)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--no-sinks", action="store_true", help="do not write the alert log or send to Sentry")
+    p.add_argument("--report", metavar="PATH", help="also write a self-contained HTML report of the comparison")
 
     p = sub.add_parser("models", help="every model / version seen, pinned or not, new since a time")
     _add_common(p)
     p.add_argument("--since", metavar="TIME", help="mark versions first seen at or after TIME as new")
     p.add_argument("--format", choices=["table", "json"], default="table")
+
+    p = sub.add_parser("tail", help="follow inference logs: ingest continuously, alert within seconds")
+    _add_common(p)
+    p.add_argument("paths", nargs="+", metavar="PATH_OR_GLOB", help="log files or quoted globs (new matches are followed)")
+    p.add_argument("--baseline", metavar="SEL", help="baseline selector (default: the trailing 7 days of the store)")
+    p.add_argument("--input-format", choices=_formats())
+    p.add_argument("--status-file", metavar="FILE", help="write the status line as JSON to FILE")
+    p.add_argument("--status-interval", type=_positive_float, default=10.0, metavar="S",
+                   help="seconds between status lines (default 10)")
+    p.add_argument("--check-interval", type=_positive_float, default=5.0, metavar="S",
+                   help="seconds between sequential checks (default 5)")
+    p.add_argument("--poll-interval", type=_positive_float, default=0.2, metavar="S",
+                   help="seconds between looks at the files (default 0.2)")
+    p.add_argument("--once", action="store_true", help="ingest what is there now, check once, and exit")
+
+    p = sub.add_parser("nightly", help="compare a day with its trailing baseline; compaction, report, Sentry Crons")
+    _add_common(p)
+    p.add_argument("--date", metavar="YYYY-MM-DD", help="the day to check (default: yesterday, UTC)")
+    p.add_argument("--report", metavar="PATH", help="write the HTML report to PATH")
+    p.add_argument("--by", metavar="KEYS", help="segment keys (default: model,route; versions are named in findings)")
+    p.add_argument("--no-compact", action="store_true", help="skip compaction of the day's small segments")
     return parser
 
 
@@ -89,6 +111,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
     return value
 
 
@@ -138,6 +170,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(result.to_json())
     else:
         print(render_table([f.to_dict() for f in result.items]))
+    if args.report:
+        from monitor.report import write_report
+
+        path = write_report(m, result, args.report)
+        if args.format == "table":
+            print(f"report: {path}")
     if not args.no_sinks:
         note = dispatch(result.items, m.store, m.config, source="check")
         if note and args.format == "table":
@@ -163,8 +201,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def cmd_tail(args: argparse.Namespace) -> int:
+    from monitor.tail import run_tail
+
+    return run_tail(args)
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    from monitor.nightly import run_nightly
+
+    return run_nightly(args)
+
+
 COMMANDS = {"ingest": cmd_ingest, "signals": cmd_signals, "check": cmd_check, "models": cmd_models,
-            "demo": cmd_demo}
+            "demo": cmd_demo, "tail": cmd_tail, "nightly": cmd_nightly}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
