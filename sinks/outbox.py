@@ -375,6 +375,21 @@ class Outbox:
             report.blocked_until = until
             return True
 
+    def purge_sent(self, older_than: float, now: float | None = None) -> int:
+        """Delete ``sent`` entries delivered more than ``older_than`` seconds ago; return how many.
+
+        >>> import tempfile, os
+        >>> box = Outbox(os.path.join(tempfile.mkdtemp(), "o.sqlite"))
+        >>> _ = box.enqueue({"metric": "m", "segment": {}}, now=0)
+        >>> _ = box.deliver(lambda p, e: SendResult(delivered=True, status=200), now=0)
+        >>> box.purge_sent(3600, now=100), box.purge_sent(3600, now=7200)
+        (0, 1)
+        """
+        cutoff = self._now(now) - older_than
+        with self.transaction():
+            cur = self._db.execute("DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?", (cutoff,))
+            return cur.rowcount
+
     def counts(self) -> dict[str, int]:
         """Number of entries per state.
 
