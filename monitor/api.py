@@ -103,11 +103,7 @@ class Monitor:
         interval = parse_freq(freq)
         sel = self._selector(selector)
         where, params = sel.where()
-        con = self.store.connect()
-        try:
-            return time_series(con, where, params, by, interval)
-        finally:
-            con.close()
+        return self.store.read(lambda con: time_series(con, where, params, by, interval))
 
     def alerts(self) -> pd.DataFrame:
         """The alert log (one row per alert raised by ``check``, ``nightly`` or ``tail``)."""
@@ -145,14 +141,13 @@ class Monitor:
     def window(self, selector: Selector | str, by: list[str]) -> dict[SegmentKey, SegmentStats]:
         """Per-segment sufficient statistics of one window (store selector or log file)."""
         sel = parse_selector(selector) if isinstance(selector, str) else selector
-        if sel.file:
-            frame, _ = load_file(sel.file, self.config)
-            con = duckdb.connect()
-            con.register("events", frame.drop(columns=["attributes"], errors="ignore"))
-        else:
-            con = self.store.connect()
+        where, params = sel.where()
+        if not sel.file:
+            return self.store.read(lambda con: window_stats(con, where, params, by, self.config.length_measure))
+        frame, _ = load_file(sel.file, self.config)
+        con = duckdb.connect()
         try:
-            where, params = sel.where()
+            con.register("events", frame.drop(columns=["attributes"], errors="ignore"))
             return window_stats(con, where, params, by, self.config.length_measure)
         finally:
             con.close()

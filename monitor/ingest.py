@@ -177,6 +177,7 @@ class BatchLoader:
         self.schemas = SchemaResolver(config.schemas_dir)
         self.signal_config = signal_config_from(config)
         self.blank = 0
+        self.source_id = source
 
     def load(self, lines: list[Line]) -> LoadedBatch:
         """Parse, convert, validate and derive signals for one batch of lines."""
@@ -201,7 +202,8 @@ class BatchLoader:
                     rejects.append((number, reason))
         frame, more_rejects = self._frame(events, by_number)
         rejects.extend(more_rejects)
-        reject_rows = [{"source": self.source, "line": int(n), "reason": reason, "raw": by_number[int(n)].raw}
+        reject_rows = [{"source": self.source, "line": int(n), "reason": reason, "raw": by_number[int(n)].raw,
+                        "offset": by_number[int(n)].end_offset, "source_id": self.source_id}
                        for n, reason in sorted(rejects)]
         return LoadedBatch(frame, reject_rows, self.fmt)
 
@@ -237,6 +239,7 @@ class BatchLoader:
         frame = self._signals(frame)
         frame["source_format"] = self.fmt
         frame["source_path"] = self.source
+        frame["source_id"] = self.source_id
         frame["ingested_at"] = pd.Timestamp.now(tz="UTC")
         return frame, rejects
 

@@ -34,7 +34,7 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import duckdb
 import pandas as pd
@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 REPLACES_KEY = b"llm_monitor.replaces"
+T = TypeVar("T")
 
 EVENT_COLUMNS: dict[str, pa.DataType] = {
     "ts": pa.timestamp("us", tz="UTC"),
@@ -72,6 +73,7 @@ EVENT_COLUMNS: dict[str, pa.DataType] = {
     "parse_failed": pa.bool_(),
     "source_format": pa.string(),
     "source_path": pa.string(),
+    "source_id": pa.string(),
     "source_line": pa.int64(),
     "source_offset": pa.int64(),
     "ingested_at": pa.timestamp("us", tz="UTC"),
@@ -165,6 +167,9 @@ class Store:
                 raw: bytes = row["raw"]
                 record = {"quarantined_at": now, "source": row["source"], "line": row["line"],
                           "reason": row["reason"], "key": quarantine_key(row)}
+                for extra in ("offset", "source_id"):
+                    if row.get(extra) is not None:
+                        record[extra] = row[extra]
                 try:
                     record["raw"] = raw.decode("utf-8")
                 except UnicodeDecodeError:
@@ -221,17 +226,22 @@ class Store:
         return con
 
     def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
-        """Run DuckDB SQL over the store's ``events`` view; returns a DataFrame.
+        """Run DuckDB SQL over the store's ``events`` view; returns a DataFrame."""
+        return self.read(lambda con: con.execute(query, params or []).df())
+
+    def read(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run ``work(con)`` on a fresh connection over the live segments.
 
         A segment removed by a concurrent compaction between listing and reading makes
-        DuckDB fail to open it; the query is retried on a fresh listing.
+        DuckDB fail to open it; the work is retried on a fresh listing (the compacted
+        segment holds the same rows).
         """
-        for attempt in range(5):
+        for attempt in range(6):
             con = self.connect()
             try:
-                return con.execute(query, params or []).df()
+                return work(con)
             except duckdb.IOException:
-                if attempt == 4:
+                if attempt == 5:
                     raise
                 time.sleep(0.05 * (attempt + 1))
             finally:
