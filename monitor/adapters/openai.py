@@ -277,7 +277,7 @@ def responses_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]
     if status == "incomplete":
         det = resp.get("incomplete_details")
         reason = det.get("reason") if isinstance(det, dict) else None
-        finish = _RESPONSES_FINISH.get(reason, reason if isinstance(reason, str) else "incomplete")
+        finish = _RESPONSES_FINISH.get(reason, reason) if isinstance(reason, str) else "incomplete"
     inp = request.get("input")
     prompt = inp if isinstance(inp, str) else last_user_prompt(inp)
     attrs: dict[str, Any] = {"provider": "openai", "api": "responses", **ctx.attributes}

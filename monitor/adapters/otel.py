@@ -321,7 +321,7 @@ def _span_event(rattrs: dict, scope: dict, span: Any, route: str | None) -> dict
     attrs = otlp_attributes(span.get("attributes"))
     if not any(k in attrs for k in _GENAI_KEYS):
         return None
-    op = attrs.get("gen_ai.operation.name")
+    op = str_or_none(attrs.get("gen_ai.operation.name"))
     if op in _SKIP_OPS:
         return None
     start = _nanos(span.get("startTimeUnixNano"), "startTimeUnixNano")
