@@ -173,3 +173,47 @@ def test_split_identity_keeps_alias_apart():
     ident = split_identity(None, "llama3.1:8b", version="sha256:abc123abc123abc123")
     assert ident.model == "llama3.1:8b" and ident.pinned is True
     assert split_identity(None, None).model is None
+
+
+DOCS = Path(__file__).parent.parent / "docs" / "FORMATS.md"
+
+
+def _doc_blocks(lang: str) -> list[str]:
+    text = DOCS.read_text(encoding="utf-8")
+    parts = text.split("```" + lang + "\n")[1:]
+    return [p.split("```", 1)[0] for p in parts]
+
+
+def test_docs_examples_convert_cleanly():
+    """Every example line in docs/FORMATS.md is detected as documented and converts without rejects."""
+    blocks = _doc_blocks("json")
+    expected = ["native", "openai", "ollama", "otel", "litellm", None]
+    assert len(blocks) == len(expected)
+    table = tomllib.loads(_doc_blocks("toml")[0])["mapping"]
+    for block, fmt in zip(blocks, expected):
+        recs = [(n, json.loads(line)) for n, line in enumerate(block.strip().splitlines(), start=1)]
+        assert detect_format([r for _, r in recs]) == fmt
+        out = convert(fmt or "mapping", recs, mapping=table)
+        assert out.rejects == [] and out.events, fmt
+        for _, ev in out.events:
+            VALIDATOR.validate(ev)
+
+
+def test_otel_structured_output_messages_attribute():
+    """gen_ai.output.messages as a structured (arrayValue/kvlistValue) attribute, not a JSON string."""
+    def kv(key, value):
+        return {"key": key, "value": value}
+    msg = {"kvlistValue": {"values": [
+        kv("role", {"stringValue": "assistant"}),
+        kv("finish_reason", {"stringValue": "stop"}),
+        kv("parts", {"arrayValue": {"values": [{"kvlistValue": {"values": [
+            kv("type", {"stringValue": "text"}), kv("content", {"stringValue": "structured hi"})]}}]}})]}}
+    span = {"spanId": "s1", "traceId": "t1", "startTimeUnixNano": "1722937000000000000",
+            "endTimeUnixNano": "1722937000500000000",
+            "attributes": [kv("gen_ai.provider.name", {"stringValue": "openai"}),
+                           kv("gen_ai.request.model", {"stringValue": "gpt-4o"}),
+                           kv("gen_ai.output.messages", {"arrayValue": {"values": [msg]}})]}
+    out = convert("otel", [(1, {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]})])
+    (_, ev), = out.events
+    assert ev["response"] == "structured hi" and ev["finish_reason"] == "stop"
+    assert ev["model"] == "gpt-4o" and ev["attributes"]["pinned"] is False
