@@ -13,6 +13,7 @@ Sections:
 3. Sidecar: 30 simulated days of checks at 10 events/s with no change -> false alerts per
    metric-segment per 30 days; step changes -> detection delay (events, minutes).
 4. Change-point: coverage of the reported interval on simulated step changes.
+5. Coverage of the effect confidence intervals (rate difference, median and p90 ratios).
 """
 
 from __future__ import annotations
@@ -348,6 +349,29 @@ def changepoint_coverage(runs: int, seed: int) -> None:
         print(f"| {label} | {per_hour} | {cp_interval(hits, runs)} | {np.median(widths):.0f} | {exact / runs:.2f} |")
 
 
+# ---------------------------------------------------------------------------- 5. interval coverage
+def interval_coverage(runs: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    policy = PolicyConfig()
+    print(f"\n## 5. Coverage of the reported 95% effect intervals ({runs} runs per case)\n")
+    print("| effect | case | n per window | coverage [95% MC] |")
+    print("|---|---|---|---|")
+    for p0, p1, n in [(0.02, 0.04, 3000), (0.01, 0.03, 2000), (0.02, 0.02, 300), (0.80, 0.75, 3000), (0.005, 0.01, 1000)]:
+        hits = 0
+        for _ in range(runs):
+            f = compare_rate("refusal_rate", {}, int(rng.binomial(n, p0)), n, int(rng.binomial(n, p1)), n, policy)
+            hits += f.ci_low <= p1 - p0 <= f.ci_high
+        print(f"| rate difference (Newcombe) | {p0:.1%} -> {p1:.1%} | {n} | {cp_interval(hits, runs)} |")
+    for rel, n, sigma in [(0.15, 1000, 0.6), (0.0, 300, 0.8), (0.15, 3000, 0.8)]:
+        hits_med = hits_p90 = 0
+        for _ in range(runs):
+            f = compare_length({}, lengths(rng, n, 600, sigma), lengths(rng, n, 600 * (1 + rel), sigma), policy)
+            hits_med += f.ci_low <= rel <= f.ci_high
+            hits_p90 += f.details["p90_ratio_ci_low"] <= 1 + rel <= f.details["p90_ratio_ci_high"]
+        print(f"| median ratio (order-statistic, log scale) | lognormal sigma {sigma}, +{rel:.0%} | {n} | {cp_interval(hits_med, runs)} |")
+        print(f"| p90 ratio (order-statistic, log scale) | lognormal sigma {sigma}, +{rel:.0%} | {n} | {cp_interval(hits_p90, runs)} |")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=1000, help="A/A runs (default 1000)")
@@ -360,12 +384,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cp-runs", type=int, default=500)
     ap.add_argument("--seed", type=int, default=20261126)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", choices=["aa", "target", "grid", "sidecar", "cp"], action="append")
+    ap.add_argument("--ci-runs", type=int, default=1000)
+    ap.add_argument("--only", choices=["aa", "target", "grid", "sidecar", "cp", "ci"], action="append")
     a = ap.parse_args(argv)
     if a.quick:
-        a.runs, a.power_reps, a.target_reps, a.sidecar_days, a.sidecar_reps, a.cp_runs = 100, 60, 60, 3, 10, 60
+        a.runs, a.power_reps, a.target_reps, a.sidecar_days, a.sidecar_reps, a.cp_runs, a.ci_runs = 100, 60, 60, 3, 10, 60, 100
     policy = PolicyConfig()
-    only = set(a.only or ["aa", "target", "grid", "sidecar", "cp"])
+    only = set(a.only or ["aa", "target", "grid", "sidecar", "cp", "ci"])
     t0 = time.perf_counter()
     print(f"# Calibration (seed {a.seed}; policy alpha={policy.alpha}, min_samples={policy.min_samples}, floors={policy.floors})")
     if "aa" in only:
@@ -378,6 +403,8 @@ def main(argv: list[str] | None = None) -> None:
         sidecar(a.sidecar_days, a.sidecar_reps, a.check_seconds, a.seed + 4, a.baseline_n)
     if "cp" in only:
         changepoint_coverage(a.cp_runs, a.seed + 5)
+    if "ci" in only:
+        interval_coverage(a.ci_runs, a.seed + 6)
     print(f"\n(total {time.perf_counter() - t0:.0f} s)")
 
 
