@@ -4,7 +4,7 @@
     >>> m = monitor.open(tempfile.mkdtemp())
     >>> m.events().shape[0]
     0
-    >>> m.sql("select 1 + 1 as two").two[0]
+    >>> int(m.sql("select 1 + 1 as two").two[0])
     2
 
 Reads never take a lock: they list the immutable Parquet segments at call time, so a

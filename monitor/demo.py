@@ -21,7 +21,7 @@ faq         nothing (control)
 Example:
     >>> events = generate_events(per_cell=50, seed=1, today=__import__("datetime").date(2026, 11, 26))
     >>> len(events), sorted({e["route"] for e in events})[:2]
-    (700, ['chat', 'extract'])
+    (600, ['chat', 'extract'])
 """
 
 from __future__ import annotations

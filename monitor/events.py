@@ -17,11 +17,11 @@ import hashlib
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 import jsonschema_rs
-import numpy as np
+import orjson
 import pandas as pd
 
 from monitor.errors import UserError
@@ -41,8 +41,8 @@ STRING_FIELDS = ("request_id", "model", "model_version", "requested_model", "rou
 def check_event(event: Any) -> str | None:
     """None if ``event`` is a valid canonical event, else a one-line reason.
 
-    >>> check_event({"ts": 5, "request_id": "r", "model": "m", "response": ""})
-    'schema: ts: 5 is not of type \\'string\\''
+    >>> print(check_event({"ts": 5, "request_id": "r", "model": "m", "response": ""}))
+    schema: ts: 5 is not of type 'string'
     """
     if _VERDICT.is_valid(event):
         return None
@@ -122,16 +122,8 @@ def events_to_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
     frame["task_success"] = pd.array(col("task_success"), dtype="boolean")
     frame["expects_json"] = pd.array(col("expects_json"), dtype="boolean")
     frame["schema_raw"] = pd.Series(col("schema"), dtype="object")
+    dumps, opts = orjson.dumps, orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
     frame["attributes"] = pd.Series(
-        [json.dumps(a, sort_keys=True, default=str) if a else None for a in col("attributes")], dtype="object")
+        [dumps(a, option=opts, default=str).decode() if a else None for a in col("attributes")], dtype="object")
     return frame
 
-
-def bad_timestamps(frame: pd.DataFrame) -> np.ndarray:
-    """Boolean mask of rows whose ``ts`` could not be parsed."""
-    return frame["ts"].isna().to_numpy()
-
-
-def iter_field(events: Iterable[dict[str, Any]], name: str) -> list[Any]:
-    """Values of one field across events (None where absent)."""
-    return [e.get(name) for e in events]

@@ -19,7 +19,7 @@ old ones never shows a row twice.
 Example:
     >>> import tempfile
     >>> s = Store(tempfile.mkdtemp())
-    >>> s.sql("select count(*) as n from events").n[0]
+    >>> int(s.sql("select count(*) as n from events").n[0])
     0
 """
 

@@ -11,7 +11,7 @@ These merge by addition, so hours, files and processes combine without raw rows.
 Example:
     >>> import duckdb, pandas as pd
     >>> con = duckdb.connect()
-    >>> con.register("events", pd.DataFrame({"model": ["m", "m"], "chars": [3, 5], "words": [1, 1],
+    >>> _ = con.register("events", pd.DataFrame({"model": ["m", "m"], "chars": [3, 5], "words": [1, 1],
     ...     "output_tokens": [None, None], "refusal": [False, True], "expects_json": [False, False],
     ...     "parse_failed": [False, False], "task_success": [None, True], "ts": pd.to_datetime(["2026-01-01"] * 2)}))
     >>> stats = window_stats(con, "TRUE", [], ["model"])
