@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--since", metavar="TIME", help="mark versions first seen at or after TIME as new")
     p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--alert", action="store_true",
+                   help="send each new version through the sinks (alert log, Sentry); exit 1 if any")
 
     p = sub.add_parser("tail", help="follow inference logs: ingest continuously, alert within seconds")
     _add_common(p)
@@ -184,14 +186,24 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from monitor.models import render_inventory
+    from monitor.alerting import dispatch
+    from monitor.models import new_version_findings, render_inventory
 
     m = _open(args)
+    if args.alert and not args.since:
+        raise UserError("--alert needs --since TIME (what counts as new)")
     inventory = m.models(since=args.since)
     if args.format == "json":
         print(inventory.to_json(orient="records", date_format="iso", indent=2))
     else:
         print(render_inventory(inventory))
+    if args.alert:
+        findings = new_version_findings(inventory) if m.config.sentry.alert_on_new_model else []
+        if findings:
+            note = dispatch(findings, m.store, m.config, source="models")
+            if args.format == "table" and note:
+                print(note)
+            return EXIT_ALERT
     return EXIT_OK
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from detectors.finding import Finding
 from monitor.selectors import parse_time
 
 INVENTORY_COLUMNS = ["model", "model_version", "first_seen", "last_seen", "events", "pinned",
@@ -36,6 +37,33 @@ def model_inventory(monitor: Any, since: str | None) -> pd.DataFrame:
     else:
         frame["new"] = False
     return frame.reindex(columns=INVENTORY_COLUMNS)
+
+
+def new_version_findings(inventory: pd.DataFrame) -> list[Finding]:
+    """One alerting finding (metric ``new_model_version``) per inventory row marked ``new``.
+
+    An unpinned identifier (``llama3:latest``, ``gpt-4o`` without a snapshot) is an error:
+    the model behind it can change without any sign in the logs. A new pinned version is a
+    warning: a swap happened, and the regression checks will say whether it mattered.
+
+    >>> inv = pd.DataFrame([{"model": "llama3", "model_version": "unknown", "events": 40, "pinned": False,
+    ...                      "first_seen": pd.Timestamp("2026-11-20", tz="UTC"), "new": True}])
+    >>> f = new_version_findings(inv)[0]
+    >>> f.metric, f.severity, f.alert
+    ('new_model_version', 'error', True)
+    """
+    findings = []
+    for row in inventory[inventory["new"]].itertuples(index=False):
+        pinned = bool(row.pinned)
+        findings.append(Finding(
+            metric="new_model_version", segment={"model": row.model, "model_version": row.model_version},
+            n_baseline=0, n_current=int(row.events), alert=True, direction="none",
+            severity="warning" if pinned else "error",
+            reason=(f"new model version in traffic: {row.model} {row.model_version}, first seen "
+                    f"{row.first_seen:%Y-%m-%d %H:%M} UTC, {int(row.events)} events"
+                    + ("" if pinned else "; NOT pinned: the model behind this name can change silently")),
+            details={"pinned": pinned, "first_seen": str(row.first_seen)}))
+    return findings
 
 
 def render_inventory(frame: pd.DataFrame) -> str:

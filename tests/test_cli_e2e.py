@@ -202,3 +202,22 @@ def test_demo_finds_every_injected_regression_and_nothing_else(tmp_path: Path) -
     # the alert log holds the demo's alerts
     log = [json.loads(line) for line in (store / "alerts.jsonl").read_text().splitlines()]
     assert {(a["segment"]["route"], a["metric"]) for a in log} >= alerts
+
+
+def test_models_inventory_and_new_version_alert(tmp_path: Path) -> None:
+    events = [event(i, model="llama3", model_version=None, ts="2026-11-01T00:00:00Z") for i in range(5)]
+    events += [event(100 + i, model="acme", model_version="2026-11-20", ts="2026-11-20T10:00:00Z") for i in range(3)]
+    log = write_jsonl(tmp_path / "m.jsonl", events)
+    store = tmp_path / "store"
+    assert run_cli("ingest", str(log), "--store", str(store)).returncode == 0
+    inv = run_cli("models", "--store", str(store), "--since", "2026-11-10", "--format", "json")
+    assert inv.returncode == 0, inv.stderr
+    rows = {(r["model"], r["model_version"]): r for r in json.loads(inv.stdout)}
+    assert rows[("llama3", "unknown")]["events"] == 5 and rows[("llama3", "unknown")]["pinned"] is False
+    assert rows[("llama3", "unknown")]["new"] is False
+    assert rows[("acme", "2026-11-20")]["new"] is True and rows[("acme", "2026-11-20")]["events"] == 3
+    alert = run_cli("models", "--store", str(store), "--since", "2026-11-10", "--alert")
+    assert alert.returncode == 1, alert.stderr
+    logged = [json.loads(line) for line in (store / "alerts.jsonl").read_text().splitlines()]
+    assert [(a["metric"], a["segment"]["model"]) for a in logged] == [("new_model_version", "acme")]
+    assert run_cli("models", "--store", str(store), "--alert").returncode == 2
