@@ -159,6 +159,8 @@ def test_convert_never_raises_on_mutated_fixture_records(i, repl, choice, fmt):
     ("gemini-1.5-pro-002", None, True),
     ("gemini-1.5-pro", None, False),
     ("mistral-7b", None, False),
+    ("mistral-small-2409", None, True),
+    ("mistral-small-latest", None, False),
     ("my-finetune", "v2.3.1", True),
     ("my-finetune", "2024-08-06", True),
 ])

@@ -34,11 +34,11 @@ def test_fixture_field_mapping(table):
     assert (l1, l2) == (1, 2)
     assert a == {
         "ts": "2024-08-06T09:40:00.250000Z", "request_id": "7f3e-0001", "model": "mistral-small-2409",
-        "model_version": "unknown", "requested_model": "mistral-small", "route": "billing_faq",
+        "model_version": "2409", "requested_model": "mistral-small", "route": "billing_faq",
         "prompt": None, "response": "Your invoice is attached to the confirmation email.",
         "output_tokens": 12, "input_tokens": 30, "finish_reason": "stop", "expects_json": False,
         "schema": None, "task_success": True, "latency_ms": 655.0,
-        "attributes": {"source": "mapping", "team": "payments", "pinned": False}}
+        "attributes": {"source": "mapping", "team": "payments", "pinned": True}}
     assert b["ts"] == "2024-08-06T09:41:40Z"                 # epoch seconds
     assert b["model"] == "mistral-small"                      # alternative fallback
     assert b["route"] == "default"                            # "=default" constant

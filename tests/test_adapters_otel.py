@@ -91,8 +91,8 @@ def test_openllmetry_shape(result):
 
 
 def test_span_without_content_is_rejected(result):
-    assert result.rejects == [(3, "span 0b1c2d3e4f5a6b7c: no output content in span "
-                                  "(is message content capture enabled?)")]
+    assert result.rejects == [(3, "no output content in span (is message content capture enabled?) "
+                                  "(span 0b1c2d3e4f5a6b7c)")]
 
 
 def _line():

@@ -8,8 +8,9 @@ An identity is *pinned* when it names one immutable set of weights/behaviour:
    snapshot date (``2024-08-06``, ``20240806``), or any other explicit version string that is not
    empty, ``unknown`` or ``latest`` (a deploy tag the user recorded on purpose); or
 2. the model name itself carries a snapshot: a date suffix (``gpt-4o-2024-08-06``,
-   ``claude-3-5-sonnet-20241022``, ``gpt-4-0613`` style ``-MMDD``), a numbered revision
-   (``gemini-1.5-pro-002``), or a digest (``llama3@sha256:...``).
+   ``claude-3-5-sonnet-20241022``, ``gpt-4-0613`` style ``-MMDD``, Mistral's ``-YYMM`` as in
+   ``mistral-small-2409``), a numbered revision (``gemini-1.5-pro-002``), or a digest
+   (``llama3@sha256:...``).
 
 Everything else is *unpinned*: a bare family alias (``gpt-4o``, ``llama3``), a moving tag
 (``llama3:latest``) and also a specific Ollama tag without a digest (``llama3.1:8b-instruct-q4_K_M``),
@@ -22,19 +23,19 @@ from dataclasses import dataclass
 
 _UNVERSIONED = {"", "unknown", "latest", "none", "null", "default"}
 _DIGEST = re.compile(r"^(sha256[:\-])?[0-9a-f]{12,64}$", re.IGNORECASE)
-_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{8})$")
 _NAME_SNAPSHOT = re.compile(
     r"""(
         (?<![0-9])\d{4}-\d{2}-\d{2}(?![0-9])      # gpt-4o-2024-08-06
       | (?<![0-9])20\d{6}(?![0-9])                # claude-3-5-sonnet-20241022
       | -(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$    # gpt-4-0613, gpt-3.5-turbo-1106
+      | -2[3-9](0[1-9]|1[0-2])$                   # mistral-small-2409 (YYMM)
       | -00\d$                                    # gemini-1.5-pro-002
       | @(sha256:)?[0-9a-f]{12,64}$               # llama3@sha256:...
     )""",
     re.VERBOSE | re.IGNORECASE,
 )
 _DATE_IN_NAME = re.compile(r"(?<![0-9])(\d{4}-\d{2}-\d{2}|20\d{6})(?![0-9])")
-_SUFFIX_IN_NAME = re.compile(r"-((?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|00\d)$")
+_SUFFIX_IN_NAME = re.compile(r"-((?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|2[3-9](?:0[1-9]|1[0-2])|00\d)$")
 
 
 def is_digest(value: str | None) -> bool:
@@ -96,8 +97,8 @@ def snapshot_of(model: str | None) -> str | None:
     '2024-08-06'
     >>> snapshot_of("claude-3-5-sonnet-20241022")
     '20241022'
-    >>> snapshot_of("gpt-3.5-turbo-0125"), snapshot_of("gemini-1.5-pro-002")
-    ('0125', '002')
+    >>> snapshot_of("gpt-3.5-turbo-0125"), snapshot_of("gemini-1.5-pro-002"), snapshot_of("mistral-small-2409")
+    ('0125', '002', '2409')
     >>> snapshot_of("gpt-4o") is None
     True
     """

@@ -150,7 +150,7 @@ def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_
                 ev = _span_event(resource_attrs, scope, span, route)
             except AdapterError as exc:
                 sid = span.get("spanId") if isinstance(span, dict) else None
-                out.rejects.append((line, f"span {sid}: {exc.reason}" if isinstance(sid, str) else exc.reason))
+                out.rejects.append((line, f"{exc.reason} (span {sid})" if isinstance(sid, str) else exc.reason))
                 continue
             except Exception as exc:  # defensive
                 out.rejects.append((line, f"unreadable span ({type(exc).__name__})"))
