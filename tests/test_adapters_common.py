@@ -20,7 +20,8 @@ MAPPING = tomllib.loads((FIX / "mapping_custom.toml").read_text())["mapping"]
 
 FIXTURES = {
     "native.jsonl": "native", "openai_chat.jsonl": "openai", "openai_responses.jsonl": "openai",
-    "openai_malformed.jsonl": "openai", "ollama_generate.jsonl": "ollama",
+    "openai_malformed.jsonl": "openai", "openai_chat_stream.jsonl": "openai",
+    "ollama_generate.jsonl": "ollama",
     "ollama_chat_stream.jsonl": "ollama", "otel_genai.jsonl": "otel", "litellm.jsonl": "litellm",
     "mapping_custom.jsonl": None,
 }

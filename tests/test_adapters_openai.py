@@ -145,7 +145,11 @@ def variant(**changes):
     (variant(usage={"completion_tokens": "many"}), "not an integer"),
     (variant(usage={"completion_tokens": -3}), "negative"),
     (variant(usage=[1]), "usage is not an object"),
-    (variant(object="chat.completion.chunk", choices=[{"delta": {"content": "x"}}]), "chunk"),
+    (variant(object="chat.completion.chunk", choices=[{"delta": {"content": "x"}}]), "stream not finished"),
+    (variant(object="chat.completion.chunk", id=..., choices=[]), "chunk has no id"),
+    (variant(object="chat.completion.chunk", choices=None), "choices is not an array"),
+    (variant(object="chat.completion.chunk", choices=[], usage={"completion_tokens": 1}), "without its stream"),
+    (variant(object="chat.completion.chunk", choices=[{"delta": {"content": 5}, "finish_reason": "stop"}]), "delta.content"),
     ({"request": {"model": "gpt-4o"}, "response": "text"}, "response is not an object"),
     ({"request": [], "response": BASE}, "request is not an object"),
     ({"object": "response", "output": "x", "created_at": 1}, "output is not an array"),
@@ -193,3 +197,45 @@ def test_ts_fallback_from_record_and_legacy_function_call():
         "role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}}}])
     ev = convert("openai", [(1, fc)]).events[0][1]
     assert ev["response"] == "{}" and ev["attributes"]["tool_name"] == "f"
+
+
+def test_streamed_chunks_fixture():
+    recs = load("openai_chat_stream.jsonl")
+    assert detect_format([r for _, r in recs]) == "openai"
+    out = convert("openai", recs)
+    assert out.rejects == []
+    (l1, tool), (l2, text) = out.events
+    # tool-call stream (no usage chunk): completes on its finish_reason line
+    assert l1 == 9
+    assert tool["request_id"] == "chatcmpl-AyPLYtool7Hq2KjX9Vb3Nn0Pp4QrS:call_DdmO9pD3xa9XTPNJ32zg2hcA"
+    assert json.loads(tool["response"]) == {"order_id": "1182"}
+    assert tool["attributes"]["tool_name"] == "lookup_order" and tool["expects_json"] is True
+    assert tool["finish_reason"] == "tool_calls" and tool["output_tokens"] is None
+    # text stream: completes on the usage chunk
+    assert l2 == 10
+    assert text["request_id"] == "chatcmpl-AyPLXqMc1LHEtzVqB5B1yqS4Cn9wM"
+    assert text["response"] == "Our support hours are 9am-5pm CET, Monday to Friday."
+    assert text["output_tokens"] == 14 and text["input_tokens"] == 21
+    assert text["ts"] == "2024-08-06T09:53:20Z" and text["model_version"] == "2024-07-18"
+    assert text["attributes"]["stream_chunks"] == 6
+    assert text["attributes"]["system_fingerprint"] == "fp_f85bea6784"
+
+
+def test_unfinished_chunk_stream_rejected():
+    recs = load("openai_chat_stream.jsonl")[:6]
+    out = convert("openai", recs)
+    assert out.events == []
+    assert out.rejects == [(1, "stream not finished"), (3, "stream not finished")]
+
+
+def test_wrapped_chunk_list():
+    chunks = [r for _, r in load("openai_chat_stream.jsonl") if r["id"].startswith("chatcmpl-AyPLX")]
+    rec = {"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hours?"}],
+                       "stream": True, "stream_options": {"include_usage": True}},
+           "response": chunks, "route": "faq"}
+    assert detect_format([rec]) == "openai"
+    (_, ev), = convert("openai", [(1, rec)]).events
+    assert ev["response"].startswith("Our support hours") and ev["requested_model"] == "gpt-4o-mini"
+    assert ev["route"] == "faq" and ev["prompt"] == "Hours?" and ev["expects_json"] is False
+    rec["response"] = chunks[:3]
+    assert convert("openai", [(1, rec)]).rejects == [(1, "stream not finished")]

@@ -12,7 +12,11 @@ Accepted record shapes (one JSON object per line):
 * ``{"request": {...create params...}, "response": {chat.completion}}`` -- the request supplies the
   requested model alias, ``response_format`` and ``tools``; optional top-level ``ts``, ``route``,
   ``latency_ms``, ``task_success``, ``metadata``;
-* a bare or wrapped Responses API ``response`` object.
+* a bare or wrapped Responses API ``response`` object;
+* streamed ``chat.completion.chunk`` objects, one per line (joined per ``id``: content, refusal and
+  tool-call argument deltas concatenated; the event takes the line of the usage chunk, or of the
+  chunk carrying ``finish_reason`` when usage was not streamed; a stream without a finish at the end
+  of the batch is rejected ``stream not finished``), or a list of them as a wrapped ``response``.
 
 One event per choice (``n > 1`` gives several, ids suffixed ``#<index>``); a choice with tool
 calls gives one event per tool call (ids suffixed ``:<tool call id>``), whose response is the
@@ -61,6 +65,8 @@ def looks_like(rec: Any) -> bool:
     if _is_chat(rec) or _is_responses(rec) or rec.get("object") == "chat.completion.chunk":
         return True
     resp = rec.get("response")
+    if isinstance(resp, list) and resp and isinstance(resp[0], dict):
+        return resp[0].get("object") == "chat.completion.chunk"
     return isinstance(resp, dict) and (_is_chat(resp) or _is_responses(resp))
 
 
@@ -86,11 +92,154 @@ def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_
     ('gpt-4o-2024-08-06', '2024-08-06', 'Hi!', 2, True)
     >>> convert([(2, {"object": "chat.completion", "id": "x", "created": 1, "model": "m"})]).rejects
     [(2, 'missing choices')]
+
+    Streamed ``chat.completion.chunk`` lines are joined per ``id``:
+
+    >>> def chunk(delta, finish=None, usage=None, choices=True):
+    ...     return {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1722965000,
+    ...             "model": "gpt-4o-mini-2024-07-18", "usage": usage,
+    ...             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if choices else []}
+    >>> lines = [chunk({"role": "assistant", "content": ""}), chunk({"content": "Hel"}),
+    ...          chunk({"content": "lo"}), chunk({}, "stop"),
+    ...          chunk(None, usage={"prompt_tokens": 3, "completion_tokens": 2}, choices=False)]
+    >>> out = convert(list(enumerate(lines, start=1)))
+    >>> [(n, ev["response"], ev["output_tokens"], ev["finish_reason"]) for n, ev in out.events]
+    [(5, 'Hello', 2, 'stop')]
+    >>> convert(list(enumerate(lines[:3], start=1))).rejects
+    [(1, 'stream not finished')]
     """
-    return run_per_record(records, lambda line, rec: _one(rec, route))
+    out = Converted()
+    streams: dict[str, _Stream] = {}
+    for line, rec in records:
+        if isinstance(rec, dict) and rec.get("object") == "chat.completion.chunk":
+            sid = rec.get("id")
+            if not isinstance(sid, str) or not sid:
+                out.rejects.append((line, "chunk has no id"))
+                continue
+            if not isinstance(rec.get("choices"), list):
+                out.rejects.append((line, "choices is not an array"))
+                continue
+            st = streams.setdefault(sid, _Stream(line))
+            st.chunks.append(rec)
+            if isinstance(rec.get("usage"), dict) and not rec["choices"]:
+                # the usage chunk (stream_options.include_usage) is the last one of a stream
+                del streams[sid]
+                _emit_stream(out, st.chunks, None, rec, route, line, st.first)
+            elif any(isinstance(c, dict) and c.get("finish_reason") for c in rec["choices"]):
+                st.finish_line = line
+            continue
+        sub = run_per_record([(line, rec)], lambda ln, r: _one(r, route))
+        out.events.extend(sub.events)
+        out.rejects.extend(sub.rejects)
+    for st in streams.values():
+        if st.finish_line is None:
+            out.rejects.append((st.first, "stream not finished"))
+        else:
+            _emit_stream(out, st.chunks, None, st.chunks[0], route, st.finish_line, st.first)
+    out.events.sort(key=lambda e: e[0])
+    out.rejects.sort(key=lambda r: r[0])
+    return out
+
+
+class _Stream:
+    def __init__(self, first: int) -> None:
+        self.first = first
+        self.finish_line: int | None = None
+        self.chunks: list[dict] = []
+
+
+def _emit_stream(out: Converted, chunks: list[dict], request: dict | None, outer: dict,
+                 route: str | None, line: int, first: int) -> None:
+    try:
+        resp = assemble_chunks(chunks)
+        ctx = _Context.from_outer(outer if request is not None else {}, request, route)
+        ctx.id_fallback = chunks
+        for ev in chat_completion_events(resp, request or {}, ctx):
+            ev["attributes"]["stream_chunks"] = len(chunks)
+            out.events.append((line, ev))
+    except AdapterError as exc:
+        out.rejects.append((line, exc.reason))
+    except Exception as exc:  # defensive
+        out.rejects.append((line, f"unreadable record ({type(exc).__name__})"))
+
+
+def assemble_chunks(chunks: list[dict]) -> dict:
+    """Join streamed ``chat.completion.chunk`` objects into one ``chat.completion`` dict.
+
+    Content, refusal and tool-call argument deltas are concatenated per choice ``index`` (and per
+    tool-call ``index``); the last non-null ``finish_reason`` and any ``usage`` are kept.
+    AdapterError when no chunk has a choice or a choice never finished.
+    """
+    first = chunks[0]
+    choices: dict[int, dict] = {}
+    usage = None
+    for c in chunks:
+        if isinstance(c.get("usage"), dict):
+            usage = c["usage"]
+        for ch in c.get("choices") or []:
+            if not isinstance(ch, dict):
+                raise AdapterError("choice is not an object")
+            idx = ch.get("index", 0)
+            if not isinstance(idx, int) or isinstance(idx, bool):
+                raise AdapterError("choice index is not an integer")
+            acc = choices.setdefault(idx, {"content": [], "refusal": [], "tools": {}, "finish": None})
+            delta = ch.get("delta")
+            if delta is None:
+                delta = {}
+            if not isinstance(delta, dict):
+                raise AdapterError("delta is not an object")
+            for key in ("content", "refusal"):
+                v = delta.get(key)
+                if v is not None:
+                    if not isinstance(v, str):
+                        raise AdapterError(f"delta.{key} is not a string")
+                    acc[key].append(v)
+            for tc in delta.get("tool_calls") or []:
+                if not isinstance(tc, dict):
+                    raise AdapterError("tool call delta is not an object")
+                t = acc["tools"].setdefault(tc.get("index", 0) if isinstance(tc.get("index", 0), int) else 0,
+                                            {"id": None, "name": [], "args": []})
+                if isinstance(tc.get("id"), str):
+                    t["id"] = tc["id"]
+                fn = tc.get("function") if isinstance(tc.get("function"), dict) else {}
+                if isinstance(fn.get("name"), str):
+                    t["name"].append(fn["name"])
+                if isinstance(fn.get("arguments"), str):
+                    t["args"].append(fn["arguments"])
+            if ch.get("finish_reason") is not None:
+                acc["finish"] = ch["finish_reason"]
+    if not choices:
+        raise AdapterError("stream has no choices (usage chunk without its stream?)")
+    out_choices = []
+    for idx in sorted(choices):
+        acc = choices[idx]
+        if acc["finish"] is None:
+            raise AdapterError("stream not finished")
+        msg: dict[str, Any] = {"role": "assistant", "content": "".join(acc["content"]) or None,
+                               "refusal": "".join(acc["refusal"]) or None}
+        if acc["tools"]:
+            msg["tool_calls"] = [{"id": t["id"], "type": "function",
+                                  "function": {"name": "".join(t["name"]), "arguments": "".join(t["args"])}}
+                                 for _, t in sorted(acc["tools"].items())]
+        out_choices.append({"index": idx, "message": msg, "finish_reason": acc["finish"]})
+    resp = {k: first.get(k) for k in ("id", "created", "model", "system_fingerprint", "service_tier")}
+    resp.update(object="chat.completion", choices=out_choices, usage=usage)
+    return resp
 
 
 def _one(rec: dict, route: str | None) -> Iterator[dict]:
+    resp_v = rec.get("response")
+    if isinstance(resp_v, list) and resp_v and all(isinstance(c, dict) and c.get("object") == "chat.completion.chunk"
+                                                   for c in resp_v):
+        request = rec.get("request")
+        if request is not None and not isinstance(request, dict):
+            raise AdapterError("request is not an object")
+        ctx = _Context.from_outer(rec, request, route)
+        ctx.id_fallback = rec
+        for ev in chat_completion_events(assemble_chunks(resp_v), request or {}, ctx):
+            ev["attributes"]["stream_chunks"] = len(resp_v)
+            yield ev
+        return
     if "response" in rec and isinstance(rec.get("response"), dict) and not _is_chat(rec) and not _is_responses(rec):
         request = rec.get("request")
         if request is not None and not isinstance(request, dict):
@@ -101,8 +250,6 @@ def _one(rec: dict, route: str | None) -> Iterator[dict]:
         raise AdapterError("response is not an object")
     else:
         request, resp, outer = None, rec, rec
-    if resp.get("object") == "chat.completion.chunk":
-        raise AdapterError("streamed chat.completion.chunk records are not supported; log the final completion")
     ctx = _Context.from_outer(outer, request, route)
     if _is_responses(resp):
         yield from responses_events(resp, request or {}, ctx)
