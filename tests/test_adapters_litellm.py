@@ -74,3 +74,12 @@ def test_malformed(change, reason):
     assert out.events == [] and len(out.rejects) == 1
     assert out.rejects[0][0] == 3 and reason in out.rejects[0][1]
     assert convert("litellm", [(1, "x")]).rejects == [(1, "not a JSON object (string)")]
+
+
+def test_payload_id_wins_and_response_id_kept():
+    rec = {**BASE, "id": "litellm-call-1", "response": {
+        "id": "chatcmpl-provider-9", "created": 1722937501, "model": "gpt-4o-2024-08-06",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"content": "ok"}}]}}
+    (_, ev), = convert("litellm", [(1, rec)]).events
+    assert ev["request_id"] == "litellm-call-1"
+    assert ev["attributes"]["response_id"] == "chatcmpl-provider-9"

@@ -77,9 +77,10 @@ def test_object_response_becomes_json_text_and_schema_constant():
 @pytest.mark.parametrize("mapping, reason", [
     (None, "needs a non-empty [mapping] table"),
     ({}, "needs a non-empty [mapping] table"),
-    ({"model": "m"}, "must map 'response'"),
-    ({"model": "m", "response": "r", "colour": "c"}, "unknown canonical field 'colour'"),
-    ({"model": "m", "response": "a[b"}, "mapping.response: bad path"),
+    ({"ts": "t", "model": "m"}, "must map 'response'"),
+    ({"model": "m", "response": "r"}, "must map 'ts'"),
+    ({"ts": "t", "model": "m", "response": "r", "colour": "c"}, "unknown canonical field 'colour'"),
+    ({"ts": "t", "model": "m", "response": "a[b"}, "mapping.response: bad path"),
 ])
 def test_bad_mapping_raises_adapter_error(mapping, reason):
     with pytest.raises(AdapterError) as ei:

@@ -109,3 +109,17 @@ def test_malformed_rejected_with_reason(rec, reason):
     out = convert("ollama", [(4, rec)])
     assert out.events == []
     assert len(out.rejects) == 1 and out.rejects[0][0] == 4 and reason in out.rejects[0][1]
+
+
+def test_several_tool_calls_give_one_event_each():
+    rec = {"model": "llama3.1:8b", "created_at": "2024-08-06T09:31:05Z", "done": True, "eval_count": 40,
+           "message": {"role": "assistant", "content": "", "tool_calls": [
+               {"function": {"name": "a", "arguments": {"x": 1}}},
+               {"function": {"name": "b", "arguments": {"y": 2}}}]}}
+    out = convert("ollama", [(1, rec)])
+    assert [ev["response"] for _, ev in out.events] == ['{"x":1}', '{"y":2}']
+    ids = [ev["request_id"] for _, ev in out.events]
+    assert ids[0].endswith(":0") and ids[1].endswith(":1")
+    assert all(ev["output_tokens"] is None and ev["attributes"]["tool_calls_count"] == 2 for _, ev in out.events)
+    bad = {**rec, "message": {"role": "assistant", "tool_calls": [{"function": {"arguments": {}}}]}}
+    assert convert("ollama", [(1, bad)]).rejects == [(1, "tool call has no function name")]

@@ -127,14 +127,13 @@ def _one(rec: dict, route: str | None) -> Iterator[dict]:
         request = {"model": requested, "messages": p.get("messages"),
                    "response_format": params.get("response_format"), "tools": params.get("tools")}
         resp = dict(resp)
-        resp.setdefault("model", sent_model)
-        if not isinstance(resp.get("id"), str):
-            resp["id"] = rid
+        if not isinstance(resp.get("model"), str) or not resp.get("model"):
+            resp["model"] = sent_model
+        if isinstance(resp.get("id"), str) and resp["id"] != rid:
+            attrs["response_id"] = resp["id"]
+        resp["id"] = rid          # LiteLLM's payload id identifies the logged call
         for ev in chat_completion_events(resp, request, ctx):
-            # LiteLLM's payload id and end time identify the logged call
-            if ev["request_id"].startswith(resp["id"]) and resp["id"] != rid:
-                ev["request_id"] = rid + ev["request_id"][len(resp["id"]):]
-            ev["ts"] = ts
+            ev["ts"] = ts         # endTime, not the provider's created second
             if ev["output_tokens"] is None and out_tok is not None and ev["attributes"].get("choice_index") is None:
                 ev["output_tokens"] = out_tok
             ev["attributes"]["provider"] = attrs.get("provider", "unknown")

@@ -26,8 +26,8 @@ Path syntax:
 
 Canonical fields: ``ts, request_id, model, model_version, requested_model, route, prompt, response,
 output_tokens, input_tokens, finish_reason, expects_json, schema, task_success, latency_ms,
-attributes`` and ``attributes.<name>`` for one attribute. ``model`` and ``response`` must be
-mapped. Values are coerced: ``ts`` from ISO text or epoch s/ms/us/ns; ``response`` from an
+attributes`` and ``attributes.<name>`` for one attribute. ``ts``, ``model`` and ``response``
+must be mapped. Values are coerced: ``ts`` from ISO text or epoch s/ms/us/ns; ``response`` from an
 object/array as its JSON text; token counts from integers or digit strings; ``finish_reason``
 from the first element of an array; ``task_success`` from a boolean or 0/1; ``prompt`` from a
 string or the last user message of a messages array. ``request_id`` missing -> stable hash.
@@ -181,12 +181,12 @@ def resolve(record: Any, spec: Any) -> Any:
 def validate_mapping(mapping: Any) -> dict[str, list[tuple[str, Any]]]:
     """Check a ``[mapping]`` table; AdapterError naming the bad key. Returns the compiled table.
 
-    >>> validate_mapping({"model": "m", "response": "out"}) and None
-    >>> validate_mapping({"model": "m"})
+    >>> validate_mapping({"ts": "time", "model": "m", "response": "out"}) and None
+    >>> validate_mapping({"ts": "time", "model": "m"})
     Traceback (most recent call last):
     ...
     monitor.adapters._base.AdapterError: mapping must map 'response'
-    >>> validate_mapping({"model": "m", "response": "r", "colour": "c"})
+    >>> validate_mapping({"ts": "time", "model": "m", "response": "r", "colour": "c"})
     Traceback (most recent call last):
     ...
     monitor.adapters._base.AdapterError: mapping: unknown canonical field 'colour'
@@ -203,7 +203,7 @@ def validate_mapping(mapping: Any) -> dict[str, list[tuple[str, Any]]]:
             compiled[key] = _compile(spec)
         except AdapterError as exc:
             raise AdapterError(f"mapping.{key}: {exc.reason}") from None
-    for req in ("model", "response"):
+    for req in ("ts", "model", "response"):
         if req not in compiled:
             raise AdapterError(f"mapping must map {req!r}")
     return compiled
@@ -263,7 +263,7 @@ def _one(rec: dict, compiled: dict, raw: dict, route: str | None) -> Iterator[di
         resp = json_text(resp)
     ts_v = _get(rec, compiled, "ts")
     if ts_v is None:
-        raise AdapterError("no timestamp (mapping: ts)" if "ts" in compiled else "no ts in the mapping")
+        raise AdapterError(f"no timestamp (mapping: {raw.get('ts')})")
     ts = norm_ts(ts_v, "ts")
     rid = need_str("request_id") or stable_hash(rec)
     fr = _get(rec, compiled, "finish_reason")

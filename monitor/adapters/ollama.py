@@ -15,6 +15,8 @@ Accepted record shapes (one JSON object per line):
   (``"json"`` or a JSON Schema -> ``expects_json``/``schema``), ``tools`` and the prompt/messages;
   optional top-level ``ts``, ``route``, ``task_success``, ``digest``.
 
+A chat reply with tool calls gives one event per call (``response`` = the ``arguments`` object as
+JSON text, ``expects_json = true``, ``schema`` = the tool's ``parameters`` from the logged request).
 Ollama responses carry no id: ``request_id`` is a stable hash of the record(s), so re-ingesting
 the same file deduplicates. Ollama responses carry no digest either; a ``digest`` / ``model_digest``
 field (top level or in the request) becomes ``model_version``, otherwise it is ``"unknown"`` and
@@ -98,12 +100,12 @@ def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_
                     raise AdapterError("done is not a boolean")
                 model = rec.get("model")
                 prior = pending.pop(model, (line, []))[1] if isinstance(model, str) else []
-                ev = _event(prior + [rec], None, rec, route)
+                evs = _event(prior + [rec], None, rec, route)
             elif "response" in rec:
-                ev = _wrapped(rec, route)
+                evs = _wrapped(rec, route)
             else:
                 raise AdapterError("not an Ollama response (no done/created_at/response|message)")
-            out.events.append((line, ev))
+            out.events.extend((line, ev) for ev in evs)
         except AdapterError as exc:
             out.rejects.append((line, exc.reason))
         except Exception as exc:  # defensive
@@ -114,7 +116,7 @@ def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_
     return out
 
 
-def _wrapped(rec: dict, route: str | None) -> dict:
+def _wrapped(rec: dict, route: str | None) -> list[dict]:
     req = rec.get("request")
     if req is not None and not isinstance(req, dict):
         raise AdapterError("request is not an object")
@@ -127,7 +129,7 @@ def _wrapped(rec: dict, route: str | None) -> dict:
     return _event(chunks, req or {}, rec, route)
 
 
-def _event(chunks: list[dict], request: dict | None, outer: dict, route: str | None) -> dict:
+def _event(chunks: list[dict], request: dict | None, outer: dict, route: str | None) -> list[dict]:
     final = chunks[-1]
     is_chat = "message" in final
     texts: list[str] = []
@@ -202,17 +204,21 @@ def _event(chunks: list[dict], request: dict | None, outer: dict, route: str | N
                   latency_ms=total_ns / 1e6 if total_ns is not None else None)
     if tool_calls:
         tools = tool_schemas(req.get("tools"))
-        call = tool_calls[0]
-        fn = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            raise AdapterError("tool call has no function name")
-        args = fn.get("arguments")
-        args_text = args if isinstance(args, str) else json_text(args)
-        attrs.update(tool_name=fn["name"], tool_call=True, tool_calls_count=len(tool_calls))
-        return make_event(request_id=rid, response=args_text, output_tokens=out_tok,
-                          expects_json=True, schema=tools.get(fn["name"]), attributes=attrs, **common)
+        events = []
+        for pos, call in enumerate(tool_calls):
+            fn = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+                raise AdapterError("tool call has no function name")
+            args = fn.get("arguments")
+            args_text = args if isinstance(args, str) else json_text(args)
+            tattrs = dict(attrs, tool_name=fn["name"], tool_call=True, tool_calls_count=len(tool_calls))
+            many = len(tool_calls) > 1
+            events.append(make_event(request_id=f"{rid}:{pos}" if many else rid, response=args_text,
+                                     output_tokens=None if many else out_tok, expects_json=True,
+                                     schema=tools.get(fn["name"]), attributes=tattrs, **common))
+        return events
     text = "".join(texts)
     if text == "":
         raise AdapterError("empty content (no response text or tool call)")
-    return make_event(request_id=rid, response=text, output_tokens=out_tok, expects_json=expects,
-                      schema=schema, attributes=attrs, **common)
+    return [make_event(request_id=rid, response=text, output_tokens=out_tok, expects_json=expects,
+                       schema=schema, attributes=attrs, **common)]

@@ -26,7 +26,9 @@ Only spans carrying GenAI attributes (``gen_ai.system``, ``gen_ai.provider.name`
 ``gen_ai.operation.name`` or ``gen_ai.request.model``) are converted; other spans of the export
 are skipped. ``embeddings``, ``execute_tool`` and ``create_agent`` operations produce no output
 text and are skipped too. A GenAI span without any output content is rejected (content capture is
-probably off). Each event carries the line number of its export line.
+probably off). A span with tool calls gives one event per call (``response`` = the arguments JSON
+text, ``expects_json = true``, ``schema`` from ``gen_ai.tool.definitions`` when present). Each event
+carries the line number of its export line.
 """
 from __future__ import annotations
 
@@ -147,7 +149,7 @@ def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_
             continue
         for resource_attrs, scope, span in spans:
             try:
-                ev = _span_event(resource_attrs, scope, span, route)
+                evs = _span_event(resource_attrs, scope, span, route)
             except AdapterError as exc:
                 sid = span.get("spanId") if isinstance(span, dict) else None
                 out.rejects.append((line, f"{exc.reason} (span {sid})" if isinstance(sid, str) else exc.reason))
@@ -155,8 +157,7 @@ def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_
             except Exception as exc:  # defensive
                 out.rejects.append((line, f"unreadable span ({type(exc).__name__})"))
                 continue
-            if ev is not None:
-                out.events.append((line, ev))
+            out.events.extend((line, ev) for ev in evs)
     return out
 
 
@@ -315,15 +316,15 @@ def _collect_output(attrs: dict, events: list) -> _Out:
     return o
 
 
-def _span_event(rattrs: dict, scope: dict, span: Any, route: str | None) -> dict | None:
+def _span_event(rattrs: dict, scope: dict, span: Any, route: str | None) -> list[dict]:
     if not isinstance(span, dict):
         raise AdapterError("span is not an object")
     attrs = otlp_attributes(span.get("attributes"))
     if not any(k in attrs for k in _GENAI_KEYS):
-        return None
+        return []
     op = str_or_none(attrs.get("gen_ai.operation.name"))
     if op in _SKIP_OPS:
-        return None
+        return []
     start = _nanos(span.get("startTimeUnixNano"), "startTimeUnixNano")
     end = _nanos(span.get("endTimeUnixNano"), "endTimeUnixNano")
     when = end or start
@@ -375,10 +376,13 @@ def _span_event(rattrs: dict, scope: dict, span: Any, route: str | None) -> dict
                   route=rt if isinstance(rt, str) and rt else route,
                   input_tokens=in_tok, finish_reason=finish, latency_ms=latency)
     if o.calls:
-        name, args = o.calls[0]
         tools = tool_schemas(_maybe_json(attrs.get("gen_ai.tool.definitions")))
-        ev_attrs.update(tool_name=name, tool_call=True, tool_calls_count=len(o.calls))
-        return make_event(request_id=rid, response=args, output_tokens=out_tok, expects_json=True,
-                          schema=tools.get(name), attributes=ev_attrs, **common)
-    return make_event(request_id=rid, response="".join(o.text), output_tokens=out_tok,
-                      expects_json=expects, attributes=ev_attrs, **common)
+        many = len(o.calls) > 1
+        return [make_event(request_id=f"{rid}:{pos}" if many else rid, response=args,
+                           output_tokens=None if many else out_tok, expects_json=True,
+                           schema=tools.get(name),
+                           attributes=dict(ev_attrs, tool_name=name, tool_call=True,
+                                           tool_calls_count=len(o.calls)), **common)
+                for pos, (name, args) in enumerate(o.calls)]
+    return [make_event(request_id=rid, response="".join(o.text), output_tokens=out_tok,
+                       expects_json=expects, attributes=ev_attrs, **common)]
