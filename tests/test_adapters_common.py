@@ -220,3 +220,20 @@ def test_otel_structured_output_messages_attribute():
     (_, ev), = out.events
     assert ev["response"] == "structured hi" and ev["finish_reason"] == "stop"
     assert ev["model"] == "gpt-4o" and ev["attributes"]["pinned"] is False
+
+
+@pytest.mark.parametrize("name, fmt", [("ollama_chat_stream.jsonl", "ollama"),
+                                       ("openai_chat_stream.jsonl", "openai")])
+def test_carrying_open_streams_over_batches_gives_the_same_events(name, fmt):
+    """Split a streamed file anywhere; holding back open_stream_lines() loses and duplicates nothing."""
+    from monitor.adapters import open_stream_lines
+    recs = load(name)
+    whole = convert(fmt, recs)
+    assert whole.rejects == []
+    for k in range(len(recs) + 1):
+        first = recs[:k]
+        held = set(open_stream_lines(fmt, first))
+        a = convert(fmt, [r for r in first if r[0] not in held])
+        b = convert(fmt, [r for r in first if r[0] in held] + recs[k:])
+        assert a.rejects == [] and b.rejects == [], k
+        assert sorted(a.events + b.events, key=lambda e: e[0]) == whole.events, k

@@ -26,7 +26,7 @@ from .detect import detect_format, detect_record
 from .identity import Identity, is_pinned, split_identity
 
 __all__ = ["FORMATS", "AdapterError", "Converted", "detect_format", "detect_record", "convert",
-           "is_pinned", "split_identity", "Identity", "validate_mapping"]
+           "is_pinned", "split_identity", "Identity", "validate_mapping", "open_stream_lines"]
 
 FORMATS: tuple[str, ...] = ("native", "openai", "ollama", "otel", "litellm", "mapping")
 
@@ -55,3 +55,22 @@ def convert(fmt: str, records: Sequence[tuple[int, Any]], *, mapping: dict | Non
     if fn is None:
         raise AdapterError(f"unknown input format {fmt!r} (one of {', '.join(FORMATS)})")
     return fn(records, mapping=mapping, route=route)
+
+
+def open_stream_lines(fmt: str, records: Sequence[tuple[int, Any]]) -> list[int]:
+    """Line numbers belonging to streams (Ollama chunks, OpenAI ``chat.completion.chunk``) that are
+    still open at the end of ``records``; empty for formats without streaming.
+
+    :func:`convert` rejects such streams with ``stream not finished``; a tailing reader that wants
+    to wait for the rest can instead hold these lines back and pass them again with the next batch
+    (and not commit its offset past the first of them).
+
+    >>> c = {"model": "llama3", "created_at": "2024-08-06T09:30:01Z", "response": "a", "done": False}
+    >>> open_stream_lines("ollama", [(7, c)]), open_stream_lines("otel", [(7, c)])
+    ([7], [])
+    """
+    if fmt == "ollama":
+        return ollama.open_stream_lines(records)
+    if fmt == "openai":
+        return openai.open_stream_lines(records)
+    return []

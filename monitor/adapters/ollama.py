@@ -41,7 +41,7 @@ from ._base import (
     tool_schemas,
 )
 
-__all__ = ["convert", "looks_like"]
+__all__ = ["convert", "looks_like", "open_stream_lines"]
 
 
 def _is_chunk(d: Any) -> bool:
@@ -222,3 +222,22 @@ def _event(chunks: list[dict], request: dict | None, outer: dict, route: str | N
         raise AdapterError("empty content (no response text or tool call)")
     return [make_event(request_id=rid, response=text, output_tokens=out_tok, expects_json=expects,
                        schema=schema, attributes=attrs, **common)]
+
+
+def open_stream_lines(records: Sequence[tuple[int, Any]]) -> list[int]:
+    """Line numbers of the chunks of streams still open (no ``done: true``) at the end of ``records``.
+
+    A tailing reader can hold these lines back and feed them again with the next batch.
+
+    >>> c = {"model": "llama3", "created_at": "2024-08-06T09:30:01Z", "response": "a", "done": False}
+    >>> open_stream_lines([(1, c), (2, {**c, "done": True}), (3, c), (4, c)])
+    [3, 4]
+    """
+    pending: dict[str, list[int]] = {}
+    for line, rec in records:
+        if _is_chunk(rec) and isinstance(rec.get("model"), str):
+            if rec.get("done") is False:
+                pending.setdefault(rec["model"], []).append(line)
+            elif rec.get("done") is True:
+                pending.pop(rec["model"], None)
+    return sorted(n for lines in pending.values() for n in lines)

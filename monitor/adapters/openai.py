@@ -47,7 +47,7 @@ from ._base import (
     tool_schemas,
 )
 
-__all__ = ["convert", "looks_like"]
+__all__ = ["convert", "looks_like", "assemble_chunks", "open_stream_lines"]
 
 
 def looks_like(rec: Any) -> bool:
@@ -484,3 +484,38 @@ def responses_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]
         raise AdapterError("empty content (no output_text, function_call or refusal)")
     yield make_event(request_id=rid, response=text, output_tokens=out_tok, finish_reason=finish,
                      expects_json=expects, schema=schema, attributes=attrs, **common)
+
+
+def open_stream_lines(records: Sequence[tuple[int, Any]]) -> list[int]:
+    """Line numbers of ``chat.completion.chunk`` streams not complete at the end of ``records``.
+
+    Complete = a ``finish_reason`` was seen, and, for streams whose chunks carry a ``usage`` key
+    (``stream_options.include_usage``), the final usage chunk too. A tailing reader can hold these
+    lines back and feed them again with the next batch.
+
+    >>> c = {"id": "s1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+    ...      "choices": [{"index": 0, "delta": {"content": "a"}, "finish_reason": None}]}
+    >>> done = {**c, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    >>> open_stream_lines([(1, c), (2, done), (3, {**c, "id": "s2"})])
+    [3]
+    """
+    lines: dict[str, list[int]] = {}
+    finish_seen: set[str] = set()
+    usage_seen: set[str] = set()
+    expects_usage: set[str] = set()
+    for line, rec in records:
+        if isinstance(rec, dict) and rec.get("object") == "chat.completion.chunk" and isinstance(rec.get("id"), str):
+            sid = rec["id"]
+            lines.setdefault(sid, []).append(line)
+            if "usage" in rec:      # include_usage streams carry "usage": null until the last chunk
+                expects_usage.add(sid)
+            ch = rec.get("choices")
+            if isinstance(ch, list) and any(isinstance(c, dict) and c.get("finish_reason") for c in ch):
+                finish_seen.add(sid)
+            if isinstance(ch, list) and not ch and isinstance(rec.get("usage"), dict):
+                usage_seen.add(sid)
+
+    def done(sid: str) -> bool:
+        return sid in usage_seen or (sid in finish_seen and sid not in expects_usage)
+
+    return sorted(n for sid, ls in lines.items() if not done(sid) for n in ls)
