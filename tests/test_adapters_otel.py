@@ -122,3 +122,20 @@ def test_malformed_variants():
 def test_one_line_many_spans_keep_line_number(result):
     assert sorted({line for line, _ in result.events}) == [1, 2, 3]
     assert sum(1 for line, _ in result.events if line == 1) == 2
+
+
+def test_several_choices_take_the_first():
+    line = _line()
+    span = line["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    span["events"] = [
+        {"name": "gen_ai.choice", "attributes": [
+            {"key": "index", "value": {"intValue": "1"}},
+            {"key": "message", "value": {"stringValue": '{"content": "second"}'}}]},
+        {"name": "gen_ai.choice", "attributes": [
+            {"key": "index", "value": {"intValue": "0"}}, {"key": "finish_reason", "value": {"stringValue": "length"}},
+            {"key": "message", "value": {"stringValue": '{"content": "first"}'}}]}]
+    span["attributes"] = [a for a in span["attributes"] if a["key"] != "gen_ai.response.finish_reasons"]
+    (_, ev), = convert("otel", [(1, line)]).events
+    assert ev["response"] == "first" and ev["finish_reason"] == "length"
+    assert ev["attributes"]["choices"] == 2 and ev["output_tokens"] is None
+    assert ev["attributes"]["usage_output_tokens_all_choices"] == 12

@@ -24,7 +24,7 @@ the event is unpinned.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from ._base import (
     AdapterError,

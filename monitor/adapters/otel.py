@@ -26,7 +26,8 @@ Only spans carrying GenAI attributes (``gen_ai.system``, ``gen_ai.provider.name`
 ``gen_ai.operation.name`` or ``gen_ai.request.model``) are converted; other spans of the export
 are skipped. ``embeddings``, ``execute_tool`` and ``create_agent`` operations produce no output
 text and are skipped too. A GenAI span without any output content is rejected (content capture is
-probably off). A span with tool calls gives one event per call (``response`` = the arguments JSON
+probably off). Only the first choice of a span is converted (``attributes.choices`` counts them when
+there are several; ``output_tokens`` is then null since usage covers all choices). A span with tool calls gives one event per call (``response`` = the arguments JSON
 text, ``expects_json = true``, ``schema`` from ``gen_ai.tool.definitions`` when present). Each event
 carries the line number of its export line.
 """
@@ -214,6 +215,14 @@ class _Out:
         self.finish: str | None = None
         self.shape: str | None = None
         self.found = False
+        self.choices = 0
+
+    def add_first(self, msgs: list) -> None:
+        """Take the first choice of a list of output messages (one per choice); count them all."""
+        items = [m for m in msgs if isinstance(m, (dict, str))]
+        self.choices = max(self.choices, len(items))
+        if items:
+            self.add_message(items[0])
 
     def add_message(self, msg: Any) -> None:
         """A current-shape output message (parts) or an OpenAI-style message."""
@@ -259,8 +268,7 @@ def _collect_output(attrs: dict, events: list) -> _Out:
     msgs = _maybe_json(attrs.get("gen_ai.output.messages"))
     if isinstance(msgs, list):
         o.shape = "gen_ai.output.messages"
-        for m in msgs:
-            o.add_message(m)
+        o.add_first(msgs)
         if o.found:
             return o
     ev_attrs = []
@@ -271,18 +279,26 @@ def _collect_output(attrs: dict, events: list) -> _Out:
         msgs = _maybe_json(ea.get("gen_ai.output.messages"))
         if name == "gen_ai.client.inference.operation.details" and isinstance(msgs, list):
             o.shape = name
-            for m in msgs:
-                o.add_message(m)
+            o.add_first(msgs)
+            break
     if o.found:
         return o
-    for name, ea in ev_attrs:   # v1.27-1.36 gen_ai.choice events
+    bodies = []
+    for name, ea in ev_attrs:   # v1.27-1.36 gen_ai.choice events, one per choice
         if name != "gen_ai.choice":
             continue
-        o.shape = "gen_ai.choice"
         body = _maybe_json(ea.get("gen_ai.event.content", ea.get("body")))
         if not isinstance(body, dict):
-            body = {"message": _maybe_json(ea.get("message")), "finish_reason": ea.get("finish_reason")}
-        if isinstance(body.get("finish_reason"), str) and o.finish is None:
+            body = {"message": _maybe_json(ea.get("message")), "finish_reason": ea.get("finish_reason"),
+                    "index": ea.get("index")}
+        bodies.append(body)
+    if bodies:
+        o.shape = "gen_ai.choice"
+        o.choices = len(bodies)
+        idx = [b.get("index") if isinstance(b.get("index"), int) and not isinstance(b.get("index"), bool)
+               else 0 for b in bodies]
+        body = bodies[idx.index(min(idx))]
+        if isinstance(body.get("finish_reason"), str):
             o.finish = body["finish_reason"]
         o.add_message(body.get("message") if isinstance(body.get("message"), dict) else body)
     if o.found:
@@ -292,8 +308,7 @@ def _collect_output(attrs: dict, events: list) -> _Out:
             o.shape = name
             val = _maybe_json(ea["gen_ai.completion"])
             if isinstance(val, list):
-                for m in val:
-                    o.add_message(m)
+                o.add_first(val)
             else:
                 o.add_message(val if isinstance(val, (str, dict)) else None)
     if o.found:
@@ -369,6 +384,10 @@ def _span_event(rattrs: dict, scope: dict, span: Any, route: str | None) -> list
     status = span.get("status")
     if isinstance(status, dict) and status.get("code") in (2, "STATUS_CODE_ERROR"):
         ev_attrs["span_error"] = True
+    if o.choices > 1:   # one event for the first choice; usage covers all of them
+        ev_attrs["choices"] = o.choices
+        ev_attrs["usage_output_tokens_all_choices"] = out_tok
+        out_tok = None
     ev_attrs = {k: v for k, v in ev_attrs.items() if v is not None}
     latency = (end - start) / 1e6 if (start and end and end >= start) else None
     rt = attrs.get("llm_monitor.route") or attrs.get("app.route")
