@@ -539,6 +539,9 @@ class Tailer:
                         break
                     if self._due(src, now):
                         worked += self._process(src, time.monotonic())
+                        if time.monotonic() - last_scan >= self.settings.poll_interval:
+                            self.follower.scan()  # between batches too: catch quick rotations
+                            last_scan = time.monotonic()
                 now = time.monotonic()
                 if worked or now - self._last_check >= self.settings.check_interval:
                     if self.window.unmonitored and now - self._last_baseline >= self.settings.baseline_refresh_s:

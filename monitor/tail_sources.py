@@ -1,7 +1,8 @@
 """File following for ``llm-monitor tail``: globs, rotation, copytruncate, partial lines.
 
 A *source* is a stream of lines with an identity that survives renames and restarts: the
-SHA-1 of its **first complete line** (``tail:<hash>``). Consequences:
+SHA-1 of its **first complete line(s)**, at least 64 bytes of whole lines (``tail:<hash>``).
+Consequences:
 
 - rename-and-create rotation: the renamed file keeps its first line, so it keeps its identity
   and its committed offset; the new file gets a new identity once its first line is complete;
@@ -9,7 +10,10 @@ SHA-1 of its **first complete line** (``tail:<hash>``). Consequences:
   source; the copy (``app.log.1``) has the *old* first line and therefore the old identity:
   when the glob matches the copy, lines written just before the truncation are read from the
   copy, and nothing is read twice;
-- two files whose first lines are byte-identical are the same source (the largest is read).
+- two files that start with the same bytes (whole lines, at least 64 bytes) are the same
+  source (the largest is read): a log that starts with a fixed header longer than 64 bytes
+  needs a unique first record after it within the identity prefix (the header plus the first
+  line that ends past 64 bytes).
 
 Each source is read from its next unread byte; only complete lines (ending in ``\\n``) are
 returned, so a partial last line waits for its newline. A line longer than
@@ -19,14 +23,14 @@ quarantine it without holding it in memory twice.
 Example:
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp(); p = os.path.join(d, "app.log")
-    >>> _ = open(p, "wb").write(b'first\\nsecond\\npart')
+    >>> _ = open(p, "wb").write(b'first line of the file, long enough to identify the file: 64 bytes\\nsecond\\npart')
     >>> f = Follower([p], resume=lambda sid: (0, 0))
     >>> f.scan()
     >>> [s.id[:5] for s in f.sources()]
     ['tail:']
     >>> chunk = f.read(f.sources()[0], max_bytes=1 << 20, max_lines=100)
     >>> [(l.number, l.end_offset, l.raw) for l in chunk.lines]
-    [(1, 6, b'first'), (2, 13, b'second')]
+    [(1, 67, b'first line of the file, long enough to identify the file: 64 bytes'), (2, 74, b'second')]
     >>> os.rename(p, p + ".1"); _ = open(p + ".1", "ab").write(b"ial\\n")
     >>> f.scan(); [l.raw for l in f.read(f.sources()[0], max_bytes=1 << 20, max_lines=100).lines]
     [b'partial']
@@ -48,6 +52,8 @@ SKIP_SUFFIXES: tuple[str, ...] = (".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", 
 """Files matched by a glob but never followed (compressed rotations, editor/temp files)."""
 
 PROBE_BYTES = 4096
+IDENTITY_MIN_BYTES = 64
+"""A source's identity covers whole lines from the start of the file, at least this many bytes."""
 OVERSIZE_KEEP = 4096
 _CHUNK = 8 << 20
 
@@ -143,9 +149,11 @@ class Follower:
 
     def _first_line(self, fd: int, size: int) -> bytes | None:
         data = os.pread(fd, min(size, PROBE_BYTES), 0)
-        i = data.find(b"\n")
+        i = data.find(b"\n", IDENTITY_MIN_BYTES - 1) if len(data) >= IDENTITY_MIN_BYTES else -1
         if i >= 0:
             return data[: i + 1]
+        if len(data) < PROBE_BYTES:
+            return None
         pos = len(data)
         parts = [data]
         while pos < size and pos < self.max_line_bytes:
