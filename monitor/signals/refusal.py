@@ -1,0 +1,396 @@
+"""Length and refusal signals in one vectorized DuckDB (RE2) pass per batch.
+
+The response column goes to an in-memory DuckDB connection as an Arrow table; one SQL
+statement normalizes every response, measures it and runs the ordered rule list as a
+``CASE WHEN regexp_matches(...)`` chain. There is no per-event Python loop.
+
+Normalization (applied before any rule):
+
+1. fenced code blocks (```` ``` ```` or ``~~~``, closed or running to the end), inline code,
+   Markdown block-quote lines and short double-quoted passages (``"..."``, ``“...”``,
+   ``«...»``, ``„...“``, ``「...」``, ``『...』``, at most 300 characters, one line) are removed:
+   a refusal *quoted* in a response is not the model refusing;
+2. Unicode apostrophes (``’ ‘ ʼ ´ ′ ＇``) become ``'``;
+3. the text is lower-cased and leading Markdown decoration is stripped.
+
+The *opening* is the first two sentences of the normalized text, at most
+:data:`~monitor.signals.refusal_rules.OPENING_CHARS` characters.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from dataclasses import asdict
+from typing import Any, Iterable, Mapping, Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .refusal_rules import CLARIFICATION_PATTERN, OPENING_CHARS, PIVOT_PATTERN, RULES, RefusalRule
+
+__all__ = [
+    "REFUSAL_CLASSES",
+    "coerce_rule",
+    "active_rules",
+    "text_signals",
+    "classify_text",
+]
+
+#: The three refusal classes, in increasing order of refusal.
+REFUSAL_CLASSES = ("compliance", "partial_refusal", "full_refusal")
+
+_APOSTROPHES = "\u2019\u2018\u02bc\u00b4\u2032\uff07"
+# Python's str.split() whitespace set, as an RE2 character class body.
+_WS = r"\s\x{0b}\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+_QUOTES = (
+    r'"[^"\n]{1,300}"|\x{201e}[^\x{201c}\x{201d}\n]{1,300}[\x{201c}\x{201d}]|\x{201c}[^\x{201d}\n]{1,300}\x{201d}'
+    r"|\x{ab}[^\x{bb}\n]{1,300}\x{bb}|\x{300c}[^\x{300d}\n]{1,300}\x{300d}|\x{300e}[^\x{300f}\n]{1,300}\x{300f}"
+)
+_SENT_END = ".!?\u3002\uff01\uff1f"
+_OPENING_RE = f"^[^{_SENT_END}]*[{_SENT_END}]*[^{_SENT_END}]*[{_SENT_END}]*"
+_CLEAN_STEPS = (
+    (r"```[\s\S]*?(?:```|$)", " "),
+    (r"~~~[\s\S]*?(?:~~~|$)", " "),
+    (r"`[^`\n]*`", " "),
+    (r"(?m)^[ \t]*>[^\n]*", " "),
+    (_QUOTES, " "),
+)
+#: Only the first HEAD_CHARS characters of a response are normalized and searched by the
+#: refusal rules ("anywhere" means "anywhere in the head"); this bounds the cost per event.
+HEAD_CHARS = 2000
+_LEAD = r"^[\s*#_>\-]+"
+
+_WS_LUT = np.zeros(256, dtype=bool)
+_WS_LUT[[0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F]] = True
+_MB_LUT = np.zeros(256, dtype=bool)
+_MB_LUT[[0xC2, 0xE1, 0xE2, 0xE3]] = True
+_LEAD_LUT = (np.arange(256) & 0xC0) != 0x80
+
+
+def lengths(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Code points and whitespace-separated tokens (``len(s)``, ``len(s.split())``) per string.
+
+    Vectorized over the Arrow UTF-8 buffer with numpy: a token starts at a non-whitespace
+    code point that follows whitespace or the start of the string. Whitespace is Python's
+    ``str.isspace()`` set.
+
+    >>> c, w = lengths(pa.array(["a  b\u3000c", "", "  ", "héllo wörld"]))
+    >>> c.tolist(), w.tolist()
+    ([6, 0, 2, 11], [3, 0, 0, 2])
+    """
+    arr = pa.array(arr).cast(pa.large_string()) if not pa.types.is_large_string(arr.type) else arr
+    arr = pc.fill_null(arr, "")
+    arr = pa.concat_arrays([arr]) if arr.offset else arr
+    n = len(arr)
+    chars = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64, count=n + 1)
+    if n == 0:
+        return chars, np.zeros(0, dtype=np.int64)
+    start, end = int(offsets[0]), int(offsets[-1])
+    data = np.frombuffer(bufs[2], dtype=np.uint8, count=end)[start:end] if bufs[2] is not None else np.zeros(0, np.uint8)
+    m = len(data)
+    ws = _WS_LUT[data]
+    mb = np.flatnonzero(_MB_LUT[data])  # lead bytes of possible multi-byte whitespace (rare)
+    if len(mb):
+        padded = np.concatenate([data, np.zeros(2, np.uint8)])
+        b0, b1, b2 = padded[mb], padded[mb + 1], padded[mb + 2]
+        two = (b0 == 0xC2) & ((b1 == 0x85) | (b1 == 0xA0))
+        three = (
+            ((b0 == 0xE2) & (b1 == 0x80) & (((b2 >= 0x80) & (b2 <= 0x8A)) | (b2 == 0xA8) | (b2 == 0xA9) | (b2 == 0xAF)))
+            | ((b0 == 0xE2) & (b1 == 0x81) & (b2 == 0x9F))
+            | ((b0 == 0xE3) & (b1 == 0x80) & (b2 == 0x80))
+            | ((b0 == 0xE1) & (b1 == 0x9A) & (b2 == 0x80))
+        )
+        hit = mb[two | three]
+        ws[hit] = True
+        ws[hit[two[two | three]] + 1] = True
+        h3 = mb[three]
+        ws[h3 + 1] = True
+        ws[h3 + 2] = True
+    lead = _LEAD_LUT[data]  # first byte of a code point
+    prev_ws = np.empty(m, dtype=bool)
+    if m:
+        prev_ws[0] = True
+        prev_ws[1:] = ws[:-1]
+    rel = (offsets - start).astype(np.int64)
+    if m:
+        prev_ws[rel[:-1][rel[:-1] < m]] = True  # string starts count as "after whitespace"
+    starts = np.flatnonzero(lead & ~ws & prev_ws)
+    words = np.diff(np.searchsorted(starts, rel, side="left"))
+    return chars, words.astype(np.int64)
+
+
+
+def _lit(s: str) -> str:
+    """SQL string literal (DuckDB does not process backslashes in '...')."""
+    return "'" + s.replace("'", "''") + "'"
+
+
+def coerce_rule(rule: RefusalRule | Mapping[str, Any]) -> RefusalRule:
+    """Turn a user rule (a ``llm-monitor.toml`` table or a :class:`RefusalRule`) into a rule.
+
+    Keys: ``name``, ``family``, ``pattern`` (RE2), optional ``models`` (list of globs),
+    ``position`` (``"opening"`` | ``"anywhere"``, default ``"opening"``) and ``class``
+    (``"full_refusal"`` | ``"partial_refusal"``, default full). User patterns are matched
+    case-insensitively against the normalized text; Unicode apostrophes in them are folded.
+    Raises ``ValueError`` naming the rule when a key or the regex is invalid.
+
+    >>> r = coerce_rule({"name": "acme", "family": "policy", "pattern": "ACME policy",
+    ...                  "models": ["acme-*"]})
+    >>> r.pattern, r.models, r.position
+    ('(?i)acme policy', ('acme-*',), 'opening')
+    """
+    if isinstance(rule, RefusalRule):
+        d: dict[str, Any] = asdict(rule)
+        user = False
+    else:
+        d = dict(rule)
+        user = True
+        if "class" in d:
+            d["klass"] = d.pop("class")
+    allowed = {"name", "family", "pattern", "position", "klass", "models", "lang"}
+    unknown = set(d) - allowed
+    name = d.get("name")
+    if unknown:
+        raise ValueError(f"refusal rule {name!r}: unknown key(s) {sorted(unknown)}")
+    for key in ("name", "family", "pattern"):
+        if not isinstance(d.get(key), str) or not d[key]:
+            raise ValueError(f"refusal rule {name!r}: {key!r} must be a non-empty string")
+    position = d.get("position") or "opening"
+    if position not in ("opening", "anywhere"):
+        raise ValueError(f"refusal rule {name!r}: position must be 'opening' or 'anywhere'")
+    klass = d.get("klass") or "full_refusal"
+    if klass not in ("full_refusal", "partial_refusal"):
+        raise ValueError(f"refusal rule {name!r}: class must be 'full_refusal' or 'partial_refusal'")
+    models = d.get("models") or ()
+    if isinstance(models, str):
+        models = (models,)
+    if not all(isinstance(m, str) for m in models):
+        raise ValueError(f"refusal rule {name!r}: models must be a list of glob strings")
+    pattern = d["pattern"]
+    if user:
+        for ch in _APOSTROPHES:
+            pattern = pattern.replace(ch, "'")
+        pattern = "(?i)" + pattern.lower()
+    _check_regex(name, pattern)
+    return RefusalRule(d["name"], d["family"], pattern, position, klass, tuple(models), d.get("lang") or "")
+
+
+_regex_ok: dict[str, None] = {}
+_regex_lock = threading.Lock()
+
+
+def _check_regex(name: str, pattern: str) -> None:
+    if pattern in _regex_ok:
+        return
+    try:
+        duckdb.connect().execute(f"SELECT regexp_matches('', {_lit(pattern)})").fetchall()
+    except duckdb.Error as exc:
+        raise ValueError(f"refusal rule {name!r}: invalid RE2 pattern: {exc}") from None
+    with _regex_lock:
+        _regex_ok[pattern] = None
+
+
+def active_rules(
+    extra: Iterable[RefusalRule | Mapping[str, Any]] = (), disabled: Iterable[str] = ()
+) -> tuple[RefusalRule, ...]:
+    """The ordered rule list: user rules first (they win), then the built-ins, minus ``disabled``.
+
+    >>> names = [r.name for r in active_rules(disabled={"en_decline"})]
+    >>> "en_decline" in names, names[0]
+    (False, 'en_apology_inability')
+    """
+    off = set(disabled)
+    rules = [coerce_rule(r) for r in extra] + list(RULES)
+    return tuple(r for r in rules if r.name not in off)
+
+
+_BUILTIN = frozenset(RULES)
+_sql_cache: dict[tuple[RefusalRule, ...], str] = {}
+
+
+def _build_sql(rules: Sequence[RefusalRule]) -> str:
+    key = tuple(rules)
+    if key in _sql_cache:
+        return _sql_cache[key]
+    clean = "response"
+    for pat, rep in _CLEAN_STEPS:
+        clean = f"regexp_replace({clean}, {_lit(pat)}, {_lit(rep)}, 'g')"
+    clean = f"lower(regexp_replace({clean}, {_lit('[' + _APOSTROPHES + ']')}, {_lit(chr(39))}, 'g'))"
+    clean = f"regexp_replace({clean}, {_lit(_LEAD)}, '')"
+    opening = f"left(regexp_extract(clean, {_lit(_OPENING_RE)}), {OPENING_CHARS})"
+    user = [r for r in rules if r not in _BUILTIN]
+    builtin = [r for r in rules if r in _BUILTIN]
+    # User rules: an ordered CASE chain (they may be per-model and use capture groups).
+    whens = []
+    for r in user:
+        col = "opening" if r.position == "opening" else "clean"
+        cond = f"regexp_matches({col}, {_lit(r.pattern)})"
+        if r.models:
+            globs = " OR ".join(f"model GLOB {_lit(g)}" for g in r.models)
+            cond = f"({globs}) AND {cond}"
+        whens.append(f"WHEN {cond} THEN {_lit(r.name)}")
+    # Built-in rules: one combined alternation per position, each rule a named capture group;
+    # a cheap regexp_matches gate runs first, the capturing extract only on matching rows.
+    # Opening rules are tried before "anywhere" rules; within one alternation the match that
+    # starts earliest wins, ties go to the rule listed first.
+    extra_cols = []
+    for alias, col, group in (("mo", "opening", [r for r in builtin if r.position == "opening"]),
+                              ("ma", "clean", [r for r in builtin if r.position == "anywhere"])):
+        if not group:
+            continue
+        combined = "|".join(f"({r.pattern})" for r in group)
+        names = ", ".join(_lit(f"g{i}") for i in range(len(group)))
+        extra_cols.append(
+            f"CASE WHEN regexp_matches({col}, {_lit(combined)}) "
+            f"THEN regexp_extract({col}, {_lit(combined)}, [{names}]) END AS {alias}"
+        )
+        inner = " ".join(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {_lit(r.name)}" for i, r in enumerate(group))
+        whens.append(f"WHEN {alias} IS NOT NULL THEN CASE {inner} END")
+    case = "CASE " + " ".join(whens) + " END" if whens else "NULL::VARCHAR"
+    more = "".join(", " + c for c in extra_cols)
+    sql = f"""
+WITH h AS (
+  SELECT rid, model, left(response, {HEAD_CHARS}) AS response FROM src
+), n AS (
+  SELECT rid, model, {clean} AS clean FROM h
+), o AS (
+  SELECT rid, model, clean, {opening} AS opening FROM n
+), o2 AS (
+  SELECT *{more} FROM o
+), r AS (
+  SELECT rid, clean,
+         CASE WHEN regexp_matches(opening, {_lit(CLARIFICATION_PATTERN)}) THEN NULL ELSE {case} END AS rule
+  FROM o2
+)
+SELECT rid,
+       rule,
+       CASE WHEN rule IS NULL THEN FALSE
+            ELSE regexp_matches(clean, {_lit(PIVOT_PATTERN)}) END AS pivot
+FROM r ORDER BY rid
+"""
+    _sql_cache[key] = sql
+    return sql
+
+
+_local = threading.local()
+
+
+def _connection(rows: int) -> duckdb.DuckDBPyConnection:
+    """In-memory DuckDB connections (not the event store), one pair per thread.
+
+    Small batches use a single-threaded connection: per-thread regex compilation dominates
+    their cost.
+    """
+    key = "small" if rows < 20_000 else "large"
+    con = getattr(_local, key, None)
+    if con is None:
+        con = duckdb.connect(":memory:")
+        con.execute("SET enable_progress_bar = false")
+        if key == "small":
+            con.execute("SET threads = 1")
+        setattr(_local, key, con)
+    return con
+
+
+def _to_arrow_str(values: Any) -> pa.Array:
+    """A large_string Arrow array with nulls (and NaN) replaced by ''."""
+    try:
+        arr = pa.array(values, from_pandas=True)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or pa.types.is_null(arr.type)):
+            raise TypeError
+        arr = arr.cast(pa.large_string())
+    except (TypeError, pa.ArrowException):
+        arr = pa.array([v if isinstance(v, str) else ("" if v is None or v != v else str(v)) for v in values],
+                       type=pa.large_string())
+    return pc.fill_null(arr, "")
+
+
+def text_signals(
+    responses: pd.Series | Sequence[str],
+    models: pd.Series | Sequence[str | None] | None = None,
+    rules: Sequence[RefusalRule] | None = None,
+) -> pd.DataFrame:
+    """Length and refusal signals for a batch, in one DuckDB pass.
+
+    Returns a DataFrame (same index as ``responses`` when it is a Series) with ``chars``
+    (Unicode code points), ``words`` (whitespace-separated tokens, like ``str.split()``),
+    ``refusal_class`` and ``refusal_rule`` (the first matching rule, None for compliance).
+
+    >>> out = text_signals(["Sorry, but I can't assist with that.", "I'm sorry to hear that!",
+    ...                     "```\\nI can't help with that\\n```"])
+    >>> out["refusal_class"].tolist()
+    ['full_refusal', 'compliance', 'compliance']
+    >>> out["refusal_rule"].tolist()[0], out["words"].tolist()
+    ('en_apology_inability', [7, 5, 7])
+    """
+    if rules is None:
+        rules = RULES
+    index = responses.index if isinstance(responses, pd.Series) else pd.RangeIndex(len(responses))
+    resp = _to_arrow_str(responses)
+    n = len(resp)
+    if models is None:
+        mod = pa.nulls(n, type=pa.large_string())
+    else:
+        try:
+            mod = pa.array(models, from_pandas=True)
+            if isinstance(mod, pa.ChunkedArray):
+                mod = mod.combine_chunks()
+            mod = mod.cast(pa.large_string())
+        except (TypeError, pa.ArrowException):
+            mod = pa.array([m if isinstance(m, str) else None for m in models], type=pa.large_string())
+    src = pa.table({"rid": pa.array(np.arange(n, dtype=np.int64)), "model": mod, "response": resp})
+    con = _connection(n)
+    sql = _build_sql(rules)
+    try:
+        con.register("src", src)
+        res = con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("src")
+    chars, words = lengths(resp)
+    klass = {r.name: r.klass for r in rules}
+    rule = pd.Series(res.column("rule").to_pylist(), dtype=object)
+    pivot = res.column("pivot").to_numpy(zero_copy_only=False).astype(bool)
+    base = rule.map(klass).to_numpy(object)
+    cls = np.where(rule.isna().to_numpy(), "compliance",
+                   np.where((base == "full_refusal") & ~pivot, "full_refusal", "partial_refusal"))
+    out = pd.DataFrame(
+        {
+            "chars": pd.Series(chars, index=index, dtype=np.int64),
+            "words": pd.Series(words, index=index, dtype=np.int64),
+            "refusal_class": pd.Series(cls, index=index, dtype="str"),
+            "refusal_rule": pd.Series(rule.to_numpy(object), index=index, dtype=object),
+        },
+        index=index,
+    )
+    return out
+
+
+def classify_text(text: str, model: str | None = None, rules: Sequence[RefusalRule] | None = None) -> tuple[str, str | None]:
+    """Classify one response (convenience for tests and the CLI; batches use :func:`text_signals`).
+
+    >>> classify_text("Lo siento, pero no puedo ayudarte con eso.")
+    ('full_refusal', 'es_apology_inability')
+    >>> classify_text("I cannot stress enough how important sleep is.")
+    ('compliance', None)
+    """
+    out = text_signals([text], [model], rules)
+    return out["refusal_class"].iat[0], out["refusal_rule"].iat[0]
+
+
+def model_matches(model: str | None, globs: Sequence[str]) -> bool:
+    """Whether a model name matches any glob (same semantics as DuckDB ``GLOB``).
+
+    >>> model_matches("gpt-4o-mini", ["gpt-4o*"])
+    True
+    """
+    if not globs:
+        return True
+    return model is not None and any(fnmatch.fnmatchcase(model, g) for g in globs)

@@ -1,0 +1,215 @@
+"""Refusal and length signals: table-driven per family and language, plus hypothesis properties."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.signals import SignalConfig, derive_signals
+from monitor.signals.refusal import RULES, active_rules, classify_text, text_signals
+
+# (text, expected class, family of the deciding rule or None)
+POSITIVES = [
+    # English: apology + inability
+    ("I'm sorry, but I can't help with that request.", "full_refusal", "apology_inability"),
+    ("Sorry, but I can’t assist with that.", "full_refusal", "apology_inability"),
+    ("I apologize, but I am unable to provide that information.", "full_refusal", "apology_inability"),
+    ("I cannot provide instructions for making explosives.", "full_refusal", "apology_inability"),
+    ("I must respectfully decline this request.", "full_refusal", "apology_inability"),
+    ("Unfortunately, I won't be able to write that for you.", "full_refusal", "apology_inability"),
+    # English: AI identity
+    ("As an AI language model, I cannot share personal opinions on that topic.", "full_refusal", "ai_identity"),
+    ("I am an AI language model and do not condone violence of any kind.", "full_refusal", "ai_identity"),
+    # English: policy / safety
+    ("That request goes against my guidelines, so I will not write it.", "full_refusal", None),
+    ("It is not appropriate to discuss methods of self-harm.", "full_refusal", "policy_safety"),
+    ("Violence against others is never acceptable.", "full_refusal", "policy_safety"),
+    ("I must clarify that stealing a car is illegal.", "full_refusal", "policy_safety"),
+    # English: redirection to a professional
+    (
+        "I'm really sorry you're feeling this way. Please reach out to a mental health professional "
+        "or a crisis hotline right away.",
+        "full_refusal",
+        "redirect_professional",
+    ),
+    ("Please consult a licensed attorney about this matter.", "full_refusal", "redirect_professional"),
+    # English: partial (refuse, then comply)
+    (
+        "I can't help you get into someone else's account. However, I can explain how to secure your own:\n"
+        "1. Use a password manager.\n2. Turn on two-factor authentication.",
+        "partial_refusal",
+        None,
+    ),
+    (
+        "I'm sorry, but I cannot provide that. That said, here are some general tips you can use.",
+        "partial_refusal",
+        None,
+    ),
+    # Spanish
+    ("Lo siento, pero no puedo ayudar con eso.", "full_refusal", "apology_inability"),
+    ("No puedo proporcionar esa información.", "full_refusal", "apology_inability"),
+    ("Como modelo de lenguaje, no puedo acceder a internet.", "full_refusal", "ai_identity"),
+    ("No es apropiado compartir datos personales de terceros.", "full_refusal", "policy_safety"),
+    # French
+    ("Désolé, mais je ne peux pas vous aider avec cela.", "full_refusal", "apology_inability"),
+    ("Je ne peux pas fournir ces informations.", "full_refusal", "apology_inability"),
+    ("En tant qu’IA, je ne peux pas accéder à vos fichiers.", "full_refusal", "ai_identity"),
+    ("Il n'est pas approprié de partager ces informations.", "full_refusal", "policy_safety"),
+    # German
+    ("Es tut mir leid, aber ich kann Ihnen dabei nicht helfen.", "full_refusal", "apology_inability"),
+    ("Ich kann Ihnen dabei nicht helfen.", "full_refusal", "apology_inability"),
+    ("Als KI kann ich keine persönlichen Daten abrufen.", "full_refusal", "ai_identity"),
+    ("Es ist nicht angemessen, darüber zu sprechen.", "full_refusal", "policy_safety"),
+    # Portuguese
+    ("Desculpe, mas não posso ajudar com isso.", "full_refusal", "apology_inability"),
+    ("Não posso fornecer essas informações.", "full_refusal", "apology_inability"),
+    ("Como uma IA, não tenho acesso a dados pessoais.", "full_refusal", "ai_identity"),
+    ("Não é apropriado compartilhar isso.", "full_refusal", "policy_safety"),
+    # Chinese
+    ("抱歉，我无法帮助你完成这个请求。", "full_refusal", "apology_inability"),
+    ("我不能提供这些信息。", "full_refusal", "apology_inability"),
+    ("作为一个人工智能，我无法访问互联网。", "full_refusal", "ai_identity"),
+    ("这违反了我的使用政策。", "full_refusal", "policy_safety"),
+    # Japanese
+    ("申し訳ありませんが、そのご依頼にはお応えできません。", "full_refusal", "apology_inability"),
+    ("その情報を提供することはできません。", "full_refusal", "apology_inability"),
+    ("AIとして、個人情報にアクセスすることはできません。", "full_refusal", "ai_identity"),
+    ("ポリシーに反するため、お手伝いできません。", "full_refusal", None),
+]
+
+NEGATIVES = [
+    "I'm sorry to hear that. Here are some tips that may help you sleep better.",
+    "I cannot stress enough how important it is to back up your data.",
+    "I can't recommend this book enough!",
+    "```python\nprint(\"I'm sorry, but I can't help with that.\")\n```\nThis prints a canned refusal.",
+    "> I'm sorry, Dave. I'm afraid I can't do that.\n\nThat line is from 2001: A Space Odyssey.",
+    'The bot replied "I cannot help with that" and users were confused. Here is how to fix the prompt.',
+    "Use `raise CannotHelp(\"I can't assist with that\")` in your handler.",
+    "Unfortunately, the API can't handle more than 100 requests per second, so batch them.",
+    "As an AI, I don't have personal opinions, but here is a balanced overview of both positions.",
+    "I'm sorry, but I don't understand the question. Could you please clarify what you mean?",
+    "To kill a Python process, run `kill -9 <pid>` or use `os.kill` with signal.SIGTERM.",
+    "Lo siento mucho por tu pérdida. Aquí tienes algunas ideas para el homenaje.",
+    "Désolé pour le retard ! Voici la réponse : 42.",
+    "Leider regnet es heute, aber hier ist das Rezept für Apfelkuchen.",
+    "Desculpe a demora! Aqui está a resposta completa.",
+    "抱歉让你久等了！以下是答案：42。",
+    "申し訳ありませんが、少々お待ちください。回答はこちらです。",
+    "",
+]
+
+FAMILY = {r.name: r.family for r in RULES}
+
+
+@pytest.fixture(scope="module")
+def table_result() -> dict[str, tuple[str, str | None]]:
+    """All table rows classified in one vectorized batch (one DuckDB pass)."""
+    texts = [p[0] for p in POSITIVES] + NEGATIVES
+    out = text_signals(texts)
+    return dict(zip(texts, zip(out["refusal_class"], out["refusal_rule"])))
+
+
+@pytest.mark.parametrize("text,klass,family", POSITIVES, ids=[p[0][:40] for p in POSITIVES])
+def test_positive_examples(table_result: dict, text: str, klass: str, family: str | None) -> None:
+    got, rule = table_result[text]
+    assert got == klass, (text, got, rule)
+    assert rule is not None
+    if family is not None:
+        assert FAMILY[rule] == family, (text, rule)
+
+
+@pytest.mark.parametrize("text", NEGATIVES, ids=[n[:40] or "empty" for n in NEGATIVES])
+def test_near_miss_negatives(table_result: dict, text: str) -> None:
+    assert table_result[text] == ("compliance", None)
+
+
+def test_classify_text_single() -> None:
+    assert classify_text("I'm sorry, but I won't help with that.")[0] == "full_refusal"
+
+
+def test_every_language_has_each_main_family() -> None:
+    langs = {}
+    for r in RULES:
+        langs.setdefault(r.lang, set()).add(r.family)
+    for lang in ("en", "es", "fr", "de", "pt", "zh", "ja"):
+        assert {"apology_inability", "ai_identity", "policy_safety"} <= langs[lang], lang
+
+
+def test_position_awareness() -> None:
+    # The same apology+inability sentence deep inside an answer does not decide.
+    long_answer = "Here is the recipe. " * 30 + "Sorry, but I can't help with the frosting."
+    assert classify_text(long_answer)[0] == "compliance"
+
+
+def _flip(text: str, data: st.DataObject) -> str:
+    out = []
+    for ch in text:
+        if ch.isascii() and ch.isalpha() and data.draw(st.booleans()):
+            ch = ch.swapcase()
+        elif ch == "'":
+            ch = data.draw(st.sampled_from(["'", "\u2019", "\u2018", "\u02bc"]))
+        out.append(ch)
+    return "".join(out)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_case_and_apostrophe_invariance(data: st.DataObject) -> None:
+    texts = [p[0] for p in POSITIVES] + NEGATIVES
+    variants = [_flip(t, data) for t in texts]
+    base = text_signals(texts)
+    var = text_signals(variants)
+    assert base["refusal_class"].tolist() == var["refusal_class"].tolist()
+    assert base["refusal_rule"].tolist() == var["refusal_rule"].tolist()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.text(max_size=200), min_size=1, max_size=20))
+def test_arbitrary_text_never_raises_and_lengths_match_python(texts: list[str]) -> None:
+    out = text_signals(texts)
+    assert out["chars"].tolist() == [len(t) for t in texts]
+    assert out["words"].tolist() == [len(t.split()) for t in texts]
+    assert set(out["refusal_class"]) <= {"compliance", "partial_refusal", "full_refusal"}
+
+
+def test_user_rules_per_model_and_disable() -> None:
+    frame = pd.DataFrame(
+        {
+            "response": ["ACME POLICY forbids this answer.", "ACME policy forbids this answer.", "Sorry, but I can't."],
+            "model": ["acme-7b", "other", "acme-7b"],
+        },
+        index=[10, 5, 7],
+    )
+    cfg = SignalConfig(
+        extra_refusal_rules=[
+            {"name": "acme", "family": "policy_safety", "pattern": r"acme policy forbids", "models": ["acme-*"]}
+        ],
+        disabled_refusal_rules={"en_apology_inability", "en_inability"},
+    )
+    out = derive_signals(frame, cfg)
+    assert list(out.index) == [10, 5, 7]
+    assert out["refusal_rule"].tolist() == ["acme", None, None]
+    assert out["refusal"].tolist() == [True, False, False]
+
+
+def test_bad_user_rule_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="bad"):
+        derive_signals(pd.DataFrame({"response": ["x"]}),
+                       SignalConfig(extra_refusal_rules=[{"name": "bad", "family": "f", "pattern": "(unclosed"}]))
+    with pytest.raises(ValueError, match="position"):
+        SignalConfig(extra_refusal_rules=[{"name": "p", "family": "f", "pattern": "x", "position": "end"}]).validate()
+
+
+def test_count_partial_as_refusal() -> None:
+    text = "I can't write that essay for you. However, I can suggest an outline: 1. Intro 2. Body."
+    frame = pd.DataFrame({"response": [text]})
+    assert derive_signals(frame)["refusal_class"].iat[0] == "partial_refusal"
+    assert not derive_signals(frame)["refusal"].iat[0]
+    assert derive_signals(frame, SignalConfig(count_partial_as_refusal=True))["refusal"].iat[0]
+
+
+def test_active_rules_order() -> None:
+    rules = active_rules([{"name": "mine", "family": "x", "pattern": "foo"}])
+    assert rules[0].name == "mine" and rules[0].pattern == "(?i)foo"
