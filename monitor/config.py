@@ -197,8 +197,6 @@ def _apply(raw: dict[str, Any], cfg: Config, where: str, base_dir: Path) -> None
         for key, value in body.items():
             dotted = f"{table}.{key}"
             if table == "mapping":
-                if not isinstance(value, (str, int, float, bool)):
-                    raise ConfigError(dotted, "must be a dotted JSON path string or a constant", where)
                 continue
             if table == "tail":
                 cfg.tail[key] = value
@@ -220,6 +218,15 @@ def _apply(raw: dict[str, Any], cfg: Config, where: str, base_dir: Path) -> None
                 raise ConfigError(dotted, f"must be {expected}, got {value!r}", where)
             _set(cfg, dotted, value, base_dir)
     cfg.mapping = dict(raw.get("mapping", {}))
+    if cfg.mapping:
+        from monitor.adapters import AdapterError, validate_mapping
+
+        try:
+            validate_mapping(cfg.mapping)
+        except AdapterError as exc:
+            message = str(exc)
+            key = message.split(":", 1)[0] if message.startswith("mapping.") else "mapping"
+            raise ConfigError(key, message, where) from None
 
 
 def _apply_floors(value: Any, cfg: Config, where: str) -> None:

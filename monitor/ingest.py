@@ -192,7 +192,13 @@ class BatchLoader:
                 records = []
         events: list[tuple[int, dict[str, Any]]] = []
         if records:
-            converted = adapters.convert(self.fmt, records, mapping=self.config.mapping)
+            if self.fmt == "mapping" and not self.config.mapping:
+                raise UserError("input format 'mapping' needs a [mapping] table in llm-monitor.toml "
+                                "(see docs/FORMATS.md)")
+            try:
+                converted = adapters.convert(self.fmt, records, mapping=self.config.mapping)
+            except adapters.AdapterError as exc:
+                raise UserError(f"{self.source}: {exc}") from None
             rejects.extend(converted.rejects)
             for number, event in converted.events:
                 reason = check_event(event)
@@ -253,6 +259,13 @@ class BatchLoader:
                                         "schema", "attributes"]], self.signal_config)
         for name in signals.columns:
             frame[name] = signals[name].to_numpy()
+        # A refusal the API reported in its own field (OpenAI message.refusal) is a refusal
+        # whatever the wording: the adapter marks it in attributes.refusal_field.
+        api_refusal = frame["attributes"].str.contains('"refusal_field":true', regex=False, na=False).to_numpy()
+        if api_refusal.any():
+            frame.loc[api_refusal, "refusal_class"] = "full_refusal"
+            frame.loc[api_refusal, "refusal_rule"] = "api_refusal_field"
+            frame.loc[api_refusal, "refusal"] = True
         if self.redact == "hash":
             for name in ("prompt", "response"):
                 frame[name] = [None if t is None else "sha256:" + hashlib.sha256(t.encode()).hexdigest()

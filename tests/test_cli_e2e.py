@@ -221,3 +221,22 @@ def test_models_inventory_and_new_version_alert(tmp_path: Path) -> None:
     logged = [json.loads(line) for line in (store / "alerts.jsonl").read_text().splitlines()]
     assert [(a["metric"], a["segment"]["model"]) for a in logged] == [("new_model_version", "acme")]
     assert run_cli("models", "--store", str(store), "--alert").returncode == 2
+
+
+def test_openai_refusal_field_counts_as_refusal(tmp_path: Path) -> None:
+    record = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1763900000, "model": "gpt-4o-2024-08-06",
+              "choices": [{"index": 0, "finish_reason": "stop",
+                           "message": {"role": "assistant", "content": None,
+                                       "refusal": "Unfortunately that is something we will not do."}}],
+              "usage": {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14}}
+    log = write_jsonl(tmp_path / "oa.jsonl", [record])
+    result = run_cli("signals", str(log))
+    assert result.returncode == 0, result.stderr
+    row = json.loads(result.stdout.splitlines()[0])
+    assert row["refusal"] is True and row["refusal_rule"] == "api_refusal_field"
+
+
+def test_mapping_format_without_table_is_a_usage_error(tmp_path: Path) -> None:
+    log = write_jsonl(tmp_path / "x.jsonl", [{"time": "2026-11-01T00:00:00Z", "m": "x", "out": "y"}])
+    result = run_cli("ingest", str(log), "--store", str(tmp_path / "s"), "--input-format", "mapping")
+    assert result.returncode == 2 and "[mapping]" in result.stderr and "Traceback" not in result.stderr

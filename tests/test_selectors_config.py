@@ -121,3 +121,12 @@ def test_bad_user_refusal_rule_pattern_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         signal_config_from(cfg)
     assert "signals.refusal_rules" in str(info.value)
+
+
+def test_bad_mapping_table_names_the_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[mapping]\nmodel = \"m\"\nresponse = \"out\"\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "ts" in str(info.value) and path in str(info.value)
+    ok = _write(tmp_path, "[mapping]\nts = \"time\"\nmodel = \"m\"\nresponse = \"out\"\n")
+    assert load_config(ok).mapping["ts"] == "time"
