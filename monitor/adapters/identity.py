@@ -18,6 +18,7 @@ because a registry tag can be re-pushed and re-pulled with different weights.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -51,6 +52,7 @@ def is_digest(value: str | None) -> bool:
     return bool(value) and bool(_DIGEST.match(value.strip()))  # type: ignore[union-attr]
 
 
+@functools.lru_cache(maxsize=4096)
 def is_pinned(model: str, model_version: str | None) -> bool:
     """Whether ``model`` + ``model_version`` name one fixed version (see the module docstring).
 
