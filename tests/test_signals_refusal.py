@@ -19,7 +19,12 @@ POSITIVES = [
     ("I cannot provide instructions for making explosives.", "full_refusal", "apology_inability"),
     ("I must respectfully decline this request.", "full_refusal", "apology_inability"),
     ("Unfortunately, I won't be able to write that for you.", "full_refusal", "apology_inability"),
+    ("I apologize, but I do not feel comfortable providing instructions for that.", "full_refusal", "apology_inability"),
+    ("That's not something I can help with.", "full_refusal", "apology_inability"),
+    ("I'd prefer not to discuss that.", "full_refusal", "apology_inability"),
+    ("I won't be able to help with that.", "full_refusal", "apology_inability"),
     # English: AI identity
+    ("I'm just a language model, so I can't help you with that.", "full_refusal", "ai_identity"),
     ("As an AI language model, I cannot share personal opinions on that topic.", "full_refusal", "ai_identity"),
     ("I am an AI language model and do not condone violence of any kind.", "full_refusal", "ai_identity"),
     # English: policy / safety
@@ -47,6 +52,11 @@ POSITIVES = [
         "partial_refusal",
         None,
     ),
+    (
+        "While I can't give you a specific dosage, I can explain the general factors doctors consider.",
+        "partial_refusal",
+        None,
+    ),
     # Spanish
     ("Lo siento, pero no puedo ayudar con eso.", "full_refusal", "apology_inability"),
     ("No puedo proporcionar esa información.", "full_refusal", "apology_inability"),
@@ -55,11 +65,13 @@ POSITIVES = [
     # French
     ("Désolé, mais je ne peux pas vous aider avec cela.", "full_refusal", "apology_inability"),
     ("Je ne peux pas fournir ces informations.", "full_refusal", "apology_inability"),
+    ("Je ne suis pas en mesure de vous aider avec cette demande.", "full_refusal", "apology_inability"),
     ("En tant qu’IA, je ne peux pas accéder à vos fichiers.", "full_refusal", "ai_identity"),
     ("Il n'est pas approprié de partager ces informations.", "full_refusal", "policy_safety"),
     # German
     ("Es tut mir leid, aber ich kann Ihnen dabei nicht helfen.", "full_refusal", "apology_inability"),
     ("Ich kann Ihnen dabei nicht helfen.", "full_refusal", "apology_inability"),
+    ("Ich kann dir dabei leider nicht helfen.", "full_refusal", "apology_inability"),
     ("Als KI kann ich keine persönlichen Daten abrufen.", "full_refusal", "ai_identity"),
     ("Es ist nicht angemessen, darüber zu sprechen.", "full_refusal", "policy_safety"),
     # Portuguese
@@ -95,6 +107,8 @@ NEGATIVES = [
     "Désolé pour le retard ! Voici la réponse : 42.",
     "Leider regnet es heute, aber hier ist das Rezept für Apfelkuchen.",
     "Desculpe a demora! Aqui está a resposta completa.",
+    "While I can see why you'd ask, the short answer is yes: it's safe.",
+    "It's not something I would worry about; the numbers look fine.",
     "抱歉让你久等了！以下是答案：42。",
     "申し訳ありませんが、少々お待ちください。回答はこちらです。",
     "",

@@ -49,7 +49,7 @@ _ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this)|suppor
 _APOLOGY = r"(?:sorry|apologi[sz]e|apologies|regret(?:fully)?|unfortunately|afraid)"
 _MORAL = r"(?:(?:not |in)?appropriate|unethical|ethical|acceptable|unacceptable|okay|ok|legal|illegal|possible for me|harmful|irresponsible|wrong|right|advisable)"
 _SAFE_PREFIX = r"(?:(?:safe|advisable|wise|responsible|healthy|legal|ethical) (?:or|and|nor) )?"
-_AI = r"(?:an? (?:ai|a\.i\.|artificial intelligence|language model|large language model|llm|virtual assistant|ai assistant|ai language model|ai model|ai developed by [a-z0-9 ]{1,30}|responsible ai|ethical ai|helpful (?:and harmless )?assistant|chatbot|assistant)|a privacy-respecting ai)"
+_AI = r"(?:(?:just |only |merely |simply )?an? (?:ai|a\.i\.|artificial intelligence|language model|large language model|llm|virtual assistant|ai assistant|ai language model|ai model|ai developed by [a-z0-9 ]{1,30}|responsible ai|ethical ai|helpful (?:and harmless )?assistant|chatbot|assistant)|a privacy-respecting ai)"
 
 RULES: tuple[RefusalRule, ...] = (
     # ---------------------------------------------------------------- apology + inability
@@ -72,6 +72,21 @@ RULES: tuple[RefusalRule, ...] = (
         "en_decline",
         "apology_inability",
         r"\bi (?:must|have to|need to|will have to|'ll have to|am going to have to|'m going to have to) (?:respectfully |politely |kindly )?(?:decline|refuse|refrain)",
+    ),
+    RefusalRule(
+        "en_not_something_i_can",
+        "apology_inability",
+        r"\b(?:that's|that is|this is|it's|it is) not something (?:that )?(?:i|i'm|i am) (?:can|could|am able to|'m able to|able to|comfortable|willing to|going to|will)\b",
+    ),
+    RefusalRule(
+        "en_prefer_not",
+        "apology_inability",
+        r"\bi(?:'d| would) (?:prefer|rather) not (?:to )?(?:help|assist|provide|discuss|engage|answer|write|create|share|get into|go into|generate|comment)\b",
+    ),
+    RefusalRule(
+        "en_should_not",
+        "apology_inability",
+        r"^(?:sorry,? )?i (?:don't|do not) think (?:i should|it(?:'s| is| would be) appropriate for me to|i can in good conscience)\b",
     ),
     RefusalRule(
         "en_no_access",
@@ -154,6 +169,13 @@ RULES: tuple[RefusalRule, ...] = (
         "en_partial_cant_but",
         "partial_comply",
         r"\bi (?:can't|cannot|can not|won't|will not|am unable to|'m unable to) " + _ACTION + r"\b[^.!?]*?[.,;]\s*(?:however|but|instead|that said)[, ]+(?:i can|i could|i'd be happy|i would be happy|here|if you(?:'re| are)? (?:looking|referring|interested|asking|mean)|you (?:can|could|might|may))",
+        position="anywhere",
+        klass="partial_refusal",
+    ),
+    RefusalRule(
+        "en_partial_while_cant",
+        "partial_comply",
+        r"\b(?:while|although|though|even though) i (?:can't|cannot|can not|won't|will not|am unable to|'m unable to|am not able to|'m not able to) [^.!?]*?, (?:i (?:can|could|'d be happy to|would be happy to|will|'ll)|here)\b",
         position="anywhere",
         klass="partial_refusal",
     ),
