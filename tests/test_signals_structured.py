@@ -247,3 +247,48 @@ def test_compiled_verdict_agrees_with_jsonschema(patch: dict, keyword: str | Non
 
 def test_missing_required_is_explained() -> None:
     assert explain_violation(SCHEMA, {"id": 1, "name": "Ann"}).startswith("required at /")
+
+
+# ---------------------------------------------------------------------------------- tool calls
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "required": ["city"],
+                "properties": {"city": {"type": "string"}, "days": {"type": "integer", "maximum": 14}},
+                "additionalProperties": False,
+            },
+        },
+    },
+    {"type": "function", "function": {"name": "noop"}},
+]
+
+
+def _call(name: str, args) -> dict:
+    return {"id": "call_1", "type": "function", "function": {"name": name, "arguments": args}}
+
+
+@pytest.mark.parametrize(
+    "calls,finish,status",
+    [
+        ([_call("get_weather", '{"city": "Paris"}')], "tool_calls", "ok"),
+        ([_call("get_weather", {"city": "Paris", "days": 3})], None, "ok"),
+        ([_call("noop", "{}")], None, "ok"),
+        ([_call("get_weather", '{"city": "Paris", "days": 99}')], None, "schema_violation"),
+        ([_call("get_weather", '{"city": "Paris"}'), _call("drop_db", "{}")], None, "schema_violation"),
+        ([_call("get_weather", "{'city': 'Paris'}")], None, "python_literal"),
+        ([_call("get_weather", '{"city": "Par')], "length", "truncated"),
+        ([_call("get_weather", "Paris")], None, "not_json"),
+        ([], None, "not_json"),
+        ("not json at all", None, "not_json"),
+    ],
+)
+def test_tool_calls_against_declared_parameters(calls, finish, status) -> None:
+    from monitor.signals import classify_tool_calls
+
+    assert classify_tool_calls(calls, TOOLS, finish)[0] == status
+    assert classify_tool_calls(json.dumps(calls) if not isinstance(calls, str) else calls, json.dumps(TOOLS), finish)[0] == status

@@ -46,6 +46,7 @@ __all__ = [
     "classify_json",
     "parse_batch",
     "explain_violation",
+    "classify_tool_calls",
 ]
 
 #: Every value ``parse_status`` can take.
@@ -495,3 +496,81 @@ def parse_batch(
         statuses.append(s)
         errors.append(e)
     return statuses, errors
+
+
+# --------------------------------------------------------------------------- tool / function calls
+
+_SEVERITY = {"ok": 0, "fenced": 1, "schema_violation": 2, "python_literal": 3, "not_json": 4, "truncated": 5}
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, (str, bytes)):
+        return orjson.loads(value)
+    return value
+
+
+def classify_tool_calls(
+    tool_calls: Any,
+    tools: Any = None,
+    finish_reason: str | None = None,
+    limits: JsonLimits = DEFAULT_LIMITS,
+) -> tuple[str, str | None]:
+    """Parse status for OpenAI-style tool calls; the worst call decides. Never raises.
+
+    ``tool_calls``: list (or its JSON text) of ``{"function": {"name": ..., "arguments": "<JSON
+    text>"}}``; ``tools``: the request's declared tools, ``[{"type": "function", "function":
+    {"name": ..., "parameters": {JSON Schema}}}]`` (or JSON text). Each call's arguments get
+    the statuses of :func:`classify_json` against the ``parameters`` schema of the function of
+    the same name; a call to an undeclared function is a ``schema_violation``. Errors are
+    prefixed with ``tool_calls[i] <name>:``.
+
+    >>> tools = [{"type": "function", "function": {"name": "get_weather",
+    ...           "parameters": {"type": "object", "required": ["city"],
+    ...                          "properties": {"city": {"type": "string"}}}}}]
+    >>> classify_tool_calls([{"function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}], tools)
+    ('ok', None)
+    >>> classify_tool_calls([{"function": {"name": "get_weather", "arguments": '{"town": "Paris"}'}}], tools)
+    ('schema_violation', "tool_calls[0] get_weather: required at /: 'city' is a required property")
+    >>> classify_tool_calls([{"function": {"name": "launch", "arguments": "{}"}}], tools)[1]
+    'tool_calls[0] launch: function not declared in tools'
+    """
+    try:
+        calls = _as_json(tool_calls)
+        declared = _as_json(tools) if tools is not None else None
+    except (orjson.JSONDecodeError, TypeError) as exc:
+        return "not_json", f"tool_calls: {_decode_error(exc)}"
+    if not isinstance(calls, list) or not calls:
+        return "not_json", "tool_calls: no tool call"
+    schemas: dict[str, str] | None = None
+    if isinstance(declared, list):
+        schemas = {}
+        for t in declared:
+            fn = t.get("function", t) if isinstance(t, dict) else None
+            if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+                params = fn.get("parameters")
+                schemas[fn["name"]] = orjson.dumps(params, option=orjson.OPT_SORT_KEYS).decode() if params is not None else ""
+    worst: tuple[str, str | None] = ("ok", None)
+    for i, call in enumerate(calls):
+        fn = call.get("function", call) if isinstance(call, dict) else None
+        if not isinstance(fn, dict):
+            status, error, name = "not_json", "not a tool call object", "?"
+        else:
+            name = str(fn.get("name"))
+            args = fn.get("arguments", "")
+            schema = None
+            if schemas is not None:
+                if name not in schemas:
+                    status, error = "schema_violation", "function not declared in tools"
+                    schema = False
+                else:
+                    schema = schemas[name] or None
+            if schema is not False:
+                if not isinstance(args, str):  # some SDKs hand over already-parsed arguments
+                    try:
+                        args = orjson.dumps(args).decode()
+                    except TypeError as exc:
+                        args = str(exc)
+                status, error = classify_json(args, schema, finish_reason, limits)
+        if _SEVERITY[status] > _SEVERITY[worst[0]]:
+            worst = (status, f"tool_calls[{i}] {name}: {error}" if error else None)
+    return worst
