@@ -12,8 +12,8 @@ from pathlib import Path
 
 from test_tail_support import TailProcess, native, quarantined_lines, run_cli, run_once, store_request_ids
 
-N_LINES = 12_000
-ROTATE_EVERY = 2_000
+N_LINES = 9_000
+ROTATE_EVERY = 1_500
 KILLS = 20
 
 
@@ -84,7 +84,7 @@ def test_kill9_exactly_once(tmp_path: Path) -> None:
     pattern = str(logdir / "app.log*")
     while kills < KILLS or not done.is_set():
         proc = TailProcess(tmp_path, store, [pattern], "--input-format", "native").start()
-        time.sleep(rng.uniform(0.3, 4.0))
+        time.sleep(rng.uniform(0.3, 3.0))
         proc.kill()
         kills += 1
     t.join()
@@ -102,5 +102,5 @@ def test_kill9_exactly_once(tmp_path: Path) -> None:
     assert set(got) == set(want)
     assert len(want) > N_LINES * 0.9
     q_got, q_want = quarantined_lines(store), quarantined_lines(clean)
-    assert sum(q_want.values()) > 250
+    assert sum(q_want.values()) > 200
     assert q_got == q_want
