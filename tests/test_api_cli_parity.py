@@ -1,0 +1,141 @@
+"""``m.compare(...)`` and ``llm-monitor check --format json`` are one implementation: on the same
+store and selectors they give the same findings, field by field.
+
+The headline case runs the CLI as a real subprocess; the other cases call the CLI's ``main(argv)``
+in this process (the same code from argument parsing to printed JSON, without paying for a Python
+start per case)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import monitor
+from helpers import run_cli
+from monitor import demo
+
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+OLD = f"model={demo.MODEL},model_version={demo.OLD_VERSION}"
+NEW = f"model={demo.MODEL},model_version={demo.NEW_VERSION}"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with a demo store (ingested through the API) and the demo log next to it."""
+    root = tmp_path_factory.mktemp("parity")
+    log = root / "demo-events.jsonl"
+    demo.write_log(demo.generate_events(per_cell=300, seed=11, today=TODAY), log)
+    report = monitor.open(root / "store").ingest([str(log)])
+    assert report.ingested == 300 * 12
+    return root
+
+
+def _day(offset: int) -> str:
+    return (TODAY - dt.timedelta(days=offset)).isoformat()
+
+
+CASES: dict[str, tuple[str, str, str | None]] = {
+    "versions by route": (OLD, NEW, "route"),
+    "default segments": (OLD, NEW, None),
+    "time windows": (f"since={_day(8)},until={_day(1)}", f"since={_day(1)}", "model,route"),
+    "several values": (f"{OLD},route=chat|support", f"{NEW},route=chat|support", "route"),
+    "by schema": (f"model_version={demo.OLD_VERSION}", f"model_version={demo.NEW_VERSION}", "model,schema_name"),
+    "log file as baseline": ("demo-events.jsonl", NEW, "route"),
+    "nothing matches": ("model=nobody", "model=nobody-either", "route"),
+}
+
+
+def _plain(value: Any) -> Any:
+    """DataFrame cell -> what the JSON carries (NaN/NA -> None, numpy scalars -> Python)."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    return value
+
+
+def _check_args(case: str) -> list[str]:
+    baseline, current, by = CASES[case]
+    args = ["check", "--store", "store", "--baseline", baseline, "--current", current, "--format", "json", "--no-sinks"]
+    return args + ["--by", by] if by else args
+
+
+SUBPROCESS_CASE = "versions by route"
+
+
+@pytest.fixture(scope="module")
+def subprocess_run(workdir: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli(*_check_args(SUBPROCESS_CASE), cwd=workdir)
+
+
+def _main(args: list[str], capsys: pytest.CaptureFixture[str]) -> subprocess.CompletedProcess[str]:
+    """``llm-monitor ARGS`` through the console script's entry point, in this process."""
+    from monitor.cli import main
+
+    capsys.readouterr()
+    code = main(args)
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(["llm-monitor", *args], code, out.out, out.err)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_compare_equals_check_json(case: str, workdir: Path, subprocess_run: subprocess.CompletedProcess[str],
+                                   capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    baseline, current, by = CASES[case]
+    monkeypatch.chdir(workdir)  # same working directory (config lookup, relative log path) as the CLI
+    monkeypatch.delenv("LLM_MONITOR_STORE", raising=False)
+    cli = subprocess_run if case == SUBPROCESS_CASE else _main(_check_args(case), capsys)
+    assert cli.returncode in (0, 1), cli.stderr
+    cli_findings = json.loads(cli.stdout)["findings"]
+
+    m = monitor.open("store")
+    r = m.compare(baseline=baseline, current=current, by=by.split(",") if by else None)
+
+    # Exit code follows the alerts.
+    assert cli.returncode == (1 if r.alerts else 0)
+    # The same JSON document.
+    assert json.loads(r.to_json()) == {"findings": cli_findings}
+    # The DataFrame: same rows, same order, same fields, field by field.
+    frame = r.findings
+    assert len(frame) == len(cli_findings)
+    for i, expected in enumerate(cli_findings):
+        row = frame.iloc[i]
+        assert set(row.index) == set(expected), f"row {i}: field names differ"
+        for field, value in expected.items():
+            got = _plain(row[field])
+            assert got == value, f"{case}: finding {i} ({expected['metric']}, {expected['segment']}): {field}: {got!r} != {value!r}"
+    if case == "nothing matches":
+        assert cli_findings == []
+    if case == "versions by route":
+        assert any(f["alert"] for f in cli_findings)  # alerting rows are compared too
+
+
+def test_check_errors_are_user_errors_in_both(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(workdir)
+    cli = _main(["check", "--store", "store", "--baseline", "colour=blue", "--current", NEW], capsys)
+    assert cli.returncode == 2
+    with pytest.raises(monitor.errors.UserError) as info:  # type: ignore[attr-defined]
+        monitor.open("store").compare("colour=blue", NEW)
+    assert str(info.value) in cli.stderr
+
+
+def test_models_equals_models_json(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(workdir)
+    since = _day(1)
+    cli = _main(["models", "--store", "store", "--since", since, "--format", "json"], capsys)
+    assert cli.returncode == 0, cli.stderr
+    api = monitor.open("store").models(since=since)
+    assert json.loads(cli.stdout) == json.loads(api.to_json(orient="records", date_format="iso"))
+    assert [r["model_version"] for r in json.loads(cli.stdout) if r["new"]] == [demo.NEW_VERSION]
