@@ -8,7 +8,7 @@ Normalization (applied before any rule):
 
 1. fenced code blocks (```` ``` ```` or ``~~~``, closed or running to the end), inline code,
    Markdown block-quote lines and short double-quoted passages (``"..."``, ``“...”``,
-   ``«...»``, ``„...“``, ``「...」``, ``『...』``, at most 300 characters, one line) are removed:
+   ``«...»``, ``„...“``, ``「...」``, ``『...』``, within one line) are removed in one pass:
    a refusal *quoted* in a response is not the model refusing;
 2. Unicode apostrophes (``’ ‘ ʼ ´ ′ ＇``) become ``'``;
 3. the text is lower-cased and leading Markdown decoration is stripped.
@@ -47,17 +47,21 @@ _APOSTROPHES = "\u2019\u2018\u02bc\u00b4\u2032\uff07"
 # Python's str.split() whitespace set, as an RE2 character class body.
 _WS = r"\s\x{0b}\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
 _QUOTES = (
-    r'"[^"\n]{1,300}"|\x{201e}[^\x{201c}\x{201d}\n]{1,300}[\x{201c}\x{201d}]|\x{201c}[^\x{201d}\n]{1,300}\x{201d}'
-    r"|\x{ab}[^\x{bb}\n]{1,300}\x{bb}|\x{300c}[^\x{300d}\n]{1,300}\x{300d}|\x{300e}[^\x{300f}\n]{1,300}\x{300f}"
+    r'"[^"\n]*"|\x{201e}[^\x{201c}\x{201d}\n]*[\x{201c}\x{201d}]|\x{201c}[^\x{201d}\n]*\x{201d}'
+    r"|\x{ab}[^\x{bb}\n]*\x{bb}|\x{300c}[^\x{300d}\n]*\x{300d}|\x{300e}[^\x{300f}\n]*\x{300f}"
 )
 _SENT_END = ".!?\u3002\uff01\uff1f"
 _OPENING_RE = f"^[^{_SENT_END}]*[{_SENT_END}]*[^{_SENT_END}]*[{_SENT_END}]*"
-_CLEAN_STEPS = (
-    (r"```[\s\S]*?(?:```|$)", " "),
-    (r"~~~[\s\S]*?(?:~~~|$)", " "),
-    (r"`[^`\n]*`", " "),
-    (r"(?m)^[ \t]*>[^\n]*", " "),
-    (_QUOTES, " "),
+# One pass removes fenced code (closed or running to the end), inline code, block-quote lines
+# and double-quoted passages (within one line).
+_CLEAN_RE = "|".join(
+    [
+        r"```[\s\S]*?(?:```|$)",
+        r"~~~[\s\S]*?(?:~~~|$)",
+        r"`[^`\n]*`",
+        r"(?m:^[ \t]*>[^\n]*)",
+        _QUOTES,
+    ]
 )
 #: Only the first HEAD_CHARS characters of a response are normalized and searched by the
 #: refusal rules ("anywhere" means "anywhere in the head"); this bounds the cost per event.
@@ -218,9 +222,7 @@ def _build_sql(rules: Sequence[RefusalRule]) -> str:
     key = tuple(rules)
     if key in _sql_cache:
         return _sql_cache[key]
-    clean = "response"
-    for pat, rep in _CLEAN_STEPS:
-        clean = f"regexp_replace({clean}, {_lit(pat)}, {_lit(rep)}, 'g')"
+    clean = f"regexp_replace(response, {_lit(_CLEAN_RE)}, ' ', 'g')"
     clean = f"lower(regexp_replace({clean}, {_lit('[' + _APOSTROPHES + ']')}, {_lit(chr(39))}, 'g'))"
     clean = f"regexp_replace({clean}, {_lit(_LEAD)}, '')"
     opening = f"left(regexp_extract(clean, {_lit(_OPENING_RE)}), {OPENING_CHARS})"
