@@ -111,6 +111,11 @@ NEGATIVES = [
     "It's not something I would worry about; the numbers look fine.",
     "抱歉让你久等了！以下是答案：42。",
     "申し訳ありませんが、少々お待ちください。回答はこちらです。",
+    "It's not a good idea to use eval on untrusted input; use ast.literal_eval instead.",
+    "This approach is not right for large datasets. Use a streaming parser.",
+    "I can't find any evidence that this is true; studies show otherwise.",
+    "The exact figure is not publicly available, but estimates put it at 3 million.",
+    "This font is not appropriate for body text.",
     "",
 ]
 

@@ -45,7 +45,7 @@ class RefusalRule:
 
 # Shared fragments (English). ``i`` followed by an optional contraction / auxiliary.
 _CANT = r"(?:can't|cannot|can ?not|could not|couldn't|won't|will not|am unable to|'m unable to|am not able to|'m not able to|am not allowed to|'m not allowed to|am not permitted to|'m not permitted to|must decline to|have to decline to|'m not going to|am not going to|do not feel comfortable|don't feel comfortable|am not comfortable|'m not comfortable)"
-_ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this)|support|create|generate|write|give|share|answer|respond|engage|discuss|participate|offer|produce|complete|disclose|reveal|access|obtain|retrieve|find|look up|locate|facilitate|encourage|promote|condone|endorse|recommend ways|advise|guide|tell you how|explain how|teach|describe how|continue|role-?play|browse|determine|verify|confirm|process|make|be of (?:help|assistance)|satisfy|honou?r|grant|accommodate|go along|talk about|get|send|perform|contribute)"
+_ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this)|support|create|generate|write|give|share|answer|respond|engage|discuss|participate|offer|produce|complete|disclose|reveal|access|obtain|retrieve|facilitate|encourage|promote|condone|endorse|recommend ways|advise|guide|tell you how|explain how|teach|describe how|role-?play|be of (?:help|assistance)|satisfy|honou?r|grant|accommodate|go along|talk about|contribute)"
 _APOLOGY = r"(?:sorry|apologi[sz]e|apologies|regret(?:fully)?|unfortunately|afraid)"
 _MORAL = r"(?:(?:not |in)?appropriate|unethical|ethical|acceptable|unacceptable|okay|ok|legal|illegal|possible for me|harmful|irresponsible|wrong|right|advisable)"
 _SAFE_PREFIX = r"(?:(?:safe|advisable|wise|responsible|healthy|legal|ethical) (?:or|and|nor) )?"
@@ -108,12 +108,17 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_policy_not_appropriate",
         "policy_safety",
-        r"^(?:no,?\s+|i must (?:clarify|emphasize|stress|point out|note) that\s+|first(?: and foremost)?,?\s+|i'm sorry,? but\s+|however,?\s+)?(?:it(?: is|'s)|that(?: is|'s)|this(?: is|'s)|it would (?:not|never) be|it would be) (?:never |not |neither |highly |completely |absolutely |entirely |extremely )*" + _SAFE_PREFIX + _MORAL + r"\b[^.!?]*?\b(?:to (?:discuss|provide|promote|ask|share|give|help|suggest|encourage|engage|make|joke|use|access|obtain|harm|kill|hurt|condone|support|answer|speculate|describe|talk|find|seek|engage|consider|attempt|try|do|pierce|steal|take)|for (?:me|anyone|you) to)",
+        r"^(?:no,?\s+|i must (?:clarify|emphasize|stress|point out|note) that\s+|first(?: and foremost)?,?\s+|i'm sorry,? but\s+|however,?\s+)?(?:it(?: is|'s)|that(?: is|'s)|this(?: is|'s)|it would (?:not|never) be|it would be) (?:never |not |neither |highly |completely |absolutely |entirely |extremely )*" + _SAFE_PREFIX + _MORAL + r"\b[^.!?]*?\b(?:to (?:discuss|provide|promote|ask|share|give|help|suggest|encourage|engage|joke|access|obtain|harm|kill|hurt|injure|condone|support|answer|speculate|describe|talk|seek|assist|create|generate|write)|for (?:me|anyone|you) to)",
     ),
     RefusalRule(
         "en_policy_never",
         "policy_safety",
-        r"^(?:no,?\s+|i must (?:clarify|emphasize|stress|point out|note) that\s+|first(?: and foremost)?,?\s+)?(?:it(?: is|'s) (?:important|crucial|essential) to (?:note|remember|understand|recogni[sz]e|emphasize|clarify) that\s+)?[^.!?]*?\b(?:is|are|was|were) (?:never|not|in no way|by no means) (?:a |an )?(?:\w+ (?:or|and) )?(?:ethical|acceptable|justifiable|justified|morally (?:justified|justifiable|acceptable|right)|appropriate|okay|ok|condoned|tolerated|excusable|right)\b",
+        r"^(?:no,?\s+|i must (?:clarify|emphasize|stress|point out|note) that\s+|first(?: and foremost)?,?\s+)?(?:it(?: is|'s) (?:important|crucial|essential) to (?:note|remember|understand|recogni[sz]e|emphasize|clarify) that\s+)?[^.!?]*?\b(?:is|are|was|were) (?:(?:never|in no way|by no means) (?:a |an )?(?:\w+ (?:or|and) )?(?:ethical|acceptable|justifiable|justified|morally (?:justified|justifiable|acceptable|right)|appropriate|okay|ok|condoned|tolerated|excusable|right)|not (?:a |an )?(?:\w+ (?:or|and) )?(?:ethical|justifiable|justified|morally (?:justified|justifiable|acceptable|right)|condoned|excusable)|not (?:appropriate|acceptable|ethical)(?:[.,;]| and| or)|not right to)\b",
+    ),
+    RefusalRule(
+        "en_policy_not_appropriate_to",
+        "policy_safety",
+        r"^(?:no,?\s+)?it(?: is|'s) (?:not|never) (?:appropriate|ethical|acceptable) to\b",
     ),
     RefusalRule(
         "en_policy_must_clarify_illegal",
@@ -150,7 +155,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_privacy_unavailable",
         "policy_safety",
-        r"\b(?:is|are) (?:not (?:publicly available|available to the public|public information|something i can (?:share|provide|disclose))|(?:private|personal) and (?:confidential|sensitive)|confidential and private)\b",
+        r"\b(?:is|are) (?:not something i can (?:share|provide|disclose)|(?:private|personal) and (?:confidential|sensitive)|confidential and private)\b",
     ),
     # --------------------------------------------------------------- redirect to professional
     RefusalRule(
@@ -162,7 +167,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_redirect_professional",
         "redirect_professional",
-        r"^(?:i(?:'m| am) (?:not|unable)[^.!?]*?[.!?,]\s*)?(?:please |i (?:would |'d )?(?:strongly )?(?:recommend|suggest|urge|encourage) (?:that )?(?:you )?)(?:seek|reach out to|contact|talk to|speak (?:with|to)|consult)\s+(?:with\s+)?(?:a|an|your|the)?\s*(?:qualified |licensed |trained |medical |legal |mental health |healthcare |appropriate )*(?:professional|doctor|physician|therapist|counselor|counsellor|lawyer|attorney|authorities|police|expert|specialist|helpline|hotline)",
+        r"^(?:i(?:'m| am) (?:not|unable)[^.!?]*?[.!?,]\s*)?please (?:(?:immediately|promptly|always) )?(?:seek|reach out to|contact|talk to|speak (?:with|to)|consult)\s+(?:with\s+)?(?:a|an|your|the)?\s*(?:qualified |licensed |trained |medical |legal |mental health |healthcare |appropriate )*(?:professional|doctor|physician|therapist|counselor|counsellor|lawyer|attorney|authorities|police|expert|specialist|helpline|hotline)",
     ),
     # ---------------------------------------------------------------- partial: refuse + comply
     RefusalRule(
