@@ -232,3 +232,27 @@ def test_count_partial_as_refusal() -> None:
 def test_active_rules_order() -> None:
     rules = active_rules([{"name": "mine", "family": "x", "pattern": "foo"}])
     assert rules[0].name == "mine" and rules[0].pattern == "(?i)foo"
+
+
+def test_hostile_text_is_bounded() -> None:
+    import time
+
+    huge = "I'm sorry, but I can't help with that. " + "x" * 10_000_000
+    deep = "```\n" * 50_000 + '"' * 100_000 + "> quote\n" * 20_000
+    t = time.perf_counter()
+    out = text_signals([huge, deep, "\u2019" * 1_000_000])
+    assert time.perf_counter() - t < 10
+    assert out["refusal_class"].tolist()[0] == "full_refusal"
+    assert out["chars"].tolist() == [len(huge), len(deep), 1_000_000]
+
+
+def test_null_and_odd_inputs() -> None:
+    frame = pd.DataFrame({"response": ["ok", None], "model": [None, float("nan")],
+                          "expects_json": [None, True], "finish_reason": [float("nan"), None]})
+    out = derive_signals(frame)
+    assert out["chars"].tolist() == [2, 0]
+    assert out["parse_status"].tolist() == ["not_expected", "not_json"]
+    empty = derive_signals(pd.DataFrame({"response": pd.Series([], dtype=object)}))
+    assert list(empty.columns) == ["chars", "words", "refusal", "refusal_class", "refusal_rule", "expects_json",
+                                   "parse_status", "parse_error", "parse_failed"]
+    assert len(empty) == 0

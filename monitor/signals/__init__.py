@@ -98,7 +98,14 @@ class SignalConfig:
         return self
 
     def rules(self) -> tuple[RefusalRule, ...]:
-        """The active, ordered refusal rules."""
+        """The active, ordered refusal rules (user rules first, disabled ones removed).
+
+        >>> cfg = SignalConfig(extra_refusal_rules=[{"name": "x", "family": "f", "pattern": "nope"}],
+        ...                    disabled_refusal_rules={"en_decline"})
+        >>> names = [r.name for r in cfg.rules()]
+        >>> names[0], "en_decline" in names
+        ('x', False)
+        """
         return active_rules(self.extra_refusal_rules, self.disabled_refusal_rules)
 
 
@@ -106,6 +113,14 @@ def _col(frame: pd.DataFrame, name: str) -> pd.Series:
     if name in frame.columns:
         return frame[name]
     return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+
+
+def _bool_column(s: pd.Series) -> np.ndarray:
+    """Nullable booleans -> bool array (null = False)."""
+    try:
+        return s.astype("boolean").fillna(False).to_numpy(bool)
+    except (TypeError, ValueError):
+        return np.array([v is True or (isinstance(v, (bool, np.bool_)) and bool(v)) for v in s.tolist()], dtype=bool)
 
 
 def _nullable_str(s: pd.Series) -> list[str | None]:
@@ -139,10 +154,8 @@ def derive_signals(frame: pd.DataFrame, config: SignalConfig | None = None) -> p
     text = text_signals(frame["response"], _col(frame, "model"), config.rules())
 
     schema = _nullable_str(_col(frame, "schema"))
-    ej_raw = _col(frame, "expects_json").astype(object)
-    ej = np.array([bool(v) if v is not None and v is not pd.NA and not (isinstance(v, float) and np.isnan(v)) else False
-                   for v in ej_raw.tolist()], dtype=bool)
-    ej |= np.array([s is not None for s in schema], dtype=bool)
+    ej = _bool_column(_col(frame, "expects_json"))
+    ej |= _col(frame, "schema").notna().to_numpy(bool)
 
     status = np.full(n, "not_expected", dtype=object)
     error = np.full(n, None, dtype=object)

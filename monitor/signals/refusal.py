@@ -1,8 +1,11 @@
-"""Length and refusal signals in one vectorized DuckDB (RE2) pass per batch.
+"""Length and refusal signals, vectorized per batch (no per-event Python loop).
 
-The response column goes to an in-memory DuckDB connection as an Arrow table; one SQL
-statement normalizes every response, measures it and runs the ordered rule list as a
-``CASE WHEN regexp_matches(...)`` chain. There is no per-event Python loop.
+* ``chars`` / ``words``: numpy over the Arrow UTF-8 buffer of the whole batch (:func:`lengths`).
+* refusal: the response column goes to an in-memory DuckDB connection (one per thread; not
+  the event store) as an Arrow table, and one SQL statement (RE2) normalizes the head of every
+  response, extracts its opening and applies the rules: user rules as an ordered
+  ``CASE WHEN regexp_matches(...)`` chain, then the built-in opening rules and the built-in
+  "anywhere" rules each as one combined alternation whose named capture group names the rule.
 
 Normalization (applied before any rule):
 
@@ -13,8 +16,9 @@ Normalization (applied before any rule):
 2. Unicode apostrophes (``’ ‘ ʼ ´ ′ ＇``) become ``'``;
 3. the text is lower-cased and leading Markdown decoration is stripped.
 
-The *opening* is the first two sentences of the normalized text, at most
-:data:`~monitor.signals.refusal_rules.OPENING_CHARS` characters.
+Only the first :data:`HEAD_CHARS` characters are normalized and searched. The *opening* is
+the first two sentences of the normalized text, at most
+:data:`~monitor.signals.refusal_rules.OPENING_CHARS` characters. See docs/SIGNALS.md.
 """
 
 from __future__ import annotations

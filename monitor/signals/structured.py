@@ -111,6 +111,9 @@ class JsonLimits:
     * ``max_explain_chars``: above this instance size, failures are explained by jsonschema_rs's
       own first error instead of :mod:`jsonschema` (which is ~20x slower).
     * ``schema_cache_size``: number of compiled validators kept (LRU).
+
+    >>> classify_json('{"a": 1}', limits=JsonLimits(max_json_chars=4))
+    ('not_json', 'limit: response longer than 4 characters')
     """
 
     max_json_chars: int = 8 * 1024 * 1024
