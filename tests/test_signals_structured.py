@@ -292,3 +292,41 @@ def test_tool_calls_against_declared_parameters(calls, finish, status) -> None:
 
     assert classify_tool_calls(calls, TOOLS, finish)[0] == status
     assert classify_tool_calls(json.dumps(calls) if not isinstance(calls, str) else calls, json.dumps(TOOLS), finish)[0] == status
+
+
+AGREEMENT_SCHEMAS = [
+    {"type": "object"},
+    {"type": "array", "items": {"type": ["integer", "string"]}},
+    {"type": "object", "properties": {"a": {"type": "integer", "minimum": 0}}, "required": ["a"]},
+    {"anyOf": [{"type": "string", "maxLength": 5}, {"type": "number", "multipleOf": 0.5}]},
+    {"type": "object", "additionalProperties": {"type": "boolean"}, "maxProperties": 3},
+    {"type": "array", "minItems": 1, "uniqueItems": True, "contains": {"type": "null"}},
+    {"not": {"type": "string"}, "enum": [None, True, 1, [1], {"a": 1}]},
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values, st.sampled_from(range(len(AGREEMENT_SCHEMAS))))
+def test_verdicts_agree_on_random_instances(value, which) -> None:
+    schema = AGREEMENT_SCHEMAS[which]
+    rs = jsonschema_rs.validator_for(schema, validate_formats=True)
+    py = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    verdict = rs.is_valid(value)
+    assert verdict == py.is_valid(value)
+    status, error = classify_json(json.dumps(value), json.dumps(schema))
+    assert status == ("ok" if verdict else "schema_violation")
+    if not verdict:
+        keyword = error.split(" at ")[0]
+        rs_keywords = {str(p) for e in rs.iter_errors(value) for p in e.schema_path}
+        assert keyword in rs_keywords, (error, rs_keywords)
+
+
+def test_builtin_rules_have_no_capturing_groups() -> None:
+    """Built-in rules are combined into one alternation whose Nth group names the Nth rule."""
+    import re
+
+    from monitor.signals.refusal_rules import RULES
+
+    capturing = re.compile(r"(?<!\\)\((?!\?)")
+    for rule in RULES:
+        assert not capturing.search(rule.pattern.replace("\\\\", "")), rule.name
