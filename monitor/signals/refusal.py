@@ -357,13 +357,15 @@ def text_signals(
     sql = _build_sql(rules)
     try:
         con.register("src", src)
-        res = con.sql(sql).to_arrow_table()
+        res = con.execute(sql).fetchnumpy()  # binds once (a relation's to_arrow would bind twice)
     finally:
         con.unregister("src")
     chars, words = lengths(resp)
     klass = {r.name: r.klass for r in rules}
-    rule = pd.Series(res.column("rule").to_pylist(), dtype=object)
-    pivot = res.column("pivot").to_numpy(zero_copy_only=False).astype(bool)
+    rule_arr = np.array(np.ma.getdata(res["rule"]), dtype=object)
+    rule_arr[np.ma.getmaskarray(res["rule"])] = None
+    rule = pd.Series(rule_arr, dtype=object)
+    pivot = np.asarray(res["pivot"], dtype=bool)
     base = rule.map(klass).to_numpy(object)
     cls = np.where(rule.isna().to_numpy(), "compliance",
                    np.where((base == "full_refusal") & ~pivot, "full_refusal", "partial_refusal"))
