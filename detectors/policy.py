@@ -73,10 +73,15 @@ RATE_METRICS = ("refusal_rate", "parse_failure_rate", "task_success_rate")
 class PolicyConfig:
     """Alert policy settings.
 
+    ``min_samples`` may also be a dict (``{"default": 100, "task_success_rate": 300}``), which
+    is folded into ``min_samples_by_metric``.
+
     Example:
         >>> p = PolicyConfig(alpha=0.05, floors={"refusal_rate": 0.01})
         >>> p.floor("refusal_rate"), p.floor("response_length"), p.min_samples_for("refusal_rate")
         (0.01, 0.05, 100)
+        >>> PolicyConfig(min_samples={"default": 50, "task_success_rate": 300}).min_samples_for("task_success_rate")
+        300
     """
 
     alpha: float = 0.01
@@ -87,6 +92,13 @@ class PolicyConfig:
     min_samples_by_metric: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if isinstance(self.min_samples, dict):  # e.g. straight from a config file: {"default": 100, "task_success_rate": 300}
+            per_metric = {k: int(v) for k, v in self.min_samples.items() if k != "default"}
+            self.min_samples_by_metric = {**per_metric, **self.min_samples_by_metric}
+            self.min_samples = int(self.min_samples.get("default", 100))
+        for k, v in self.min_samples_by_metric.items():
+            if int(v) < 1:
+                raise ValueError(f"min_samples for {k} must be >= 1, got {v!r}")
         if not 0.0 < self.alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
         if self.alert_on not in ("both", "worse"):

@@ -108,6 +108,10 @@ def test_policy_validation() -> None:
     p = PolicyConfig(floors={"refusal_rate": 0.01}, min_samples_by_metric={"task_success_rate": 500})
     assert p.floor("refusal_rate") == 0.01 and p.floor("task_success_rate") == DEFAULT_FLOORS["task_success_rate"]
     assert p.min_samples_for("task_success_rate") == 500
+    q = PolicyConfig(min_samples={"default": 50, "refusal_rate": 200})
+    assert q.min_samples == 50 and q.min_samples_for("refusal_rate") == 200 and q.min_samples_for("x") == 50
+    with pytest.raises(ValueError):
+        PolicyConfig(min_samples_by_metric={"refusal_rate": 0})
 
 
 def test_min_samples_never_alerts_and_reason() -> None:
