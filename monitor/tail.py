@@ -74,9 +74,10 @@ from monitor.selectors import parse_selector
 from monitor.store import Store, default_store_path
 from monitor.tail_detect import WindowState
 from monitor.tail_sources import Follower, Source, has_magic
+from monitor.tail_store import Compactor, commit_tail_batch, committed_positions
 from monitor.windows import SegmentKey, SegmentStats, window_stats
 
-__all__ = ["run_tail", "TailSettings", "Tailer", "committed_positions", "commit_tail_batch", "batch_stats"]
+__all__ = ["run_tail", "TailSettings", "Tailer", "batch_stats"]
 
 STATS_COLUMNS = ("refusal", "expects_json", "parse_failed", "task_success")
 
@@ -91,7 +92,7 @@ class TailSettings:
     >>> TailSettings.from_config({"colour": 1})
     Traceback (most recent call last):
     ...
-    monitor.errors.UserError: [tail] colour: unknown key; known: baseline, baseline_refresh_s, by, false_alarms_per_day, flush_interval_s, max_batch_bytes, max_batch_lines, max_line_bytes, min_baseline, min_current, retry_base_s, retry_max_s, rotate_grace_s, sentry_timeout_s, shutdown_timeout_s, window_s
+    monitor.errors.UserError: [tail] colour: unknown key; known: baseline, baseline_refresh_s, by, compact_interval_s, compact_min_segments, dedup_horizon_s, false_alarms_per_day, flush_interval_s, max_batch_bytes, max_batch_lines, max_line_bytes, min_baseline, min_current, retry_base_s, retry_max_s, rotate_grace_s, sentry_timeout_s, shutdown_timeout_s, window_s
     """
 
     by: list[str] = field(default_factory=lambda: ["model", "route"])
@@ -110,6 +111,9 @@ class TailSettings:
     retry_base_s: float = 1.0
     retry_max_s: float = 30.0
     shutdown_timeout_s: float = 4.0
+    dedup_horizon_s: float = 600.0
+    compact_interval_s: float = 60.0
+    compact_min_segments: int = 32
     # from the command line
     check_interval: float = 5.0
     poll_interval: float = 0.2
@@ -117,7 +121,8 @@ class TailSettings:
 
     _CONFIG_KEYS = ("by", "baseline", "window_s", "false_alarms_per_day", "min_baseline", "min_current",
                     "flush_interval_s", "max_batch_lines", "max_batch_bytes", "max_line_bytes", "rotate_grace_s",
-                    "baseline_refresh_s", "sentry_timeout_s", "retry_base_s", "retry_max_s", "shutdown_timeout_s")
+                    "baseline_refresh_s", "sentry_timeout_s", "retry_base_s", "retry_max_s", "shutdown_timeout_s",
+                    "dedup_horizon_s", "compact_interval_s", "compact_min_segments")
 
     @classmethod
     def from_config(cls, table: dict[str, Any], where: str = "llm-monitor.toml") -> "TailSettings":
@@ -149,77 +154,7 @@ class TailSettings:
         return s
 
 
-# --------------------------------------------------------------------------- store side
-def committed_positions(store: Store) -> tuple[dict[str, tuple[int, int]], dict[str, set[int]]]:
-    """Where each tailed source resumes, from the store alone.
-
-    Returns ``({source_id: (offset, line)}, {source_id: {offsets of quarantined lines beyond it}})``:
-    the offset is the largest ``source_offset`` of the source's events (0 if none); the
-    quarantined offsets beyond it are the lines that must not be quarantined again.
-
-    >>> import tempfile
-    >>> committed_positions(Store(tempfile.mkdtemp()))
-    ({}, {})
-    """
-    rows = store.read(lambda con: con.execute(
-        "SELECT source_id, max(source_offset), arg_max(source_line, source_offset) FROM events "
-        "WHERE source_id LIKE 'tail:%' GROUP BY source_id").fetchall())
-    positions = {sid: (int(off), int(line)) for sid, off, line in rows}
-    seen: dict[str, set[int]] = {}
-    if store.quarantine_dir.is_dir():
-        for p in store.quarantine_dir.glob("*.jsonl"):
-            with open(p, encoding="utf-8") as fh:
-                for text in fh:
-                    if '"tail:' not in text:
-                        continue
-                    row = json.loads(text)
-                    sid, off = row.get("source_id"), row.get("offset")
-                    if not isinstance(sid, str) or not sid.startswith("tail:") or off is None:
-                        continue
-                    if off > positions.get(sid, (0, 0))[0]:
-                        seen.setdefault(sid, set()).add(int(off))
-    return positions, seen
-
-
-@dataclass
-class CommitResult:
-    """What one commit wrote."""
-
-    frame: pd.DataFrame
-    duplicates: int
-    quarantined: int
-    segment: str | None
-
-
-def commit_tail_batch(store: Store, frame: pd.DataFrame, rejects: list[dict[str, Any]],
-                      already_quarantined: dict[str, set[int]]) -> CommitResult:
-    """Commit one batch of one source: quarantine file first, then the event segment.
-
-    Under the store's writer lock. ``already_quarantined`` ({source_id: offsets}) filters
-    rejects that an earlier run committed (lines re-read after a restart).
-    """
-    with store.writer_lock():
-        fresh = []
-        for r in rejects:
-            seen = already_quarantined.get(r["source_id"])
-            if seen is not None and r["offset"] in seen:
-                continue
-            fresh.append(r)
-        store.write_quarantine(fresh)
-        duplicates = 0
-        segment = None
-        if not frame.empty:
-            before = len(frame)
-            frame = frame.drop_duplicates("request_id", keep="first")
-            existing = store.existing_request_ids(frame["request_id"])
-            if existing:
-                frame = frame[~frame["request_id"].isin(existing)]
-            duplicates = before - len(frame)
-            if not frame.empty:
-                segment = str(store.write_segment(store.frame_to_table(frame)))
-    return CommitResult(frame, duplicates, len(fresh), segment)
-
-
+# --------------------------------------------------------------------------- statistics
 def batch_stats(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, by: list[str],
                 length_measure: str = "chars") -> dict[SegmentKey, SegmentStats]:
     """Per-segment sufficient statistics of a frame of committed events.
@@ -323,6 +258,7 @@ class Tailer:
         self._deliverer: _Deliverer | None = None
         self._wake = threading.Event()
         self._deliver_stop = threading.Event()
+        self._compactor: Compactor | None = None
 
     # ------------------------------------------------------------------ helpers
     def _resume(self, sid: str) -> tuple[int, int]:
@@ -461,7 +397,8 @@ class Tailer:
                             "reason": f"line too long: {length} bytes > max_line_bytes "
                                       f"{self.settings.max_line_bytes} (first {len(line.raw)} bytes kept)",
                             "offset": line.end_offset, "source_id": src.id})
-        result = commit_tail_batch(self.store, batch.frame, rejects, self._quarantined)
+        result = commit_tail_batch(self.store, batch.frame, rejects, self._quarantined,
+                                   dedup_horizon_s=self.settings.dedup_horizon_s)
         n_lines = len(chunk.lines) + len(chunk.oversize)
         self.counters.lines += n_lines
         self.counters.events += len(result.frame)
@@ -523,6 +460,10 @@ class Tailer:
     def run(self) -> int:
         """Run until stopped (or, with ``once``, until everything present is ingested)."""
         self._open_sinks()
+        if not self.once:
+            self._compactor = Compactor(self.store, self._deliver_stop, interval_s=self.settings.compact_interval_s,
+                                        min_segments=self.settings.compact_min_segments, log=self.log)
+            self._compactor.start()
         now = time.monotonic()
         self._refresh_baseline(now, only_new=False)
         self.log(f"following {', '.join(self.patterns)} into {self.store.root}")

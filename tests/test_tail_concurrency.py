@@ -11,7 +11,7 @@ from pathlib import Path
 import monitor
 from test_tail_support import TailProcess, native, run_cli, run_once, store_request_ids, write_config
 
-CONFIG = "[tail]\nflush_interval_s = 0.1\nmax_batch_lines = 1000\n"
+CONFIG = "[tail]\nflush_interval_s = 0.1\nmax_batch_lines = 1000\ncompact_interval_s = 1\ncompact_min_segments = 8\n"
 
 
 def _writer(log: Path, n: int, stop: threading.Event, prefix: str = "c") -> None:

@@ -10,11 +10,11 @@ import threading
 import time
 from pathlib import Path
 
-from test_tail_support import TailProcess, native, quarantined_lines, run_cli, run_once, store_request_ids
+from test_tail_support import TailProcess, native, quarantined_lines, run_cli, run_once, store_request_ids, write_config
 
 N_LINES = 9_000
 ROTATE_EVERY = 1_500
-KILLS = 20
+KILLS = 22
 
 
 def hostile(i: int) -> bytes:
@@ -75,6 +75,8 @@ def test_kill9_exactly_once(tmp_path: Path) -> None:
     logdir.mkdir()
     store = tmp_path / "store"
     all_path = tmp_path / "all.jsonl"
+    # compaction runs often, so some kills land in the middle of one
+    write_config(tmp_path / "llm-monitor.toml", "[tail]\ncompact_interval_s = 0.5\ncompact_min_segments = 3\n")
     done = threading.Event()
     stats = {"rename": 0, "copytruncate": 0}
     t = threading.Thread(target=writer, args=(logdir, all_path, done, stats), daemon=True)
@@ -82,9 +84,15 @@ def test_kill9_exactly_once(tmp_path: Path) -> None:
     rng = random.Random(5)
     kills = 0
     pattern = str(logdir / "app.log*")
-    while kills < KILLS or not done.is_set():
+    running_kills = 0
+    while kills < KILLS or running_kills < KILLS // 2 or not done.is_set():
         proc = TailProcess(tmp_path, store, [pattern], "--input-format", "native").start()
-        time.sleep(rng.uniform(0.3, 3.0))
+        if kills % 2:
+            time.sleep(rng.uniform(0.1, 2.5))  # anywhere, start-up included
+        else:  # while it runs: ingesting, committing, compacting
+            proc.wait_status(lambda st: True, timeout=60)
+            time.sleep(rng.uniform(0.0, 1.2))
+            running_kills += 1
         proc.kill()
         kills += 1
     t.join()
@@ -104,3 +112,4 @@ def test_kill9_exactly_once(tmp_path: Path) -> None:
     q_got, q_want = quarantined_lines(store), quarantined_lines(clean)
     assert sum(q_want.values()) > 200
     assert q_got == q_want
+    assert len(list((store / "events").glob("c-*.parquet"))) >= 1  # compaction ran (and was killed at times)

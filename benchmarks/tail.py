@@ -1,0 +1,360 @@
+"""Benchmark of ``llm-monitor tail`` (prints tables; not a test).
+
+1. **Alert latency**: a line written to the log -> the alert event received by a loopback
+   Sentry receiver, after a step change (refusal rate 2% -> 100% on one route), at default
+   settings. One trial per route; p50 / p99 over the trials. With ~50 events/s per route the
+   statistical part of the delay is a handful of events (< 0.2 s); the rest is the system.
+2. **Throughput**: ``tail --once`` over N events of ~1.2 KB, pinned to one core
+   (``taskset -c 0``), start-up time subtracted; plus an in-process profile saying where the
+   time of one batch goes (parse / convert+validate / signals / commit / statistics).
+3. **Memory**: RSS of a tailer fed continuously (with rotations and deletion of old files)
+   for ``--rss-minutes``; samples every 10 s.
+
+Usage::
+
+    python benchmarks/tail.py                     # all three, ~12 minutes
+    python benchmarks/tail.py --only latency --trials 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+WORDS = ("alpha beta gamma delta answer model the quality summary result value data system output "
+         "request token latency service").split()
+
+
+def event_line(i: int, *, route: str = "chat", refuse: bool = False, rng: random.Random | None = None,
+               ts: str | None = None, prefix: str = "e") -> bytes:
+    """A native event of about 1.2 KB."""
+    rng = rng or random.Random(i)
+    if refuse:
+        text = "I can't help with that."
+    else:
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(130, 170)))
+    return json.dumps({"ts": ts or datetime.now(timezone.utc).isoformat(), "request_id": f"{prefix}-{i}",
+                       "model": "m", "model_version": "v1", "route": route,
+                       "prompt": "Summarise the following support ticket for the on-call engineer.",
+                       "response": text, "output_tokens": len(text) // 4}).encode()
+
+
+def env_without_sentry(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("SENTRY_DSN", "LLM_MONITOR_STORE")}
+    env.update(extra)
+    return env
+
+
+def read_status(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def wait_status(path: Path, pred, timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = read_status(path)
+        if st is not None and pred(st):
+            return st
+        time.sleep(0.05)
+    raise SystemExit(f"timed out waiting for status in {path}: {read_status(path)}")
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    k = min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))
+    return s[k]
+
+
+# ----------------------------------------------------------------------------- latency
+def bench_latency(work: Path, trials: int, rate: float) -> None:
+    from monitor.config import Config
+    from monitor.ingest import ingest_files
+    from monitor.store import Store
+    from sentry_receiver import SentryReceiver
+
+    routes = [f"r{k:02d}" for k in range(trials)]
+    store = Store(work / "lat-store")
+    base = work / "baseline.jsonl"
+    rng = random.Random(1)
+    ts = (datetime.now(timezone.utc) - timedelta(hours=2)).isoformat()
+    with open(base, "wb") as fh:
+        for k, route in enumerate(routes):
+            for i in range(1000):
+                fh.write(event_line(k * 10_000 + i, route=route, refuse=rng.random() < 0.02, rng=rng, ts=ts,
+                                    prefix="base") + b"\n")
+    ingest_files([str(base)], store, Config(), input_format="native")
+    receiver = SentryReceiver().start()
+    log = work / "lat.log"
+    log.write_bytes(b"")
+    status = work / "lat-status.json"
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "tail", str(log), "--store", str(store.root),
+                             "--status-file", str(status), "--status-interval", "1"],
+                            env=env_without_sentry(SENTRY_DSN=receiver.dsn), stderr=subprocess.DEVNULL)
+    wait_status(status, lambda s: s["segments_monitored"] == len(routes))
+    regressed: set[str] = set()
+    stop = threading.Event()
+    first_bad: dict[str, float] = {}
+
+    def writer() -> None:
+        i = 0
+        wrng = random.Random(2)
+        with open(log, "ab") as fh:
+            while not stop.is_set():
+                t0 = time.monotonic()
+                for _ in range(int(rate / 20)):
+                    route = routes[i % len(routes)]
+                    bad = route in regressed
+                    fh.write(event_line(i, route=route, refuse=bad or wrng.random() < 0.02, rng=wrng, prefix="cur")
+                             + b"\n")
+                    fh.flush()
+                    if bad and route not in first_bad:
+                        first_bad[route] = time.time()
+                    i += 1
+                time.sleep(max(0.0, 0.05 - (time.monotonic() - t0)))
+
+    w = threading.Thread(target=writer, daemon=True)
+    w.start()
+    time.sleep(5)  # steady state
+    latencies = []
+    for route in routes:
+        regressed.add(route)
+        want = f"route={route}"
+        ok = receiver.wait_for(lambda r: any(e["fingerprint"][2].endswith(want) for e in r.events()), timeout=60)
+        if not ok:
+            print(f"  no alert for {route} within 60 s")
+            continue
+        got = min(q.time for q in receiver.requests if q.status == 200 and q.envelope is not None and any(
+            want in json.dumps(it.json().get("fingerprint", [])) for it in q.envelope.items_of("event")))
+        latencies.append(got - first_bad[route])
+        time.sleep(0.5)
+    stop.set()
+    w.join()
+    proc.send_signal(signal.SIGTERM)
+    t0 = time.monotonic()
+    rc = proc.wait(30)
+    shutdown = time.monotonic() - t0
+    false_alerts = [e for e in receiver.events() if e["fingerprint"][1] != "refusal_rate"]
+    receiver.stop()
+    print("\n## Alert latency (line written -> event at the loopback receiver), default settings")
+    print(f"step: refusal 2% -> 100% on one route; traffic {rate:.0f} events/s over {len(routes)} routes "
+          f"({rate / len(routes):.0f}/s per route)")
+    print("| trials | p50 s | p99 s | max s | min s | shutdown s (SIGTERM) | other alerts |")
+    print("|---|---|---|---|---|---|---|")
+    if latencies:
+        print(f"| {len(latencies)} | {statistics.median(latencies):.2f} | {pct(latencies, 0.99):.2f} | "
+              f"{max(latencies):.2f} | {min(latencies):.2f} | {shutdown:.2f} (rc {rc}) | {len(false_alerts)} |")
+
+
+# ----------------------------------------------------------------------------- throughput
+def bench_throughput(work: Path, n: int) -> None:
+    path = work / "thr.jsonl"
+    rng = random.Random(3)
+    with open(path, "wb") as fh:
+        for i in range(n):
+            fh.write(event_line(i, route=f"r{i % 5}", refuse=rng.random() < 0.03, rng=rng, prefix="t") + b"\n")
+    size = path.stat().st_size
+    empty = work / "empty.jsonl"
+    empty.write_bytes(b"")
+    taskset = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+
+    def once(target: Path, store: Path) -> float:
+        t0 = time.perf_counter()
+        res = subprocess.run([*taskset, sys.executable, "-m", "monitor.cli", "tail", str(target), "--store", str(store),
+                              "--once", "--input-format", "native"], env=env_without_sentry(),
+                             capture_output=True, text=True)
+        if res.returncode:
+            raise SystemExit(res.stderr)
+        return time.perf_counter() - t0
+
+    startup = min(once(empty, work / "thr-empty-store") for _ in range(2))
+    total = once(path, work / "thr-store")
+    eps = n / max(1e-9, total - startup)
+    print(f"\n## Throughput, one core ({'taskset -c 0' if taskset else 'no taskset'}), tail --once, native format")
+    print("| events | bytes/event | wall s | start-up s | events/s (excl. start-up) | MB/s |")
+    print("|---|---|---|---|---|---|")
+    print(f"| {n} | {size / n:.0f} | {total:.1f} | {startup:.1f} | {eps:,.0f} | {size / 1e6 / (total - startup):.1f} |")
+    profile_batches(path, work, min(n, 50_000))
+
+
+def profile_batches(path: Path, work: Path, n: int) -> None:
+    """Where the time of the tail pipeline goes, in process, on the first ``n`` lines."""
+    import duckdb
+
+    from monitor.config import Config
+    from monitor.ingest import BatchLoader
+    from monitor.store import Store
+    from monitor.tail import batch_stats
+    from monitor.tail_sources import Follower
+    from monitor.tail_store import commit_tail_batch
+
+    sub = work / "prof.jsonl"
+    with open(path, "rb") as src, open(sub, "wb") as dst:
+        for _ in range(n):
+            dst.write(src.readline())
+    store = Store(work / "prof-store")
+    follower = Follower([str(sub)], resume=lambda sid: (0, 0))
+    follower.scan()
+    loader = BatchLoader(Config(), str(sub), input_format="native")
+    con = duckdb.connect()
+
+    def run() -> None:
+        src = follower.sources()[0]
+        loader.source_id = src.id
+        while True:
+            chunk = follower.read(src, max_bytes=16 << 20, max_lines=10_000)
+            if not chunk.lines:
+                break
+            batch = loader.load(chunk.lines)
+            res = commit_tail_batch(store, batch.frame, batch.rejects, {}, dedup_horizon_s=600)
+            batch_stats(con, res.frame, ["model", "route"])
+
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    run()
+    prof.disable()
+    wall = time.perf_counter() - t0
+    st = pstats.Stats(prof)
+    cum = {}
+    for (file, _line, func), (_cc, _nc, _tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+        cum[(os.path.basename(file), func)] = cum.get((os.path.basename(file), func), 0.0) + ct
+    rows = [
+        ("read + split lines (tail_sources.Follower.read)", ("tail_sources.py", "read")),
+        ("parse JSON (ingest.parse_lines, orjson)", ("ingest.py", "parse_lines")),
+        ("adapter convert (adapters.convert)", ("__init__.py", "convert")),
+        ("validate events (events.check_event)", ("events.py", "check_event")),
+        ("events -> frame (events.events_to_frame)", ("events.py", "events_to_frame")),
+        ("signals (signals.derive_signals)", ("__init__.py", "derive_signals")),
+        ("  of which refusal/length SQL (refusal.text_signals)", ("refusal.py", "text_signals")),
+        ("commit (tail_store.commit_tail_batch)", ("tail_store.py", "commit_tail_batch")),
+        ("  of which dedup query (existing_request_ids)", ("tail_store.py", "existing_request_ids")),
+        ("  of which Parquet write (Store.write_segment)", ("store.py", "write_segment")),
+        ("window statistics (tail.batch_stats)", ("tail.py", "batch_stats")),
+    ]
+    print(f"\nWhere the time goes (in process, profiled, {n} events, {wall:.1f} s = {n / wall:,.0f} events/s "
+          "under the profiler):")
+    print("| stage | seconds | share | µs/event |")
+    print("|---|---|---|---|")
+    for label, key in rows:
+        secs = cum.get(key, 0.0)
+        print(f"| {label} | {secs:.2f} | {secs / wall * 100:.0f}% | {secs / n * 1e6:.0f} |")
+
+
+# ----------------------------------------------------------------------------- memory
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def bench_rss(work: Path, minutes: float) -> None:
+    logs = work / "rss-logs"
+    logs.mkdir()
+    store = work / "rss-store"
+    status = work / "rss-status.json"
+    app = logs / "app.log"
+    app.write_bytes(b"")
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "tail", str(logs / "*.log"), "--store", str(store),
+                             "--status-file", str(status), "--status-interval", "2", "--input-format", "native"],
+                            env=env_without_sentry(), stderr=subprocess.DEVNULL)
+    wait_status(status, lambda s: True)
+    stop = threading.Event()
+    written = [0]
+
+    def writer() -> None:
+        rng = random.Random(4)
+        lines = [event_line(i, route=f"r{i % 5}", refuse=rng.random() < 0.02, rng=rng) for i in range(2000)]
+        rotated = 0
+        fh = open(app, "ab")
+        while not stop.is_set():
+            st = read_status(status) or {}
+            if st.get("lag_bytes", 0) > 30 << 20:
+                time.sleep(0.2)
+                continue
+            base = written[0]
+            fh.write(b"".join(l.replace(b'"request_id": "e-', b'"request_id": "w%d-' % base, 1) + b"\n"
+                              for l in lines))
+            fh.flush()
+            written[0] += len(lines)
+            if written[0] // 300_000 > rotated:
+                rotated += 1
+                fh.close()
+                os.rename(app, logs / f"app.{rotated}.old")
+                fh = open(app, "ab")
+                for old in logs.glob("app.*.old"):
+                    if old.name != f"app.{rotated}.old":
+                        old.unlink()  # the tailer has drained it (or reads it through its open handle)
+        fh.close()
+
+    w = threading.Thread(target=writer, daemon=True)
+    w.start()
+    samples = []
+    t_end = time.monotonic() + minutes * 60
+    t0 = time.monotonic()
+    while time.monotonic() < t_end:
+        time.sleep(10)
+        st = read_status(status) or {}
+        samples.append((time.monotonic() - t0, rss_kb(proc.pid) / 1024, st.get("total_events", 0)))
+    stop.set()
+    w.join()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+    print(f"\n## Memory: RSS of the tailer over {minutes:.0f} min of continuous input (rotation every 300k lines)")
+    print("| t s | RSS MB | events ingested |")
+    print("|---|---|---|")
+    for t, rss, ev in samples[:: max(1, len(samples) // 12)]:
+        print(f"| {t:.0f} | {rss:.0f} | {ev:,} |")
+    warm = [s for s in samples if s[2] >= 200_000] or samples
+    if warm:
+        lo, hi = min(s[1] for s in warm), max(s[1] for s in warm)
+        print(f"after warm-up (>= 200k events): RSS {lo:.0f}-{hi:.0f} MB (spread {100 * (hi - lo) / lo:.0f}%); "
+              f"final {samples[-1][1]:.0f} MB after {samples[-1][2]:,} events "
+              f"({samples[-1][2] / (samples[-1][0] or 1):,.0f} events/s sustained on 2 shared cores)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=["latency", "throughput", "rss"])
+    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--rate", type=float, default=1000.0, help="events/s written in the latency run")
+    ap.add_argument("--events", type=int, default=200_000, help="events in the throughput run")
+    ap.add_argument("--rss-minutes", type=float, default=6.0)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-tail-"))
+    try:
+        print(f"# llm-monitor tail benchmark ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})")
+        if args.only in (None, "latency"):
+            bench_latency(work, args.trials, args.rate)
+        if args.only in (None, "throughput"):
+            bench_throughput(work, args.events)
+        if args.only in (None, "rss"):
+            bench_rss(work, args.rss_minutes)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

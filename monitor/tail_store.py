@@ -1,0 +1,199 @@
+"""The tailer's side of the store: resume positions, the commit of one batch, background compaction.
+
+Resume positions come from the store alone (see :mod:`monitor.tail`): the largest
+``source_offset`` per ``source_id`` over the event segments, plus the offsets of quarantined
+lines beyond it (so they are not quarantined twice when re-read).
+
+The commit of one batch, under the store's writer lock:
+
+1. the batch's quarantined lines are written (one file, atomic rename);
+2. the events are de-duplicated by ``request_id`` (inside the batch, and against the segments
+   written in the last ``dedup_horizon_s`` seconds: a second guard behind the offsets, with a
+   cost bounded by the horizon rather than by the size of the store);
+3. the events are written as one Parquet segment (atomic rename).
+
+Example:
+    >>> import tempfile, pandas as pd
+    >>> store = Store(tempfile.mkdtemp())
+    >>> frame = pd.DataFrame({"ts": pd.to_datetime(["2026-11-25T10:00:00Z"] * 2), "request_id": ["a", "a"],
+    ...                       "model": ["m", "m"], "response": ["hi", "hi"], "source_id": ["tail:x"] * 2,
+    ...                       "source_offset": [10, 20], "source_line": [1, 2]})
+    >>> bad = [{"source": "f", "line": 3, "reason": "invalid JSON", "raw": b"{", "offset": 22, "source_id": "tail:x"}]
+    >>> r = commit_tail_batch(store, frame, bad, {})
+    >>> len(r.frame), r.duplicates, r.quarantined
+    (1, 1, 1)
+    >>> committed_positions(store)
+    ({'tail:x': (10, 1)}, {'tail:x': {22}})
+    >>> commit_tail_batch(store, frame, bad, committed_positions(store)[1]).quarantined
+    0
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from monitor.store import Store
+
+
+def committed_positions(store: Store) -> tuple[dict[str, tuple[int, int]], dict[str, set[int]]]:
+    """Where each tailed source resumes, from the store alone.
+
+    Returns ``({source_id: (offset, line)}, {source_id: {offsets of quarantined lines beyond it}})``:
+    the offset is the largest ``source_offset`` of the source's events (sources without events
+    are absent: they start at 0); the quarantined offsets beyond it are the lines that must not
+    be quarantined again.
+
+    >>> import tempfile
+    >>> committed_positions(Store(tempfile.mkdtemp()))
+    ({}, {})
+    """
+    rows = store.read(lambda con: con.execute(
+        "SELECT source_id, max(source_offset), arg_max(source_line, source_offset) FROM events "
+        "WHERE source_id LIKE 'tail:%' GROUP BY source_id").fetchall())
+    positions = {sid: (int(off), int(line)) for sid, off, line in rows}
+    seen: dict[str, set[int]] = {}
+    if store.quarantine_dir.is_dir():
+        for p in store.quarantine_dir.glob("*.jsonl"):
+            with open(p, encoding="utf-8") as fh:
+                for text in fh:
+                    if '"tail:' not in text:
+                        continue
+                    row = json.loads(text)
+                    sid, off = row.get("source_id"), row.get("offset")
+                    if not isinstance(sid, str) or not sid.startswith("tail:") or off is None:
+                        continue
+                    if off > positions.get(sid, (0, 0))[0]:
+                        seen.setdefault(sid, set()).add(int(off))
+    return positions, seen
+
+
+def recent_segments(store: Store, horizon_s: float | None) -> list[Path]:
+    """Live segments modified in the last ``horizon_s`` seconds (all with None)."""
+    live = store.live_segments()
+    if horizon_s is None:
+        return live
+    cutoff = time.time() - horizon_s
+    out = []
+    for p in live:
+        try:
+            if p.stat().st_mtime >= cutoff:
+                out.append(p)
+        except FileNotFoundError:
+            continue
+    return out
+
+
+def existing_request_ids(files: list[Path], request_ids: pd.Series) -> set[str]:
+    """Which of ``request_ids`` the given segment files hold."""
+    if not files or request_ids.empty:
+        return set()
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("batch_ids", pa.table({"request_id": pa.array(request_ids.tolist(), pa.string())}))
+        listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+        rows = con.execute(
+            f"SELECT DISTINCT e.request_id FROM read_parquet([{listing}], union_by_name = true) e "
+            "SEMI JOIN batch_ids b ON e.request_id = b.request_id").fetchall()
+    finally:
+        con.close()
+    return {r[0] for r in rows}
+
+
+@dataclass
+class CommitResult:
+    """What one commit wrote: the events written, duplicates dropped, lines quarantined."""
+
+    frame: pd.DataFrame
+    duplicates: int
+    quarantined: int
+    segment: str | None
+
+
+def commit_tail_batch(store: Store, frame: pd.DataFrame, rejects: list[dict[str, Any]],
+                      already_quarantined: dict[str, set[int]], *,
+                      dedup_horizon_s: float | None = None) -> CommitResult:
+    """Commit one batch of one source: quarantine file first, then the event segment.
+
+    ``already_quarantined`` ({source_id: offsets}) filters rejects an earlier run committed.
+    ``dedup_horizon_s``: request ids are checked against segments modified within this many
+    seconds (None: the whole store, like ``llm-monitor ingest``).
+    """
+    for attempt in range(5):
+        try:
+            return _commit(store, frame, rejects, already_quarantined, dedup_horizon_s)
+        except duckdb.IOException:  # a segment removed by a concurrent compaction: list again
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _commit(store: Store, frame: pd.DataFrame, rejects: list[dict[str, Any]],
+            already_quarantined: dict[str, set[int]], dedup_horizon_s: float | None) -> CommitResult:
+    with store.writer_lock():
+        fresh = []
+        for r in rejects:
+            seen = already_quarantined.get(r["source_id"])
+            if seen is not None and r["offset"] in seen:
+                continue
+            fresh.append(r)
+        duplicates = 0
+        segment = None
+        if not frame.empty:
+            before = len(frame)
+            frame = frame.drop_duplicates("request_id", keep="first")
+            existing = existing_request_ids(recent_segments(store, dedup_horizon_s), frame["request_id"])
+            if existing:
+                frame = frame[~frame["request_id"].isin(existing)]
+            duplicates = before - len(frame)
+        store.write_quarantine(fresh)
+        for r in fresh:
+            seen = already_quarantined.get(r["source_id"])
+            if seen is not None:
+                seen.add(r["offset"])
+        if not frame.empty:
+            segment = str(store.write_segment(store.frame_to_table(frame)))
+    return CommitResult(frame, duplicates, len(fresh), segment)
+
+
+class Compactor(threading.Thread):
+    """Background compaction of small segments (:func:`monitor.compaction.compact`).
+
+    Every ``interval_s`` seconds, when at least ``min_segments`` small live segments exist,
+    merges them (crash-safe; readers never see a row twice). Runs under the store's writer
+    lock, so the tailer's commits wait while a merge is written.
+    """
+
+    def __init__(self, store: Store, stop: threading.Event, *, interval_s: float = 60.0, min_segments: int = 32,
+                 small_bytes: int = 4 << 20, target_bytes: int = 32 << 20,
+                 log: Callable[[str], None] | None = None) -> None:
+        super().__init__(name="tail-compaction", daemon=True)
+        self.store, self.stop_event = store, stop
+        self.interval_s, self.min_segments = interval_s, min_segments
+        self.small_bytes, self.target_bytes = small_bytes, target_bytes
+        self.log = log or (lambda _t: None)
+        self.runs = 0
+        self.merged = 0
+
+    def run(self) -> None:
+        from monitor.compaction import candidates, compact
+
+        while not self.stop_event.wait(self.interval_s):
+            try:
+                if len(candidates(self.store, None, small_bytes=self.small_bytes)) < self.min_segments:
+                    continue
+                report = compact(self.store, None, small_bytes=self.small_bytes, target_bytes=self.target_bytes,
+                                 min_segments=2, settle_s=1.0)
+                self.runs += 1
+                self.merged += report.merged
+            except Exception as exc:  # noqa: BLE001 - compaction is an optimisation; never stop tailing
+                self.log(f"compaction failed ({type(exc).__name__}: {exc}); will retry")
