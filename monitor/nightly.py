@@ -322,6 +322,9 @@ def nightly_job(m: Any, args: argparse.Namespace, progress: Progress, out: TextI
     baseline, current = nightly_windows(day, m.config.nightly_baseline_days, m.config.nightly_baseline)
     n_base, n_cur = _count(m, baseline), _count(m, current)
     print(f"baseline: {baseline} ({n_base} events); current: {current} ({n_cur} events)", file=out)
+    if n_cur == 0 and n_base > 0:
+        raise UserError(f"no events on {day.isoformat()} in {m.store.root} although the baseline has {n_base}: "
+                        "is ingestion running?")
     progress.update("comparing", 0, 1)
     comparison = m.compare(baseline, current, by=keys)
     progress.done("comparing")

@@ -161,3 +161,30 @@ def test_window_helpers() -> None:
                                                          "since=2026-01-10,until=2026-01-11")
     assert nightly_keys(None, ["model", "model_version", "route", "schema_name"]) == ["model", "route", "schema_name"]
     assert nightly_keys("model,model_version", ["route"]) == ["model", "model_version"]
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    import io
+
+    from monitor.nightly import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    quiet = io.StringIO()
+    bar = Progress(quiet)
+    for _ in bar.steps("compaction", range(5), 5):
+        pass
+    assert quiet.getvalue() == ""
+    tty = Tty()
+    bar = Progress(tty, enabled=True)
+    assert list(bar.steps("compaction", range(3), 3)) == [0, 1, 2]
+    text = tty.getvalue()
+    assert "\rcompaction" in text and "3/3" in text and text.endswith("\r")
+
+
+def test_empty_day_after_traffic_is_an_error(store: Path) -> None:
+    proc = run_cli("nightly", "--store", str(store), "--date", TODAY.isoformat(), "--no-compact")
+    assert proc.returncode == 2
+    assert "no events on 2026-11-26" in proc.stderr and "is ingestion running?" in proc.stderr
