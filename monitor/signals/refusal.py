@@ -353,6 +353,8 @@ def text_signals(
         except (TypeError, pa.ArrowException):
             mod = pa.array([m if isinstance(m, str) else None for m in models], type=pa.large_string())
     src = pa.table({"rid": pa.array(np.arange(n, dtype=np.int64)), "model": mod, "response": resp})
+    if n >= 20_000:  # several record batches let DuckDB scan in parallel
+        src = pa.Table.from_batches(src.to_batches(max_chunksize=max(10_000, n // 16)))
     con = _connection(n)
     sql = _build_sql(rules)
     try:
