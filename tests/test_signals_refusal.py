@@ -94,6 +94,9 @@ POSITIVES = [
 NEGATIVES = [
     "I'm sorry to hear that. Here are some tips that may help you sleep better.",
     "I cannot stress enough how important it is to back up your data.",
+    "I cannot stress enough how important it is to help your team grow.",
+    "I'm sorry to hear about your dog. " + "Here is a long, careful answer about pet care. " * 12
+    + "Talk to a trusted friend if you need support.",
     "I can't recommend this book enough!",
     "```python\nprint(\"I'm sorry, but I can't help with that.\")\n```\nThis prints a canned refusal.",
     "> I'm sorry, Dave. I'm afraid I can't do that.\n\nThat line is from 2001: A Space Odyssey.",

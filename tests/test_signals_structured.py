@@ -330,3 +330,18 @@ def test_builtin_rules_have_no_capturing_groups() -> None:
     capturing = re.compile(r"(?<!\\)\((?!\?)")
     for rule in RULES:
         assert not capturing.search(rule.pattern.replace("\\\\", "")), rule.name
+
+
+def test_derive_signals_with_tool_call_columns() -> None:
+    frame = pd.DataFrame(
+        {
+            "response": ["", "", "plain answer"],
+            "tool_calls": [json.dumps([_call("get_weather", '{"city": "Paris"}')]),
+                           [_call("get_weather", '{"days": 3}')], None],
+            "tools": [json.dumps(TOOLS), TOOLS, None],
+        }
+    )
+    out = derive_signals(frame)
+    assert out["expects_json"].tolist() == [True, True, False]
+    assert out["parse_status"].tolist() == ["ok", "schema_violation", "not_expected"]
+    assert out["parse_error"].iat[1].startswith("tool_calls[0] get_weather: required at /")

@@ -133,8 +133,11 @@ def derive_signals(frame: pd.DataFrame, config: SignalConfig | None = None) -> p
 
     Input columns: ``response`` (str, required), and optionally ``model``, ``finish_reason``,
     ``output_tokens``, ``expects_json`` (bool|None) and ``schema`` (JSON Schema text; a
-    non-null schema implies ``expects_json``). Returns a new DataFrame with the same index
-    and row order and the columns of :data:`SIGNAL_COLUMNS`.
+    non-null schema implies ``expects_json``). Optional ``tool_calls`` (OpenAI-style list or
+    its JSON text) and ``tools`` (declared functions): a row with tool calls is judged on its
+    call arguments against the declared ``parameters`` (see :func:`classify_tool_calls`).
+    Returns a new DataFrame with the same index and row order and the columns of
+    :data:`SIGNAL_COLUMNS`.
 
     >>> df = pd.DataFrame({
     ...     "response": ["Sorry, but I can't help with that.", '```json\\n{"a": 1}\\n```', "Paris."],
@@ -167,6 +170,20 @@ def derive_signals(frame: pd.DataFrame, config: SignalConfig | None = None) -> p
         st, er = parse_batch(resp, [True] * len(idx), sch, fr, config.limits)
         status[idx] = st
         error[idx] = er
+
+    # Optional OpenAI-style tool calls: the arguments are what must be JSON, checked against
+    # the declared function parameters (``tools``); a row with tool calls expects JSON.
+    if "tool_calls" in frame.columns:
+        calls = frame["tool_calls"].to_numpy(object)
+        has = np.array([c is not None and not (isinstance(c, float) and np.isnan(c)) for c in calls], dtype=bool)
+        if has.any():
+            tools = _col(frame, "tools").to_numpy(object)
+            fr_all = _nullable_str(_col(frame, "finish_reason"))
+            for i in np.flatnonzero(has):
+                t = tools[i]
+                t = None if t is None or (isinstance(t, float) and np.isnan(t)) else t
+                status[i], error[i] = classify_tool_calls(calls[i], t, fr_all[i], config.limits)
+            ej |= has
 
     cls = text["refusal_class"].to_numpy(object)
     refusal = (cls == "full_refusal") | ((cls == "partial_refusal") & config.count_partial_as_refusal)

@@ -66,7 +66,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_inability",
         "apology_inability",
-        r"(?:^|[.!?]\s+|\n)\s*(?:no,?\s+)?i(?:'m| am)?\s?(?:really |truly |simply |just |currently |afraid i )?" + _CANT + r"\s+(?:\w+\s+)*?" + _ACTION + r"\b",
+        r"(?:^|[.!?]\s+|\n)\s*(?:no,?\s+)?i(?:'m| am)?\s?(?:really |truly |simply |just |currently |afraid i )?" + _CANT + r"\s+(?:\w+\s+){0,3}?" + _ACTION + r"\b",
     ),
     RefusalRule(
         "en_decline",
@@ -161,7 +161,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_redirect_crisis",
         "redirect_professional",
-        r"^(?:i'm |i am )?(?:really |so |deeply |truly |very )?(?:sorry (?:to hear|that you)|sorry you're)[\s\S]*?\b(?:mental health (?:professional|provider|expert|services)|crisis (?:hotline|line|text line|center|centre|helpline)|suicide (?:prevention|hotline|helpline|crisis)|helpline|samaritans|988|a trusted (?:person|friend|adult|family member)|someone (?:you trust|who can (?:help|provide|offer)))",
+        r"^(?:i'm |i am )?(?:really |so |deeply |truly |very )?(?:sorry (?:to hear|that you)|sorry you're)[\s\S]{0,400}?\b(?:mental health (?:professional|provider|expert|services)|crisis (?:hotline|line|text line|center|centre|helpline)|suicide (?:prevention|hotline|helpline|crisis)|helpline|samaritans|988|a trusted (?:person|friend|adult|family member)|someone (?:you trust|who can (?:help|provide|offer)))",
         position="anywhere",
     ),
     RefusalRule(
@@ -194,7 +194,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "es_inability",
         "apology_inability",
-        r"^(?:no,?\s+)?no (?:puedo|podré|me es posible|voy a) (?:\w+ )*?(?:ayudar|ayudarte|ayudarle|proporcionar|proporcionarte|dar|darte|ofrecer|responder|cumplir|hacer eso|asistir|asistirte|generar|crear|escribir|brindar|facilitar|compartir)",
+        r"^(?:no,?\s+)?no (?:puedo|podré|me es posible|voy a) (?:\w+ ){0,3}?(?:ayudar|ayudarte|ayudarle|proporcionar|proporcionarte|dar|darte|ofrecer|responder|cumplir|hacer eso|asistir|asistirte|generar|crear|escribir|brindar|facilitar|compartir)",
         lang="es",
     ),
     RefusalRule(
@@ -219,7 +219,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "fr_inability",
         "apology_inability",
-        r"^(?:non,?\s+)?(?:je ne (?:peux|pourrai|suis pas en mesure d[e']|vais pas) ?(?:pas )?(?:\w+ )*?(?:aider|vous aider|t'aider|fournir|répondre|donner|satisfaire|accéder|assister|générer|créer|écrire|partager|proposer|communiquer)|je dois (?:refuser|décliner))",
+        r"^(?:non,?\s+)?(?:je ne (?:peux|pourrai|suis pas en mesure d[e']|vais pas) ?(?:pas )?(?:\w+ ){0,3}?(?:aider|vous aider|t'aider|fournir|répondre|donner|satisfaire|accéder|assister|générer|créer|écrire|partager|proposer|communiquer)|je dois (?:refuser|décliner))",
         lang="fr",
     ),
     RefusalRule(
@@ -244,7 +244,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "de_inability",
         "apology_inability",
-        r"^(?:nein,?\s+)?(?:ich (?:kann|darf|werde) (?:ihnen |dir |euch )?(?:dabei |damit |hierbei |diese[nrs]? |keine[nrs]? )?(?:nicht |keine |keinen )?(?:\w+ )*?(?:helfen|unterstützen|geben|bereitstellen|liefern|beantworten|erstellen|schreiben|nennen|anbieten|mitteilen|weitergeben|zur verfügung stellen)|ich bin nicht in der lage|ich muss (?:das |diese anfrage )?ablehnen)",
+        r"^(?:nein,?\s+)?(?:ich (?:kann|darf|werde) (?:ihnen |dir |euch )?(?:dabei |damit |hierbei |diese[nrs]? |keine[nrs]? )?(?:nicht |keine |keinen )?(?:\w+ ){0,3}?(?:helfen|unterstützen|geben|bereitstellen|liefern|beantworten|erstellen|schreiben|nennen|anbieten|mitteilen|weitergeben|zur verfügung stellen)|ich bin nicht in der lage|ich muss (?:das |diese anfrage )?ablehnen)",
         lang="de",
     ),
     RefusalRule(
@@ -269,7 +269,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "pt_inability",
         "apology_inability",
-        r"^(?:não,?\s+)?(?:eu )?não (?:posso|consigo|poderei|vou) (?:\w+ )*?(?:ajudar|te ajudar|lhe ajudar|fornecer|fornecê-l[oa]s?|dar|oferecer|responder|atender|cumprir|fazer isso|auxiliar|gerar|criar|escrever|compartilhar|divulgar)",
+        r"^(?:não,?\s+)?(?:eu )?não (?:posso|consigo|poderei|vou) (?:\w+ ){0,3}?(?:ajudar|te ajudar|lhe ajudar|fornecer|fornecê-l[oa]s?|dar|oferecer|responder|atender|cumprir|fazer isso|auxiliar|gerar|criar|escrever|compartilhar|divulgar)",
         lang="pt",
     ),
     RefusalRule(
