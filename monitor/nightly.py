@@ -383,7 +383,11 @@ def _run_with_crons(m: Any, args: argparse.Namespace, progress: Progress, dsn: s
     except ValueError as exc:
         sys.stderr.write(f"llm-monitor nightly: error: sentry.schedule: {exc}\n")
         return EXIT_ERROR
-    sink = SentrySink(dsn=dsn, environment=s.environment, send_text=s.send_text)
+    try:
+        sink = SentrySink(dsn=dsn, environment=s.environment, send_text=s.send_text)
+    except Exception as exc:  # noqa: BLE001 - a malformed DSN: one line, exit 2
+        sys.stderr.write(f"llm-monitor nightly: error: Sentry DSN: {type(exc).__name__}: {exc}\n")
+        return EXIT_ERROR
     code = EXIT_ERROR
     try:
         with cron_job(s.monitor_slug, cfg) as run:

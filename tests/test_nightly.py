@@ -188,3 +188,9 @@ def test_empty_day_after_traffic_is_an_error(store: Path) -> None:
     proc = run_cli("nightly", "--store", str(store), "--date", TODAY.isoformat(), "--no-compact")
     assert proc.returncode == 2
     assert "no events on 2026-11-26" in proc.stderr and "is ingestion running?" in proc.stderr
+
+
+def test_malformed_dsn_is_a_one_line_error(tmp_path: Path) -> None:
+    proc = run_cli("nightly", "--store", str(tmp_path / "s"), env={"SENTRY_DSN": "not a dsn"})
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("llm-monitor nightly: error: Sentry DSN:") and proc.stderr.count("\n") == 1
