@@ -49,7 +49,7 @@ _ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this)|suppor
 _APOLOGY = r"(?:sorry|apologi[sz]e|apologies|regret(?:fully)?|unfortunately|afraid)"
 _MORAL = r"(?:(?:not |in)?appropriate|unethical|ethical|acceptable|unacceptable|okay|ok|legal|illegal|possible for me|harmful|irresponsible|wrong|right|advisable)"
 _SAFE_PREFIX = r"(?:(?:safe|advisable|wise|responsible|healthy|legal|ethical) (?:or|and|nor) )?"
-_AI = r"(?:(?:just |only |merely |simply )?an? (?:ai|a\.i\.|artificial intelligence|language model|large language model|llm|virtual assistant|ai assistant|ai language model|ai model|ai developed by [a-z0-9 ]{1,30}|responsible ai|ethical ai|helpful (?:and harmless )?assistant|chatbot|assistant)|a privacy-respecting ai)"
+_AI = r"(?:(?:just |only |merely |simply )?an? (?:text-based |large |digital |conversational |virtual |responsible |ethical |helpful )?(?:ai|a\.i\.|artificial intelligence|language model|large language model|llm|virtual assistant|ai assistant|ai language model|ai model|ai developed by [a-z0-9 ]{1,30}|responsible ai|ethical ai|helpful (?:and harmless )?assistant|chatbot|assistant)|a privacy-respecting ai)"
 
 RULES: tuple[RefusalRule, ...] = (
     # ---------------------------------------------------------------- apology + inability
@@ -77,6 +77,11 @@ RULES: tuple[RefusalRule, ...] = (
         "en_not_something_i_can",
         "apology_inability",
         r"\b(?:that's|that is|this is|it's|it is) not something (?:that )?(?:i|i'm|i am) (?:can|could|am able to|'m able to|able to|comfortable|willing to|going to|will)\b",
+    ),
+    RefusalRule(
+        "en_not_comfortable",
+        "apology_inability",
+        r"(?:^|[.!?]\s+)i(?:'m| am)? ?(?:do not|don't|am not|'m not|not) (?:feel )?(?:comfortable|at ease) (?:[a-z]+ing\b|with (?:this|that|your|the request)|to\b)",
     ),
     RefusalRule(
         "en_prefer_not",
