@@ -4,6 +4,7 @@ and bad inputs answered with :class:`monitor.errors.UserError` (never a raw libr
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 from pathlib import Path
 
@@ -22,13 +23,25 @@ PER_CELL = 600
 TOTAL = PER_CELL * 12  # 5 routes x 2 versions of acme-chat + 2 routes of the control model
 
 
+def shared_demo_store(tmp_path_factory: pytest.TempPathFactory, events: int = PER_CELL) -> Path:
+    """``llm-monitor demo --events N`` built once per test session (per xdist worker) and shared
+    read-only by the API, notebook and docs tests, so the alert log and quarantine are filled too.
+    Tests that write use their own store."""
+    root = tmp_path_factory.getbasetemp() / f"shared-demo-{events}"
+    store = root / "store"
+    root.mkdir(exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "done").exists():
+            result = run_cli("demo", "--store", str(store), "--events", str(events))
+            assert result.returncode == 0, result.stderr
+            (root / "done").write_text("ok")
+    return store
+
+
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A demo store built by ``llm-monitor demo`` (so the alert log and quarantine are filled too)."""
-    store = tmp_path_factory.mktemp("api") / "store"
-    result = run_cli("demo", "--store", str(store), "--events", str(PER_CELL))
-    assert result.returncode == 0, result.stderr
-    return store
+    return shared_demo_store(tmp_path_factory)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 import monitor
 from helpers import event, run_cli, write_jsonl
 
-FILES = 4
+FILES = 3
 PER_FILE = 150
 REFUSAL = "I'm sorry, but I can't help with that request."
 
@@ -89,7 +89,7 @@ def test_reads_while_ingest_subprocesses_write(tmp_path: Path) -> None:
     assert last == FILES * PER_FILE
     # The reads overlapped the writes: several distinct counts were observed on the way up.
     assert len({n for _, n in seen}) >= 3, seen
-    assert len(seen) >= 4 * 4
+    assert len(seen) >= 4 * 3
     final = m.compare("model_version=v1", "model_version=v2", by=["route"])
     assert {f.segment["route"] for f in final.items} == {"chat", "support"}
 

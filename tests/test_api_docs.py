@@ -10,16 +10,15 @@ from pathlib import Path
 import pytest
 
 import monitor
-from helpers import run_cli
+from test_api import shared_demo_store
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "API.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
-def test_every_python_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = tmp_path / "demo-store"
-    built = run_cli("demo", "--store", str(store), "--events", "600")
-    assert built.returncode == 0, built.stderr
+def test_every_python_block_runs(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    store = shared_demo_store(tmp_path_factory, 600)  # shared: the blocks only read it
     monkeypatch.chdir(tmp_path)  # the overview block opens ./llm-monitor-data: an empty store here
     monkeypatch.delenv("LLM_MONITOR_STORE", raising=False)
     import matplotlib

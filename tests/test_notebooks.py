@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import run_cli
+from test_api import shared_demo_store
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -35,11 +35,8 @@ def test_both_notebooks_exist() -> None:
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small demo store built by the real CLI (600 events per version and route)."""
-    store = tmp_path_factory.mktemp("nbstore") / "store"
-    result = run_cli("demo", "--store", str(store), "--events", "600")
-    assert result.returncode in (0, 1), result.stderr
-    return store
+    """A small demo store built by the real CLI (600 events per version and route), shared."""
+    return shared_demo_store(tmp_path_factory, 600)
 
 
 @pytest.fixture(scope="module")
@@ -110,10 +107,10 @@ def test_quickstart_builds_an_empty_store_and_runs(kernel_dir: Path, tmp_path: P
     """Pointed at an empty store, the quickstart builds the demo store itself, then runs to the end."""
     store = tmp_path / "fresh-store"
     nb = _execute(ROOT / "notebooks" / "quickstart.ipynb", tmp_path, kernel_dir, monkeypatch,
-                  {"LLM_MONITOR_NOTEBOOK_STORE": str(store), "LLM_MONITOR_NOTEBOOK_EVENTS": "600"})
+                  {"LLM_MONITOR_NOTEBOOK_STORE": str(store), "LLM_MONITOR_NOTEBOOK_EVENTS": "300"})
     _check_outputs(nb, "quickstart.ipynb")
     first = "".join(o.get("text", "") for o in nb.cells[1].outputs)
-    assert "ingest: 1 file(s)" in first and "7200 ingested" in first, first
+    assert "ingest: 1 file(s)" in first and "3600 ingested" in first, first
     assert any((store / "events").glob("*.parquet"))
     text = _text(nb)
     assert "refusal_rate 1.7% -> 6.8%" in text or "refusal_rate" in text
