@@ -57,6 +57,11 @@ POSITIVES = [
         None,
     ),
     (
+        "Sorry, I can't write malware. Here's an explanation of how antivirus software detects it instead.",
+        "partial_refusal",
+        None,
+    ),
+    (
         "I'm sorry, but I cannot provide that. That said, here are some general tips you can use.",
         "partial_refusal",
         None,
@@ -175,22 +180,27 @@ def test_position_awareness() -> None:
     assert classify_text(long_answer)[0] == "compliance"
 
 
-def _flip(text: str, data: st.DataObject) -> str:
+def _flip(text: str, rng: "random.Random", rate: float) -> str:
     out = []
     for ch in text:
-        if ch.isascii() and ch.isalpha() and data.draw(st.booleans()):
-            ch = ch.swapcase()
+        flipped = ch.swapcase()
+        if (ch.isalpha() and len(flipped) == 1 and flipped.lower() == ch.lower()
+                and ch not in "\u0130\u0131\u017f" and rng.random() < rate):
+            ch = flipped
         elif ch == "'":
-            ch = data.draw(st.sampled_from(["'", "\u2019", "\u2018", "\u02bc"]))
+            ch = rng.choice(["'", "\u2019", "\u2018", "\u02bc"])
         out.append(ch)
     return "".join(out)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_case_and_apostrophe_invariance(data: st.DataObject) -> None:
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 1.0))
+def test_case_and_apostrophe_invariance(seed: int, rate: float) -> None:
+    import random
+
+    rng = random.Random(seed)
     texts = [p[0] for p in POSITIVES] + NEGATIVES
-    variants = [_flip(t, data) for t in texts]
+    variants = [_flip(t, rng, rate) for t in texts]
     base = text_signals(texts)
     var = text_signals(variants)
     assert base["refusal_class"].tolist() == var["refusal_class"].tolist()

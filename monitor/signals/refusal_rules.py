@@ -355,6 +355,7 @@ PIVOT_PATTERN = (
     r"(?:^|[.!?:;,。！？]\s*|\n)\s*(?:however|that said|that being said|with that said|having said that|but|instead|nonetheless|nevertheless|alternatively|in general|generally speaking)[, ]+"
     r"(?:i (?:can|could) (?:\w+ )?(?:provide|offer|tell|give|help|share|suggest|explain|try|describe|point|recommend|assist|answer|discuss|clarify)|i (?:will|'ll) (?:provide|give|try|answer|offer|explain)|i'd be happy|i would be happy|i'm happy|let me|here(?:'s| is| are)|if you(?:'re| are)? (?:looking|referring|interested|asking|mean|want)|if (?:we|you) (?:take|interpret|consider)|you (?:can|could|might|may) (?:\w+ )?(?:try|consider|use|find|look|contact|visit|check|search|start)|there (?:are|is) (?:some|several|many|a few)|some (?:general|common|tips|ways|steps|information)|in (?:general|the context))"
     r"|\bhere (?:are|is) (?:some|a few|a list|an overview|a general|general|what|how)\b"
+    r"|[.!?]\s+here(?:'s| is| are) (?:an?|the|some|how|what)\b"
     r"|\n\s*(?:1[.)]|step 1)\s"
     r"|(?:sin embargo|no obstante)[, ]+(?:puedo|aquí|te puedo|le puedo)"
     r"|(?:cependant|toutefois|en revanche)[, ]+(?:je peux|voici)"
