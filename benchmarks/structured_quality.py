@@ -72,7 +72,7 @@ def throughput(n: int, seed: int) -> None:
     statuses, _ = parse_batch(responses, exp, schemas, finish)
     dt = time.perf_counter() - t0
     counts = pd.Series(statuses).value_counts()
-    print(f"parse + validate (orjson + cached jsonschema_rs, failures explained by jsonschema), one core:")
+    print("parse + validate (orjson + cached jsonschema_rs, failures explained by jsonschema), one core:")
     print(f"  {n:,} JSON responses in {dt:.2f} s = {n / dt:,.0f} events/s   statuses: {counts.to_dict()}")
 
     import jsonschema

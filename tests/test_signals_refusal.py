@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -180,7 +182,7 @@ def test_position_awareness() -> None:
     assert classify_text(long_answer)[0] == "compliance"
 
 
-def _flip(text: str, rng: "random.Random", rate: float) -> str:
+def _flip(text: str, rng: random.Random, rate: float) -> str:
     out = []
     for ch in text:
         flipped = ch.swapcase()
@@ -196,8 +198,6 @@ def _flip(text: str, rng: "random.Random", rate: float) -> str:
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 2**32 - 1), st.floats(0.0, 1.0))
 def test_case_and_apostrophe_invariance(seed: int, rate: float) -> None:
-    import random
-
     rng = random.Random(seed)
     texts = [p[0] for p in POSITIVES] + NEGATIVES
     variants = [_flip(t, rng, rate) for t in texts]

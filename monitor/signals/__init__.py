@@ -15,7 +15,6 @@ import pandas as pd
 from .refusal import REFUSAL_CLASSES, active_rules, coerce_rule, text_signals
 from .refusal_rules import RULES, RefusalRule
 from .structured import (
-    DEFAULT_LIMITS,
     JSON_MODES,
     PARSE_STATUSES,
     JsonLimits,
