@@ -61,10 +61,10 @@ def _extra_events() -> list[dict[str, Any]]:
     return rows
 
 
-def _build(root: Path, redact: str | None = None) -> monitor.Monitor:
+def _build(root: Path, redact: str | None = None, per_cell: int = 500) -> monitor.Monitor:
     m = monitor.open(root)
     log = root.parent / f"{root.name}-events.jsonl"
-    write_log(generate_events(per_cell=500, seed=11, today=TODAY), log)
+    write_log(generate_events(per_cell=per_cell, seed=11, today=TODAY), log)
     extra = write_jsonl(root.parent / f"{root.name}-extra.jsonl", _extra_events())
     m.ingest([str(log), str(extra)], redact=redact)
     return m
@@ -132,7 +132,7 @@ def test_model_swap_check_cli_report(demo: tuple[monitor.Monitor, Path], tmp_pat
 
 
 def test_redacted_store_shows_no_text(tmp_path: Path) -> None:
-    m = _build(tmp_path / "store", redact="hash")
+    m = _build(tmp_path / "store", redact="hash", per_cell=200)
     comparison = m.compare(f"model_version={OLD_VERSION}", f"model_version={NEW_VERSION}", by=["model", "route"])
     text = write_report(m, comparison, tmp_path / "r.html").read_text()
     examples = text[text.index('id="examples"'):text.index('id="all-findings"')]
