@@ -18,7 +18,8 @@ Steps (each one line on stdout, a progress bar on stderr when it is a terminal):
    interval);
 4. the findings go through :func:`monitor.alerting.dispatch` (alert log, lifecycle, outbox,
    Sentry with a DSN);
-5. with ``--report PATH``, the HTML report (:func:`monitor.report.write_report`).
+5. with ``--report PATH`` (checked before anything runs), the HTML report
+   (:func:`monitor.report.write_report`).
 
 With a DSN (``SENTRY_DSN`` or ``sentry.dsn``) the whole job is wrapped in a Sentry Crons
 check-in pair under ``sentry.monitor_slug`` (``in_progress``, then ``ok`` or ``error`` with the
@@ -314,6 +315,11 @@ def nightly_job(m: Any, args: argparse.Namespace, progress: Progress, out: TextI
     from sinks.console import render_table
 
     day = parse_day(getattr(args, "date", None))
+    report_path = getattr(args, "report", None)
+    if report_path:
+        from monitor.report import check_report_path
+
+        check_report_path(report_path)
     if not getattr(args, "no_compact", False):
         report = compact(m.store, day, progress=lambda d, t: progress.update("compaction", d, t))
         progress.done("compaction")
@@ -337,14 +343,14 @@ def nightly_job(m: Any, args: argparse.Namespace, progress: Progress, out: TextI
         since = f" since {f.changed_at} [{f.changed_at_low} .. {f.changed_at_high}]" if f.changed_at else ""
         versions = f"; versions near the change: {', '.join(f.versions_near_change)}" if f.versions_near_change else ""
         print(f"ALERT {f.metric} {f.segment_key}{since}{versions}", file=out)
-    if getattr(args, "report", None):
+    note = dispatch(comparison.items, m.store, m.config, source="nightly")  # alerts first: a report
+    if note:                                                                  # problem must not hold them
+        print(note, file=out)
+    if report_path:
         from monitor.report import write_report
 
-        path = write_report(m, comparison, args.report)
+        path = write_report(m, comparison, report_path)
         print(f"report: {path}", file=out)
-    note = dispatch(comparison.items, m.store, m.config, source="nightly")
-    if note:
-        print(note, file=out)
     print(f"{len(comparison.alerts)} alert(s) for {day.isoformat()}", file=out)
     return EXIT_ALERT if comparison.alerts else EXIT_OK
 

@@ -364,13 +364,25 @@ def _sequential(data: Any) -> bool:
     return bool(b and c and b[1] <= c[0] + dt.timedelta(hours=1))
 
 
-def write_report(monitor: Any, comparison: Any, path: str | os.PathLike[str]) -> Path:
-    """Write the self-contained HTML report of ``comparison`` to ``path`` (atomically); returns the path."""
+def check_report_path(path: str | os.PathLike[str]) -> Path:
+    """Raise :class:`UserError` unless a report can be written at ``path``; returns it as a Path.
+
+    >>> check_report_path("/no/such/dir/r.html")
+    Traceback (most recent call last):
+    ...
+    monitor.errors.UserError: --report /no/such/dir/r.html: directory /no/such/dir does not exist
+    """
     target = Path(path)
     if target.is_dir():
         raise UserError(f"--report {path}: is a directory; give a file name such as report.html")
     if not target.parent.exists():
         raise UserError(f"--report {path}: directory {target.parent} does not exist")
+    return target
+
+
+def write_report(monitor: Any, comparison: Any, path: str | os.PathLike[str]) -> Path:
+    """Write the self-contained HTML report of ``comparison`` to ``path`` (atomically); returns the path."""
+    target = check_report_path(path)
     text = render_report(monitor, comparison)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:

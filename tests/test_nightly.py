@@ -194,3 +194,9 @@ def test_malformed_dsn_is_a_one_line_error(tmp_path: Path) -> None:
     proc = run_cli("nightly", "--store", str(tmp_path / "s"), env={"SENTRY_DSN": "not a dsn"})
     assert proc.returncode == 2
     assert proc.stderr.startswith("llm-monitor nightly: error: Sentry DSN:") and proc.stderr.count("\n") == 1
+
+
+def test_bad_report_path_fails_before_any_work(store: Path, tmp_path: Path) -> None:
+    proc = run_cli("nightly", "--store", str(store), "--date", DAY, "--report", str(tmp_path / "no" / "r.html"))
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+    assert _day_segments(store) == CURRENT_PARTS and not (store / "alerts.jsonl").exists()
