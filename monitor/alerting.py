@@ -66,7 +66,7 @@ def deliver_outbox(outbox: Outbox, config: Config, dsn: str, opened: int = 0) ->
     try:
         report = outbox.deliver(sink.send)
     finally:
-        sink.close()
+        sink.flush()  # not close(): the process-wide client may still be needed (Crons check-ins)
     text = f"Sentry: {report.sent} sent"
     if report.pending:
         text += f", {report.pending} pending ({'; '.join(report.errors[:2]) or 'will retry'})"

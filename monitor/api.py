@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -45,6 +45,7 @@ class Comparison:
     baseline: str
     current: str
     by: list[str]
+    monitor: "Monitor | None" = field(default=None, repr=False)
 
     @property
     def findings(self) -> pd.DataFrame:
@@ -136,7 +137,7 @@ class Monitor:
         base_stats = self.window(base_sel, keys)
         cur_stats = self.window(cur_sel, keys)
         items = compare_windows(base_stats, cur_stats, keys, self.config.policy, compared=compared)
-        return Comparison(items, baseline, current, keys + list(compared))
+        return Comparison(items, baseline, current, keys + list(compared), monitor=self)
 
     def window(self, selector: Selector | str, by: list[str]) -> dict[SegmentKey, SegmentStats]:
         """Per-segment sufficient statistics of one window (store selector or log file)."""

@@ -62,8 +62,10 @@ def compare_windows(baseline: dict[SegmentKey, SegmentStats], current: dict[Segm
         b = baseline.get(key, empty)
         c = current.get(key, empty)
         segment: dict[str, Any] = {k: v for k, v in zip(by, key)}
-        for name, (_, current_value) in (compared or {}).items():
-            segment[name] = current_value
+        for name, (baseline_value, current_value) in (compared or {}).items():
+            # label the segment with the side that served it: a route only the baseline
+            # version served is named with the baseline version
+            segment[name] = current_value if c.n or not b.n else baseline_value
         findings.extend(_segment_findings(segment, b, c, policy))
     findings = apply_policy(findings, policy)
     for f in findings:
