@@ -343,7 +343,10 @@ def nightly_job(m: Any, args: argparse.Namespace, progress: Progress, out: TextI
         since = f" since {f.changed_at} [{f.changed_at_low} .. {f.changed_at_high}]" if f.changed_at else ""
         versions = f"; versions near the change: {', '.join(f.versions_near_change)}" if f.versions_near_change else ""
         print(f"ALERT {f.metric} {f.segment_key}{since}{versions}", file=out)
-    note = dispatch(comparison.items, m.store, m.config, source="nightly")  # alerts first: a report
+    new_versions = new_versions_on(m, day) if m.config.sentry.alert_on_new_model else []
+    for f in new_versions:
+        print(f"ALERT {f.reason}", file=out)
+    note = dispatch(comparison.items + new_versions, m.store, m.config, source="nightly")  # alerts first: a report
     if note:                                                                  # problem must not hold them
         print(note, file=out)
     if report_path:
@@ -351,8 +354,18 @@ def nightly_job(m: Any, args: argparse.Namespace, progress: Progress, out: TextI
 
         path = write_report(m, comparison, report_path)
         print(f"report: {path}", file=out)
-    print(f"{len(comparison.alerts)} alert(s) for {day.isoformat()}", file=out)
-    return EXIT_ALERT if comparison.alerts else EXIT_OK
+    print(f"{len(comparison.alerts) + len(new_versions)} alert(s) for {day.isoformat()}", file=out)
+    return EXIT_ALERT if comparison.alerts or new_versions else EXIT_OK
+
+
+def new_versions_on(m: Any, day: dt.date) -> list[Finding]:
+    """``new_model_version`` findings for each model/version first seen on ``day`` (UTC)."""
+    from monitor.models import new_version_findings
+
+    inventory = m.models(since=day.isoformat())
+    end = pd.Timestamp(day + dt.timedelta(days=1), tz="UTC")
+    inventory["new"] = inventory["new"] & (inventory["first_seen"] < end)
+    return new_version_findings(inventory)
 
 
 def run_nightly(args: argparse.Namespace) -> int:

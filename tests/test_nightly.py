@@ -70,7 +70,8 @@ def test_nightly_with_sentry_crons_alerts_and_report(store: Path, tmp_path: Path
     out = proc.stdout
     assert f"compaction: {CURRENT_PARTS} segment(s)" in out
     assert f"baseline: since={(TODAY - dt.timedelta(days=8)).isoformat()},until={DAY}" in out
-    assert "4 alert(s) for" in out and f"report: {report}" in out
+    assert "5 alert(s) for" in out and f"report: {report}" in out  # 4 regressions + the new version
+    assert f"ALERT new model version in traffic: {MODEL} {NEW_VERSION}" in out
     assert "\r" not in proc.stderr  # no progress bar when stderr is not a terminal
     assert _day_segments(store) == 1
 
@@ -84,9 +85,14 @@ def test_nightly_with_sentry_crons_alerts_and_report(store: Path, tmp_path: Path
     assert first["monitor_config"]["checkin_margin"] == 30 and first["monitor_config"]["max_runtime"] == 60
     assert last.get("duration", 0) > 0
 
-    # one alert event per injected regression, none for the unchanged route or model
-    assert sentry_receiver.wait_for(lambda r: len(r.events()) >= 4, timeout=10)
+    # one alert event per injected regression, none for the unchanged route or model,
+    # and one for the version first seen that day
+    assert sentry_receiver.wait_for(lambda r: len(r.events()) >= 5, timeout=10)
     events = sentry_receiver.events()
+    assert len(events) == 5
+    new = [e for e in events if e["tags"]["metric"] == "new_model_version"]
+    assert len(new) == 1 and new[0]["tags"]["model_version"] == NEW_VERSION
+    events = [e for e in events if e["tags"]["metric"] != "new_model_version"]
     got = {(e["tags"]["metric"], e["tags"]["route"], e["tags"]["model"]) for e in events}
     assert got == {("response_length", "chat", MODEL), ("refusal_rate", "support", MODEL),
                    ("parse_failure_rate", "extract", MODEL), ("task_success_rate", "summarize", MODEL)}
@@ -109,6 +115,8 @@ def test_change_points_and_versions_in_alert_log(store: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     assert "compaction" not in proc.stdout and _day_segments(store) == CURRENT_PARTS
     rows = [json.loads(line) for line in (store / "alerts.jsonl").read_text().splitlines()]
+    assert [r["segment"]["model_version"] for r in rows if r["metric"] == "new_model_version"] == [NEW_VERSION]
+    rows = [r for r in rows if r["metric"] != "new_model_version"]
     assert len(rows) == 4
     change = f"{DAY}T00:00:00Z"
     for row in rows:
