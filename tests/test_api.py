@@ -302,6 +302,7 @@ API_GAPS = {
     "window: unknown segment key": (lambda m: m.window("route=chat", ["colour"]), "DuckDB BinderException"),
     "ingest: unknown input format": (lambda m: m.ingest([__file__], input_format="yaml"), "silently accepted"),
     "ingest: unknown redact mode": (lambda m: m.ingest([__file__], redact="shred"), "silently accepted"),
+    "plot: unknown metric": (lambda m: m.compare(OLD, NEW, by=["route"]).plot("bogus"), "plots' ValueError"),
 }
 
 

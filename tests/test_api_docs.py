@@ -39,7 +39,9 @@ def test_every_public_member_is_documented() -> None:
     for name, member in inspect.getmembers(monitor.Monitor):
         if not name.startswith("_") and callable(member):
             assert f"m.{name}(" in text, f"Monitor.{name} is not in docs/API.md"
-    for name in ("items", "alerts", "findings", "to_json", "plot", "baseline", "current", "by"):
+    members = set(monitor.Comparison.__dataclass_fields__)
+    members |= {n for n, _ in inspect.getmembers(monitor.Comparison) if not n.startswith("_")}
+    for name in sorted(members):
         assert f"`{name}" in text, f"Comparison.{name} is not in docs/API.md"
     assert "monitor.open(" in text
 
