@@ -137,3 +137,65 @@ def test_parallel_readers_agree(tmp_path: Path, readers: int) -> None:
         t.join()
     assert not errors, errors
     assert len(set(answers)) == 1 and len(answers) == 3 * readers
+
+
+def test_reads_while_tail_follows_a_growing_log(tmp_path: Path) -> None:
+    """The sidecar case: ``llm-monitor tail`` (a real subprocess) follows a log the test appends to,
+    while the API reads the store: reads never fail, counts never go down, rows are never doubled,
+    and every appended event arrives."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    log = tmp_path / "app.jsonl"
+    log.write_text("")
+    store = tmp_path / "store"
+    env = {k: v for k, v in os.environ.items() if k not in ("SENTRY_DSN", "LLM_MONITOR_STORE")}
+    tail = subprocess.Popen([sys.executable, "-m", "monitor.cli", "tail", str(log), "--store", str(store),
+                             "--poll-interval", "0.1", "--status-interval", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    m = monitor.open(store)
+    rounds, per_round = 12, 40
+    total = rounds * per_round
+    counts: list[int] = []
+
+    def read() -> int:
+        ids = m.events(columns=["request_id"]).request_id
+        assert ids.is_unique, "a row was seen twice"
+        n = m.sql("SELECT count(*) AS n FROM events").n[0]
+        assert n >= len(ids)
+        r = m.compare("model_version=v1", "model_version=v2", by=["route"])
+        assert r.items is not None
+        for value in (len(ids), int(n)):
+            assert not counts or value >= counts[-1], f"count went down: {counts[-3:]} then {value}"
+            counts.append(value)
+        return int(n)
+
+    try:
+        with open(log, "a") as fh:
+            for k in range(rounds):
+                for i in range(per_round):
+                    e = event(k * per_round + i, request_id=f"t{k}-{i}", model_version=f"v{1 + k % 2}",
+                              response=REFUSAL if i % 9 == 0 else "word " * (5 + i))
+                    fh.write(json.dumps(e) + "\n")
+                fh.flush()
+                read()
+                time.sleep(0.1)
+        deadline = time.monotonic() + 60
+        while read() < total:
+            assert tail.poll() is None, f"tail exited early: {tail.communicate()[1][-2000:]}"
+            assert time.monotonic() < deadline, f"tail did not catch up: {counts[-5:]}"
+            time.sleep(0.1)
+    finally:
+        if tail.poll() is None:
+            tail.send_signal(signal.SIGTERM)
+        try:
+            out, err = tail.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            tail.kill()
+            out, err = tail.communicate()
+    assert "lock" not in err.lower(), err[-2000:]
+    assert counts[-1] == total
+    assert len(set(counts)) >= 3, counts  # reads overlapped the tailing
