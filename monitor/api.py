@@ -14,6 +14,7 @@ notebook and the sidecar work on the same store at once.
 from __future__ import annotations
 
 import json
+import operator
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,10 @@ class Comparison:
         """A matplotlib figure of ``metric`` for the compared segments (see ``monitor.plots``)."""
         from monitor import plots
 
-        return plots.plot_comparison(self, metric, **kwargs)
+        try:
+            return plots.plot_comparison(self, metric, **kwargs)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
 
 
 class Monitor:
@@ -94,7 +98,14 @@ class Monitor:
         sel = self._selector(selector, since=since, until=until, **equals)
         where, params = sel.where()
         cols = ", ".join(columns) if columns else "*"
-        lim = f" LIMIT {int(limit)}" if limit else ""
+        if limit is not None:
+            try:
+                limit = operator.index(limit)
+            except TypeError:
+                raise UserError(f"limit must be a whole number, not {limit!r}") from None
+            if limit < 0:
+                raise UserError(f"limit must be >= 0, not {limit}")
+        lim = f" LIMIT {limit}" if limit is not None else ""
         return self.sql(f"SELECT {cols} FROM events WHERE {where} ORDER BY ts, request_id{lim}", params)
 
     def stats(self, by: Iterable[str] = ("model", "model_version", "route"), freq: str = "1h",
@@ -110,7 +121,9 @@ class Monitor:
         """The alert log (one row per alert raised by ``check``, ``nightly`` or ``tail``)."""
         from sinks.alert_log import read_alerts
 
-        return pd.DataFrame(read_alerts(self.store.alert_log))
+        columns = ["ts", "run_id", "metric", "segment_key", "segment", "alert", "reason"]
+        frame = pd.DataFrame(read_alerts(self.store.alert_log))
+        return frame if len(frame.columns) else pd.DataFrame(columns=columns)
 
     def quarantine(self) -> pd.DataFrame:
         """Quarantined lines with source file, line number and reason."""
@@ -126,6 +139,12 @@ class Monitor:
     def ingest(self, paths: Iterable[str], *, input_format: str | None = None,
                redact: str | None = None) -> IngestReport:
         """Ingest log files into the store (idempotent per request id)."""
+        from monitor.adapters import FORMATS
+
+        if input_format is not None and input_format not in ("auto", *FORMATS):
+            raise UserError(f"unknown input_format {input_format!r}; use auto, {', '.join(FORMATS)}")
+        if redact is not None and redact not in ("none", "hash", "drop"):
+            raise UserError(f"unknown redact {redact!r}; use none, hash or drop")
         return ingest_files(list(paths), self.store, self.config, input_format=input_format, redact=redact)
 
     # --------------------------------------------------------------------------- comparing
@@ -142,6 +161,7 @@ class Monitor:
     def window(self, selector: Selector | str, by: list[str]) -> dict[SegmentKey, SegmentStats]:
         """Per-segment sufficient statistics of one window (store selector or log file)."""
         sel = parse_selector(selector) if isinstance(selector, str) else selector
+        by = self._check_by(by)
         where, params = sel.where()
         if not sel.file:
             return self.store.read(lambda con: window_stats(con, where, params, by, self.config.length_measure))
@@ -181,8 +201,8 @@ def parse_freq(freq: str) -> str:
     >>> parse_freq("15min"), parse_freq("1d")
     ('15 minute', '1 day')
     """
-    match = _FREQ.match(freq.strip())
-    if not match:
+    match = _FREQ.match(freq.strip()) if isinstance(freq, str) else None
+    if not match or int(match.group(1)) == 0:
         raise UserError(f"bad freq {freq!r}: use e.g. 30s, 15min, 1h, 1d")
     return f"{int(match.group(1))} {_FREQ_UNITS[match.group(2)]}"
 
@@ -196,4 +216,9 @@ def open(path: str | Path | None = None, *, config: str | Config | None = None) 
     """
     cfg = config if isinstance(config, Config) else load_config(config)
     root = default_store_path(str(path) if path else None, cfg.store)
-    return Monitor(Store(root), cfg)
+    if Path(root).exists() and not Path(root).is_dir():
+        raise UserError(f"store {root} is a file, not a directory")
+    try:
+        return Monitor(Store(root), cfg)
+    except OSError as exc:
+        raise UserError(f"cannot open store {root}: {exc.strerror or exc}") from None

@@ -78,8 +78,6 @@ def test_open_missing_config_is_a_user_error(tmp_path: Path) -> None:
         monitor.open(tmp_path / "s", config=str(tmp_path / "nope.toml"))
 
 
-@pytest.mark.xfail(strict=True, raises=NotADirectoryError,
-                   reason="api.open: a path that is a file raises NotADirectoryError, not UserError")
 def test_open_a_file_is_a_user_error(tmp_path: Path) -> None:
     path = tmp_path / "a-file"
     path.write_text("x")
@@ -105,7 +103,6 @@ def test_every_reader_on_an_empty_store(empty: monitor.Monitor) -> None:
     assert empty.window("route=chat", ["model"]) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="api.alerts: an empty alert log gives a DataFrame with no columns")
 def test_alerts_on_an_empty_store_has_the_alert_columns(empty: monitor.Monitor) -> None:
     assert {"ts", "metric", "segment_key", "reason"} <= set(empty.alerts().columns)
 
@@ -293,16 +290,12 @@ BAD_CALLS = {
     "sql: wrong parameter count": lambda m: m.sql("select ? as a", [1, 2]),
     "ingest: missing file": lambda m: m.ingest(["/no/such/file.jsonl"]),
     "window: bad selector": lambda m: m.window("colour=x", ["route"]),
-}
-
-# Bad inputs that escape as something else than UserError today; the fix belongs in monitor/api.py.
-API_GAPS = {
-    "events: limit not a number": (lambda m: m.events(limit="ten"), "int() ValueError"),
-    "stats: zero freq": (lambda m: m.stats(freq="0h"), "DuckDB OutOfRangeException on a non-empty store"),
-    "window: unknown segment key": (lambda m: m.window("route=chat", ["colour"]), "DuckDB BinderException"),
-    "ingest: unknown input format": (lambda m: m.ingest([__file__], input_format="yaml"), "silently accepted"),
-    "ingest: unknown redact mode": (lambda m: m.ingest([__file__], redact="shred"), "silently accepted"),
-    "plot: unknown metric": (lambda m: m.compare(OLD, NEW, by=["route"]).plot("bogus"), "plots' ValueError"),
+    "events: limit not a number": lambda m: m.events(limit="ten"),
+    "stats: zero freq": lambda m: m.stats(freq="0h"),
+    "window: unknown segment key": lambda m: m.window("route=chat", ["colour"]),
+    "ingest: unknown input format": lambda m: m.ingest([__file__], input_format="yaml"),
+    "ingest: unknown redact mode": lambda m: m.ingest([__file__], redact="shred"),
+    "plot: unknown metric": lambda m: m.compare(OLD, NEW, by=["route"]).plot("bogus"),
 }
 
 
@@ -315,17 +308,5 @@ def test_bad_input_is_a_user_error(name: str, store: str, request: pytest.Fixtur
     assert str(info.value).strip() and "\n" not in str(info.value).strip()
 
 
-@pytest.mark.parametrize("name", sorted(API_GAPS))
-def test_bad_input_is_a_user_error_gaps(name: str, tmp_path: Path, demo_store: Path,
-                                        request: pytest.FixtureRequest) -> None:
-    call, today = API_GAPS[name]
-    request.applymarker(pytest.mark.xfail(strict=True, reason=f"monitor/api.py: {today}"))
-    # A copy-free target: ingest gaps write into a scratch store, reads use the demo store.
-    target = monitor.open(tmp_path / "scratch") if name.startswith("ingest") else monitor.open(demo_store)
-    with pytest.raises(UserError):
-        call(target)
-
-
-@pytest.mark.xfail(strict=True, reason="monitor/api.py events(): limit=0 means 'no limit' (`if limit`)")
 def test_events_limit_zero_returns_no_rows(m: monitor.Monitor) -> None:
     assert m.events(limit=0).empty

@@ -118,9 +118,6 @@ def test_quickstart_builds_an_empty_store_and_runs(kernel_dir: Path, tmp_path: P
     assert "schema: model: 7 is not of type 'string'" in text      # the quarantine is shown
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "monitor/signals/refusal.py _connection() runs 'SET enable_progress_bar = false', which DuckDB 2.0.1 "
-    "refuses inside a Jupyter kernel without ipywidgets (InvalidInputException); fix: ignore duckdb.Error there"))
 def test_api_ingest_inside_a_kernel(kernel_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An analyst can call ``m.ingest`` from Jupyter (DuckDB behaves differently inside IPython)."""
     from monitor import demo

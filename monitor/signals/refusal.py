@@ -23,6 +23,7 @@ the first two sentences of the normalized text, at most
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import threading
 from dataclasses import asdict
@@ -297,7 +298,8 @@ def _connection(rows: int) -> duckdb.DuckDBPyConnection:
     con = getattr(_local, key, None)
     if con is None:
         con = duckdb.connect(":memory:")
-        con.execute("SET enable_progress_bar = false")
+        with contextlib.suppress(duckdb.Error):  # refused inside a Jupyter kernel without ipywidgets
+            con.execute("SET enable_progress_bar = false")
         if key == "small":
             con.execute("SET threads = 1")
         setattr(_local, key, con)
