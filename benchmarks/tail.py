@@ -110,7 +110,7 @@ def bench_latency(work: Path, trials: int, rate: float) -> None:
     status = work / "lat-status.json"
     proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "tail", str(log), "--store", str(store.root),
                              "--status-file", str(status), "--status-interval", "1"],
-                            env=env_without_sentry(SENTRY_DSN=receiver.dsn), stderr=subprocess.DEVNULL)
+                            env=env_without_sentry(SENTRY_DSN=receiver.dsn), stderr=subprocess.DEVNULL, cwd=work)
     wait_status(status, lambda s: s["segments_monitored"] == len(routes))
     regressed: set[str] = set()
     stop = threading.Event()
@@ -144,7 +144,7 @@ def bench_latency(work: Path, trials: int, rate: float) -> None:
         if not ok:
             print(f"  no alert for {route} within 60 s")
             continue
-        got = min(q.time for q in receiver.requests if q.status == 200 and q.envelope is not None and any(
+        got = min(q.at for q in receiver.requests if q.status == 200 and q.envelope is not None and any(
             want in json.dumps(it.json().get("fingerprint", [])) for it in q.envelope.items_of("event")))
         latencies.append(got - first_bad[route])
         time.sleep(0.5)
@@ -182,7 +182,7 @@ def bench_throughput(work: Path, n: int) -> None:
         t0 = time.perf_counter()
         res = subprocess.run([*taskset, sys.executable, "-m", "monitor.cli", "tail", str(target), "--store", str(store),
                               "--once", "--input-format", "native"], env=env_without_sentry(),
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, cwd=work)
         if res.returncode:
             raise SystemExit(res.stderr)
         return time.perf_counter() - t0
@@ -279,7 +279,7 @@ def bench_rss(work: Path, minutes: float) -> None:
     app.write_bytes(b"")
     proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "tail", str(logs / "*.log"), "--store", str(store),
                              "--status-file", str(status), "--status-interval", "2", "--input-format", "native"],
-                            env=env_without_sentry(), stderr=subprocess.DEVNULL)
+                            env=env_without_sentry(), stderr=subprocess.DEVNULL, cwd=work)
     wait_status(status, lambda s: True)
     stop = threading.Event()
     written = [0]

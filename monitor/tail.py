@@ -367,22 +367,22 @@ class Tailer:
 
     # ------------------------------------------------------------------ ingest
     def _load(self, loader: BatchLoader, lines: list[Line]) -> LoadedBatch:
+        """``loader.load``; a batch that raises is split in halves until the bad lines are isolated
+        and quarantined (a bad line must never stop the sidecar)."""
         try:
             return loader.load(lines)
-        except Exception:  # noqa: BLE001 - a bad line must never stop the sidecar: isolate it
-            frames, rejects = [], []
-            for line in lines:
-                try:
-                    b = loader.load([line])
-                    frames.append(b.frame)
-                    rejects.extend(b.rejects)
-                except Exception as exc:  # noqa: BLE001
-                    rejects.append({"source": loader.source, "line": line.number, "raw": line.raw,
-                                    "reason": f"could not be processed: {type(exc).__name__}: {exc}"[:300],
-                                    "offset": line.end_offset, "source_id": loader.source_id})
-            frames = [f for f in frames if not f.empty]
-            frame = pd.concat(frames, ignore_index=True) if frames else loader.load([]).frame
-            return LoadedBatch(frame, rejects, loader.fmt)
+        except Exception as exc:  # noqa: BLE001
+            if len(lines) == 1:
+                line = lines[0]
+                reject = {"source": loader.source, "line": line.number, "raw": line.raw,
+                          "reason": f"could not be processed: {type(exc).__name__}: {exc}"[:300],
+                          "offset": line.end_offset, "source_id": loader.source_id}
+                return LoadedBatch(loader.load([]).frame, [reject], loader.fmt)
+        mid = len(lines) // 2
+        parts = [self._load(loader, lines[:mid]), self._load(loader, lines[mid:])]
+        frames = [p.frame for p in parts if not p.frame.empty]
+        frame = pd.concat(frames, ignore_index=True) if frames else parts[0].frame
+        return LoadedBatch(frame, parts[0].rejects + parts[1].rejects, loader.fmt)
 
     def _process(self, src: Source, now: float) -> int:
         chunk = self.follower.read(src, max_bytes=self.settings.max_batch_bytes,
@@ -441,9 +441,13 @@ class Tailer:
         }
 
     def _write_status(self, now: float) -> None:
+        live = {src.id for src in self.follower.sources()}
+        for sid in [sid for sid in self._loaders if sid not in live]:
+            del self._loaders[sid]  # its file is gone; a loader is cheap to make again
         st = self.status(now)
         self._last_status = now
         self._status_events = 0
+        _trim_heap()
         if not self.quiet:
             self.err.write(
                 f"llm-monitor tail: {st['events_per_s']:.0f} events/s, lag {st['lag_bytes']} B / "
@@ -507,6 +511,16 @@ class Tailer:
                 self.follower.close()
                 self._con.close()
         return 0
+
+
+def _trim_heap() -> None:
+    """Give freed heap memory back to the OS (glibc keeps it otherwise; RSS would only grow)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _install_signals(tailer: Tailer) -> None:

@@ -107,6 +107,7 @@ class Source:
     size: int = 0
     last_growth: float = field(default_factory=time.monotonic)
     caught_up_at: float = field(default_factory=time.monotonic)
+    avg_line: float = 0.0
 
     @property
     def path(self) -> str:
@@ -300,7 +301,9 @@ class Follower:
             if size >= src.offset:
                 src.caught_up_at = time.monotonic()
             return Chunk([])
-        want = min(max_bytes, size - src.offset)
+        # read about what max_lines lines need (re-reading a tail that is not consumed is waste)
+        guess = int(src.avg_line * max_lines * 1.1) + 4096 if src.avg_line else max_bytes
+        want = min(max_bytes, size - src.offset, max(guess, 1 << 16))
         data = os.pread(ino.fd, want, src.offset)
         end = data.rfind(b"\n")
         chunk = Chunk([])
@@ -321,6 +324,8 @@ class Follower:
                     chunk.oversize.append((Line(number, offset, piece[:OVERSIZE_KEEP]), len(piece)))
                 else:
                     chunk.lines.append(Line(number, offset, piece.rstrip(b"\r")))
+            if number > src.line:
+                src.avg_line = (offset - src.offset) / (number - src.line)
             src.offset, src.line = offset, number
         # a truncation racing with the read would show as a changed first line: drop the read
         if not self._still_same(ino, max(size, len(ino.probe))):

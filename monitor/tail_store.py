@@ -12,6 +12,8 @@ The commit of one batch, under the store's writer lock:
    cost bounded by the horizon rather than by the size of the store);
 3. the events are written as one Parquet segment (atomic rename).
 
+Small segments are merged in the background by :class:`Compactor` (:func:`compact_streaming`).
+
 Example:
     >>> import tempfile, pandas as pd
     >>> store = Store(tempfile.mkdtemp())
@@ -30,9 +32,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -40,8 +45,9 @@ from typing import Any, Callable
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from monitor.store import Store
+from monitor.store import EVENT_SCHEMA, REPLACES_KEY, Store
 
 
 def committed_positions(store: Store) -> tuple[dict[str, tuple[int, int]], dict[str, set[int]]]:
@@ -156,25 +162,110 @@ def _commit(store: Store, frame: pd.DataFrame, rejects: list[dict[str, Any]],
                 frame = frame[~frame["request_id"].isin(existing)]
             duplicates = before - len(frame)
         store.write_quarantine(fresh)
-        for r in fresh:
-            seen = already_quarantined.get(r["source_id"])
-            if seen is not None:
-                seen.add(r["offset"])
         if not frame.empty:
             segment = str(store.write_segment(store.frame_to_table(frame)))
     return CommitResult(frame, duplicates, len(fresh), segment)
 
 
-class Compactor(threading.Thread):
-    """Background compaction of small segments (:func:`monitor.compaction.compact`).
+ROW_GROUP_BYTES = 64 << 20
+"""Uncompressed bytes buffered before a row group of a merged segment is written."""
 
-    Every ``interval_s`` seconds, when at least ``min_segments`` small live segments exist,
+
+def _replaces_of(path: Path) -> list[str]:
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except FileNotFoundError:
+        return []
+    return list(json.loads(meta.get(REPLACES_KEY, b"[]")))
+
+
+def _conform(table: pa.Table) -> pa.Table:
+    cols = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+            for f in EVENT_SCHEMA]
+    return pa.Table.from_arrays(cols, schema=EVENT_SCHEMA)
+
+
+def compact_streaming(store: Store, *, small_bytes: int = 4 << 20, target_bytes: int = 64 << 20,
+                      min_segments: int = 32, settle_s: float = 1.0) -> int:
+    """Merge up to ``target_bytes`` of small live segments into one ``c-`` segment; returns how many.
+
+    The same protocol as :func:`monitor.compaction.compact` (merged segment names what it
+    replaces, renamed into place, a settle delay, then the inputs are deleted; leftovers of a
+    killed run are cleaned up first), but streamed: one input segment is in memory at a time,
+    so the tailer's memory stays flat whatever the merge size. Rows are not re-sorted.
+
+    >>> import tempfile, pandas as pd
+    >>> store = Store(tempfile.mkdtemp())
+    >>> for i in range(3):
+    ...     _ = store.write_segment(store.frame_to_table(pd.DataFrame({
+    ...         "ts": pd.to_datetime(["2026-11-25T10:00:00Z"]), "request_id": [f"r{i}"], "model": ["m"]})))
+    >>> compact_streaming(store, min_segments=3, settle_s=0), len(store.live_segments())
+    (3, 1)
+    >>> int(store.sql("select count(*) as n from events").n[0])
+    3
+    """
+    from monitor.compaction import candidates, recover
+
+    with store.writer_lock():
+        recover(store)
+        chosen = candidates(store, None, small_bytes=small_bytes)
+        if len(chosen) < min_segments:
+            return 0
+        group: list[Path] = []
+        size = 0
+        for p in chosen:
+            group.append(p)
+            size += p.stat().st_size
+            if size >= target_bytes:
+                break
+        if len(group) < 2:
+            return 0
+        replaces: set[str] = set()
+        for p in group:
+            replaces.add(p.name)
+            if p.name.startswith("c-"):
+                replaces.update(_replaces_of(p))
+        schema = EVENT_SCHEMA.with_metadata({REPLACES_KEY: json.dumps(sorted(replaces)).encode()})
+        name = f"c-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
+        tmp = store.tmp_dir / name
+        pending: list[pa.Table] = []
+        pending_bytes = 0
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for p in group:
+                table = _conform(pq.read_table(p)).replace_schema_metadata(schema.metadata)
+                pending.append(table)
+                pending_bytes += table.nbytes
+                if pending_bytes >= ROW_GROUP_BYTES:
+                    writer.write_table(pa.concat_tables(pending))
+                    pending, pending_bytes = [], 0
+            if pending:
+                writer.write_table(pa.concat_tables(pending))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, store.events_dir / name)
+        fd = os.open(store.events_dir, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if settle_s > 0:
+            time.sleep(settle_s)
+        for p in group:
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+    return len(group)
+
+
+class Compactor(threading.Thread):
+    """Background compaction of small segments (:func:`compact_streaming`).
+
+    Every ``interval_s`` seconds, while at least ``min_segments`` small live segments exist,
     merges them (crash-safe; readers never see a row twice). Runs under the store's writer
     lock, so the tailer's commits wait while a merge is written.
     """
 
     def __init__(self, store: Store, stop: threading.Event, *, interval_s: float = 60.0, min_segments: int = 32,
-                 small_bytes: int = 4 << 20, target_bytes: int = 32 << 20,
+                 small_bytes: int = 4 << 20, target_bytes: int = 64 << 20,
                  log: Callable[[str], None] | None = None) -> None:
         super().__init__(name="tail-compaction", daemon=True)
         self.store, self.stop_event = store, stop
@@ -185,15 +276,12 @@ class Compactor(threading.Thread):
         self.merged = 0
 
     def run(self) -> None:
-        from monitor.compaction import candidates, compact
-
         while not self.stop_event.wait(self.interval_s):
             try:
-                if len(candidates(self.store, None, small_bytes=self.small_bytes)) < self.min_segments:
-                    continue
-                report = compact(self.store, None, small_bytes=self.small_bytes, target_bytes=self.target_bytes,
-                                 min_segments=2, settle_s=1.0)
-                self.runs += 1
-                self.merged += report.merged
+                merged = compact_streaming(self.store, small_bytes=self.small_bytes, target_bytes=self.target_bytes,
+                                           min_segments=self.min_segments)
+                if merged:
+                    self.runs += 1
+                    self.merged += merged
             except Exception as exc:  # noqa: BLE001 - compaction is an optimisation; never stop tailing
                 self.log(f"compaction failed ({type(exc).__name__}: {exc}); will retry")
