@@ -166,6 +166,55 @@ def bench_latency(work: Path, trials: int, rate: float) -> None:
               f"{max(latencies):.2f} | {min(latencies):.2f} | {shutdown:.2f} (rc {rc}) | {len(false_alerts)} |")
 
 
+def bench_statistical_delay(runs: int) -> None:
+    """Detection delay of the tailer's detectors alone (simulated clock, no I/O), for context."""
+    import numpy as np
+
+    from detectors.histogram import IntHistogram
+    from monitor.config import Config
+    from monitor.tail_detect import WindowState
+    from monitor.windows import SegmentStats
+
+    floors = Config().policy.floors
+    rng = np.random.default_rng(9)
+
+    def lengths(n: int) -> IntHistogram:
+        return IntHistogram.from_samples(np.rint(rng.lognormal(6, 0.5, n)).astype(int))
+
+    print("\nStatistical part alone (tail_detect.WindowState on a simulated clock, checks every second, "
+          "default budget 1 false alarm / 30 days / metric-segment):")
+    print("| change | rate | runs | median delay s | p90 delay s | missed (> 30 min) |")
+    print("|---|---|---|---|---|---|")
+    for p1, rate in ((0.06, 10.0), (0.10, 10.0), (0.06, 50.0)):
+        delays = []
+        for _ in range(runs):
+            base = SegmentStats(n=50_000, refusals=int(rng.binomial(50_000, 0.02)), length=lengths(49_000))
+            ws = WindowState(["route"], floors=floors)
+            ws.set_baseline({("r",): base}, now=0.0)
+            t = 0.0
+            for _ in range(600):  # 10 minutes without change
+                t += 1.0
+                n = int(rng.poisson(rate))
+                ref = int(rng.binomial(n, 0.02))
+                ws.add({("r",): SegmentStats(n=n, refusals=ref, length=lengths(n - ref))}, now=t)
+                ws.check(now=t)
+            start = t
+            found = None
+            while t - start < 1800:
+                t += 1.0
+                n = int(rng.poisson(rate))
+                ref = int(rng.binomial(n, p1))
+                ws.add({("r",): SegmentStats(n=n, refusals=ref, length=lengths(n - ref))}, now=t)
+                if any(f.alert and f.metric == "refusal_rate" for f in ws.check(now=t)):
+                    found = t - start
+                    break
+            delays.append(found)
+        hit = [d for d in delays if d is not None]
+        med = statistics.median(hit) if hit else float("nan")
+        print(f"| refusal 2% -> {p1:.0%} | {rate:.0f}/s | {runs} | {med:.0f} | "
+              f"{pct(hit, 0.9) if hit else float('nan'):.0f} | {len(delays) - len(hit)} |")
+
+
 # ----------------------------------------------------------------------------- throughput
 def bench_throughput(work: Path, n: int) -> None:
     path = work / "thr.jsonl"
@@ -342,12 +391,14 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=1000.0, help="events/s written in the latency run")
     ap.add_argument("--events", type=int, default=200_000, help="events in the throughput run")
     ap.add_argument("--rss-minutes", type=float, default=6.0)
+    ap.add_argument("--delay-runs", type=int, default=20, help="simulated runs per step size (statistical delay)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-tail-"))
     try:
         print(f"# llm-monitor tail benchmark ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})")
         if args.only in (None, "latency"):
             bench_latency(work, args.trials, args.rate)
+            bench_statistical_delay(args.delay_runs)
         if args.only in (None, "throughput"):
             bench_throughput(work, args.events)
         if args.only in (None, "rss"):
