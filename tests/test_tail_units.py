@@ -107,3 +107,34 @@ def test_follower_copytruncate_and_resume(tmp_path: Path) -> None:
     again = g.read(next(s for s in g.sources() if s.id == src.id), max_bytes=1 << 20, max_lines=100)
     assert [line.number for line in again.lines] == list(range(5, 12))
     g.close()
+
+
+def test_alert_opens_resolves_after_recovery_and_reopens(tmp_path: Path) -> None:
+    from sinks.outbox import AlertLifecycle, Outbox
+
+    rng = np.random.default_rng(3)
+    base = SegmentStats(n=20_000, refusals=400, length=_lengths(rng, 19_600))
+    ws = WindowState(["route"], floors={"refusal_rate": 0.005, "response_length": 0.05}, window_s=60)
+    ws.set_baseline({("chat",): base}, now=0.0)
+    life = AlertLifecycle(Outbox(tmp_path / "o.sqlite"), cooldown=3600, resolve_after=120)
+    actions: list[str] = []
+
+    def step(t: float, p: float) -> None:
+        ref = int(rng.binomial(50, p))
+        ws.add({("chat",): SegmentStats(n=50, refusals=ref, length=_lengths(rng, 50 - ref))}, now=t)
+        for f in ws.check(now=t):
+            if f.alert and f.metric == "refusal_rate":
+                actions.append(life.observe(f.to_dict(), now=t).action)
+        if life.open_alerts():
+            f = ws.status_finding(("chat",), "refusal_rate", now=t)
+            assert f is not None and not f.alert
+            actions.append(life.observe(f.to_dict(), now=t).action)
+
+    t = 0.0
+    for p, seconds in ((0.02, 300), (0.15, 120), (0.02, 400), (0.15, 120)):
+        for _ in range(int(seconds / 5)):
+            t += 5
+            step(t, p)
+    assert actions.count("opened") == 1 and actions.count("reopened") == 1
+    assert actions.index("opened") < actions.index("resolved") < actions.index("reopened")
+    assert len(life.outbox.pending()) == 2  # opened + reopened; nothing while suppressed
