@@ -94,6 +94,7 @@ class _Inode:
     sid: str
     size: int = 0
     seen: bool = True  # found by the last scan
+    mtime_ns: int = 0
 
 
 @dataclass
@@ -177,8 +178,10 @@ class Follower:
         if known is not None:
             known.path = path
             known.seen = True
+            if (st.st_size, st.st_mtime_ns) == (known.size, known.mtime_ns):
+                return known  # untouched since the last look: no need to read its first bytes
             if self._still_same(known, st.st_size):
-                known.size = st.st_size
+                known.size, known.mtime_ns = st.st_size, st.st_mtime_ns
                 return known
             self._forget(known)
         try:
@@ -198,7 +201,7 @@ class Follower:
             os.close(fd)
             return None
         probe = first[:PROBE_BYTES]
-        ino = _Inode(key, fd, path, probe, len(first), source_id_for(first), st2.st_size)
+        ino = _Inode(key, fd, path, probe, len(first), source_id_for(first), st2.st_size, mtime_ns=st2.st_mtime_ns)
         self._inodes[key] = ino
         return ino
 
