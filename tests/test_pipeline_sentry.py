@@ -4,6 +4,7 @@ loopback envelope receiver, through the real sentry-sdk in a real subprocess."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from helpers import run_cli
@@ -50,6 +51,7 @@ def test_alerts_wait_in_outbox_until_sentry_is_reachable(tmp_path: Path, sentry_
     assert first.returncode == 0, first.stderr
     assert "pending" in first.stdout
     sentry_receiver.start()
+    time.sleep(2.5)  # the failed delivery backs off (outbox base_backoff = 2 s) before it is retried
     again = run_cli("check", "--store", str(store), "--baseline", "model=acme-chat,model_version=2026-10-01",
                     "--current", "model=acme-chat,model_version=2026-11-20", env={"SENTRY_DSN": sentry_receiver.dsn})
     assert again.returncode == 1
