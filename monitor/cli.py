@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status-interval", type=_positive_float, default=10.0, metavar="S",
                    help="seconds between status lines (default 10)")
     p.add_argument("--check-interval", type=_positive_float, default=5.0, metavar="S",
-                   help="seconds between sequential checks (default 5)")
+                   help="longest time between sequential checks; checks also run after each committed batch (default 5)")
     p.add_argument("--poll-interval", type=_positive_float, default=0.2, metavar="S",
                    help="seconds between looks at the files (default 0.2)")
     p.add_argument("--once", action="store_true", help="ingest what is there now, check once, and exit")

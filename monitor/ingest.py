@@ -323,9 +323,20 @@ def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_fo
 
 
 def commit_batch(store: Store, batch: LoadedBatch, report: IngestReport) -> None:
-    """Dedup against the store and write the batch's segment and quarantine, under the writer lock."""
+    """Dedup against the store and write the batch's quarantine, then its segment, under the writer lock.
+
+    The quarantine file is renamed into place before the segment: the segment's offsets mark
+    the batch as done, so a crash between the two renames re-reads the batch, and the
+    quarantine rows (deduplicated by source, line and bytes) and events (by request id) are
+    not written twice.
+    """
     frame = batch.frame
     with store.writer_lock():
+        fresh = store.new_quarantine_rows(batch.rejects)
+        report.duplicates += len(batch.rejects) - len(fresh)
+        store.write_quarantine(fresh)
+        report.quarantined += len(fresh)
+        report.reasons.update(r["reason"].split(":")[0] for r in fresh)
         if not frame.empty:
             before = len(frame)
             frame = frame.drop_duplicates("request_id", keep="first")
@@ -336,8 +347,3 @@ def commit_batch(store: Store, batch: LoadedBatch, report: IngestReport) -> None
             if not frame.empty:
                 report.segments.append(str(store.write_segment(store.frame_to_table(frame))))
                 report.ingested += len(frame)
-        fresh = store.new_quarantine_rows(batch.rejects)
-        report.duplicates += len(batch.rejects) - len(fresh)
-        store.write_quarantine(fresh)
-        report.quarantined += len(fresh)
-        report.reasons.update(r["reason"].split(":")[0] for r in fresh)
