@@ -50,7 +50,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -210,13 +210,15 @@ def candidates(store: Store, day: str | dt.date | None = None, *, small_bytes: i
 def compact(store: Store, day: str | dt.date | None = None, *, small_bytes: int = SMALL_BYTES,
             target_bytes: int = TARGET_BYTES, min_segments: int = 2, settle_s: float = 1.0,
             progress: ProgressFn | None = None,
-            on_phase: Callable[[str], None] | None = None) -> CompactionReport:
+            on_phase: Callable[[str], None] | None = None, max_groups: int | None = None) -> CompactionReport:
     """Merge small segments (of one UTC ``day``, or all) into ``c-`` segments, crash-safely.
 
     ``settle_s``: seconds between making the merged segment visible and deleting the files it
     replaces (see the module doc). ``progress(done, total)`` is called as segments are read.
     ``on_phase(name)`` is a test hook called at each step (``locked``, ``read``, ``written``,
-    ``settled``, ``deleted:<i>``, ``done``).
+    ``settled``, ``deleted:<i>``, ``done``). ``max_groups`` bounds the merges of one call (the
+    sidecar merges one group at a time to keep the writer lock short). Inputs are streamed
+    into the merged segment one at a time, so memory stays flat whatever the group size.
 
     >>> import tempfile
     >>> compact(Store(tempfile.mkdtemp())).summary()
@@ -242,28 +244,30 @@ def compact(store: Store, day: str | dt.date | None = None, *, small_bytes: int 
                 size = 0
             groups[-1].append(p)
             size += p.stat().st_size
-        groups = [g for g in groups if len(g) >= min_segments]
+        groups = [g for g in groups if len(g) >= min_segments][:max_groups]
         total = sum(len(g) for g in groups)
         done = 0
         for group in groups:
-            tables = []
             replaces: set[str] = set()
             for p in group:
-                tables.append(_conform(pq.read_table(p)))
                 replaces.add(p.name)
                 if p.name.startswith("c-"):
                     replaces.update(_replaces(p))
                 report.bytes_before += p.stat().st_size
-                done += 1
-                if progress:
-                    progress(done, total)
-            merged = pa.concat_tables(tables)
-            merged = merged.sort_by([("ts", "ascending"), ("request_id", "ascending")])
+
+            def inputs(group: list[Path] = group) -> Iterator[pa.Table]:
+                nonlocal done
+                for p in group:
+                    yield _conform(pq.read_table(p)).sort_by([("ts", "ascending"), ("request_id", "ascending")])
+                    done += 1
+                    if progress:
+                        progress(done, total)
+
+            out, rows = store.write_segment_from(inputs(), prefix="c", replaces=sorted(replaces))
             hook("read")
-            out = store.write_segment(merged, prefix="c", replaces=sorted(replaces))
             hook("written")
             report.written.append(out.name)
-            report.rows += merged.num_rows
+            report.rows += rows
             report.merged += len(group)
             report.bytes_after += out.stat().st_size
             if settle_s > 0:

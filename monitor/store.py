@@ -34,7 +34,7 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import duckdb
 import pandas as pd
@@ -134,18 +134,42 @@ class Store:
 
     def write_segment(self, table: pa.Table, *, prefix: str = "s", replaces: list[str] | None = None) -> Path:
         """Write ``table`` as one immutable segment, atomically; returns its path."""
-        table = table.cast(EVENT_SCHEMA) if table.schema != EVENT_SCHEMA else table
-        if replaces:
-            table = table.replace_schema_metadata({REPLACES_KEY: json.dumps(sorted(replaces)).encode()})
+        return self.write_segment_from([table], prefix=prefix, replaces=replaces)[0]
+
+    def write_segment_from(self, tables: Iterable[pa.Table], *, prefix: str = "s",
+                           replaces: list[str] | None = None,
+                           row_group_bytes: int = 64 << 20) -> tuple[Path, int]:
+        """Write a stream of tables as one segment, atomically; returns (path, rows).
+
+        Only about ``row_group_bytes`` of input is held at a time, so merging many segments
+        (compaction) keeps memory flat. The file is written in ``tmp/``, fsync-ed, then
+        renamed into ``events/``: readers see all of it or none.
+        """
+        metadata = {REPLACES_KEY: json.dumps(sorted(replaces)).encode()} if replaces else None
+        schema = EVENT_SCHEMA.with_metadata(metadata) if metadata else EVENT_SCHEMA
         name = f"{prefix}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
         tmp = self.tmp_dir / name
-        pq.write_table(table, tmp, compression="zstd", row_group_size=128_000)
+        rows = 0
+        pending: list[pa.Table] = []
+        pending_bytes = 0
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for table in tables:
+                table = table.cast(EVENT_SCHEMA) if table.schema != EVENT_SCHEMA else table
+                pending.append(table.replace_schema_metadata(metadata))
+                pending_bytes += table.nbytes
+                rows += table.num_rows
+                if pending_bytes >= row_group_bytes:
+                    writer.write_table(pa.concat_tables(pending), row_group_size=128_000)
+                    pending, pending_bytes = [], 0
+            if pending or rows == 0:
+                writer.write_table(pa.concat_tables(pending) if pending else schema.empty_table(),
+                                   row_group_size=128_000)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         final = self.events_dir / name
         os.replace(tmp, final)
         _fsync_dir(self.events_dir)
-        return final
+        return final, rows
 
     @staticmethod
     def frame_to_table(frame: pd.DataFrame) -> pa.Table:

@@ -32,12 +32,9 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -45,9 +42,8 @@ from typing import Any, Callable
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from monitor.store import EVENT_SCHEMA, REPLACES_KEY, Store
+from monitor.store import Store
 
 
 def committed_positions(store: Store) -> tuple[dict[str, tuple[int, int]], dict[str, set[int]]]:
@@ -167,32 +163,12 @@ def _commit(store: Store, frame: pd.DataFrame, rejects: list[dict[str, Any]],
     return CommitResult(frame, duplicates, len(fresh), segment)
 
 
-ROW_GROUP_BYTES = 64 << 20
-"""Uncompressed bytes buffered before a row group of a merged segment is written."""
-
-
-def _replaces_of(path: Path) -> list[str]:
-    try:
-        meta = pq.read_schema(path).metadata or {}
-    except FileNotFoundError:
-        return []
-    return list(json.loads(meta.get(REPLACES_KEY, b"[]")))
-
-
-def _conform(table: pa.Table) -> pa.Table:
-    cols = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-            for f in EVENT_SCHEMA]
-    return pa.Table.from_arrays(cols, schema=EVENT_SCHEMA)
-
-
 def compact_streaming(store: Store, *, small_bytes: int = 4 << 20, target_bytes: int = 64 << 20,
                       min_segments: int = 32, settle_s: float = 1.0) -> int:
-    """Merge up to ``target_bytes`` of small live segments into one ``c-`` segment; returns how many.
+    """Merge one group of small live segments once at least ``min_segments`` exist; returns how many.
 
-    The same protocol as :func:`monitor.compaction.compact` (merged segment names what it
-    replaces, renamed into place, a settle delay, then the inputs are deleted; leftovers of a
-    killed run are cleaned up first), but streamed: one input segment is in memory at a time,
-    so the tailer's memory stays flat whatever the merge size. Rows are not re-sorted.
+    :func:`monitor.compaction.compact` with one group per call (the writer lock is held only
+    for that merge); inputs are streamed, so the tailer's memory stays flat.
 
     >>> import tempfile, pandas as pd
     >>> store = Store(tempfile.mkdtemp())
@@ -204,56 +180,12 @@ def compact_streaming(store: Store, *, small_bytes: int = 4 << 20, target_bytes:
     >>> int(store.sql("select count(*) as n from events").n[0])
     3
     """
-    from monitor.compaction import candidates, recover
+    from monitor.compaction import candidates, compact
 
-    with store.writer_lock():
-        recover(store)
-        chosen = candidates(store, None, small_bytes=small_bytes)
-        if len(chosen) < min_segments:
-            return 0
-        group: list[Path] = []
-        size = 0
-        for p in chosen:
-            group.append(p)
-            size += p.stat().st_size
-            if size >= target_bytes:
-                break
-        if len(group) < 2:
-            return 0
-        replaces: set[str] = set()
-        for p in group:
-            replaces.add(p.name)
-            if p.name.startswith("c-"):
-                replaces.update(_replaces_of(p))
-        schema = EVENT_SCHEMA.with_metadata({REPLACES_KEY: json.dumps(sorted(replaces)).encode()})
-        name = f"c-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
-        tmp = store.tmp_dir / name
-        pending: list[pa.Table] = []
-        pending_bytes = 0
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-            for p in group:
-                table = _conform(pq.read_table(p)).replace_schema_metadata(schema.metadata)
-                pending.append(table)
-                pending_bytes += table.nbytes
-                if pending_bytes >= ROW_GROUP_BYTES:
-                    writer.write_table(pa.concat_tables(pending))
-                    pending, pending_bytes = [], 0
-            if pending:
-                writer.write_table(pa.concat_tables(pending))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, store.events_dir / name)
-        fd = os.open(store.events_dir, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if settle_s > 0:
-            time.sleep(settle_s)
-        for p in group:
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
-    return len(group)
+    if len(candidates(store, None, small_bytes=small_bytes)) < min_segments:
+        return 0
+    return compact(store, None, small_bytes=small_bytes, target_bytes=target_bytes, settle_s=settle_s,
+                   max_groups=1).merged
 
 
 class Compactor(threading.Thread):
