@@ -297,7 +297,7 @@ def profile_batches(path: Path, work: Path, n: int) -> None:
         ("signals (signals.derive_signals)", ("__init__.py", "derive_signals")),
         ("  of which refusal/length SQL (refusal.text_signals)", ("refusal.py", "text_signals")),
         ("commit (tail_store.commit_tail_batch)", ("tail_store.py", "commit_tail_batch")),
-        ("  of which dedup query (existing_request_ids)", ("tail_store.py", "existing_request_ids")),
+        ("  of which dedup query (existing_request_ids)", ("store.py", "existing_request_ids")),
         ("  of which Parquet write (Store.write_segment)", ("store.py", "write_segment")),
         ("window statistics (tail.batch_stats)", ("tail.py", "batch_stats")),
     ]

@@ -41,7 +41,6 @@ from typing import Any, Callable
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
 
 from monitor.store import Store
 
@@ -94,22 +93,6 @@ def recent_segments(store: Store, horizon_s: float | None) -> list[Path]:
     return out
 
 
-def existing_request_ids(files: list[Path], request_ids: pd.Series) -> set[str]:
-    """Which of ``request_ids`` the given segment files hold."""
-    if not files or request_ids.empty:
-        return set()
-    con = duckdb.connect(":memory:")
-    try:
-        con.register("batch_ids", pa.table({"request_id": pa.array(request_ids.tolist(), pa.string())}))
-        listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-        rows = con.execute(
-            f"SELECT DISTINCT e.request_id FROM read_parquet([{listing}], union_by_name = true) e "
-            "SEMI JOIN batch_ids b ON e.request_id = b.request_id").fetchall()
-    finally:
-        con.close()
-    return {r[0] for r in rows}
-
-
 @dataclass
 class CommitResult:
     """What one commit wrote: the events written, duplicates dropped, lines quarantined."""
@@ -153,7 +136,7 @@ def _commit(store: Store, frame: pd.DataFrame, rejects: list[dict[str, Any]],
         if not frame.empty:
             before = len(frame)
             frame = frame.drop_duplicates("request_id", keep="first")
-            existing = existing_request_ids(recent_segments(store, dedup_horizon_s), frame["request_id"])
+            existing = store.existing_request_ids(frame["request_id"], recent_segments(store, dedup_horizon_s))
             if existing:
                 frame = frame[~frame["request_id"].isin(existing)]
             duplicates = before - len(frame)
