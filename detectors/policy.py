@@ -148,6 +148,24 @@ def _num(x: Any) -> float | None:
     return x
 
 
+def _finding(metric: str, segment: dict, nb: int, nc: int, need: int, baseline_value: Any,
+             current_value: Any, r: Any, details: dict[str, Any]) -> Finding:
+    """A Finding from a detector result ``r`` (``effect``/``difference``, ``ci_low``, ``ci_high``,
+    ``statistic``, ``pvalue``); untested (no p-value, a reason) below ``need`` events a window."""
+    effect = r.effect if hasattr(r, "effect") else r.difference
+    f = Finding(
+        metric=metric, segment=dict(segment), n_baseline=nb, n_current=nc,
+        baseline_value=_num(baseline_value), current_value=_num(current_value),
+        effect=_num(effect), ci_low=_num(r.ci_low), ci_high=_num(r.ci_high),
+        statistic=_num(r.statistic), p_value=None, details=details,
+    )
+    if nb < need or nc < need:
+        f.reason = _too_few(metric, nb, nc, need)
+        return f
+    f.p_value = float(r.pvalue) if math.isfinite(r.pvalue) else None
+    return f
+
+
 def compare_length(segment: dict, baseline: IntHistogram, current: IntHistogram, policy: PolicyConfig) -> Finding:
     """Finding for metric ``response_length`` (values are medians in characters).
 
@@ -185,17 +203,7 @@ def compare_length(segment: dict, baseline: IntHistogram, current: IntHistogram,
         "floor": policy.floor(metric),
         "unit": "chars",
     }
-    f = Finding(
-        metric=metric, segment=dict(segment), n_baseline=nb, n_current=nc,
-        baseline_value=_num(r.baseline_median), current_value=_num(r.current_median),
-        effect=_num(r.effect), ci_low=_num(r.ci_low), ci_high=_num(r.ci_high),
-        statistic=_num(r.statistic), p_value=None, details=details,
-    )
-    if nb < need or nc < need:
-        f.reason = _too_few(metric, nb, nc, need)
-        return f
-    f.p_value = float(r.pvalue) if math.isfinite(r.pvalue) else None
-    return f
+    return _finding(metric, segment, nb, nc, need, r.baseline_median, r.current_median, r, details)
 
 
 def compare_rate(
@@ -229,17 +237,7 @@ def compare_rate(
         "confidence": policy.confidence,
         "floor": policy.floor(metric),
     }
-    f = Finding(
-        metric=metric, segment=dict(segment), n_baseline=nb, n_current=nc,
-        baseline_value=_num(r.baseline_rate), current_value=_num(r.current_rate),
-        effect=_num(r.difference), ci_low=_num(r.ci_low), ci_high=_num(r.ci_high),
-        statistic=_num(r.statistic), p_value=None, details=details,
-    )
-    if nb < need or nc < need:
-        f.reason = _too_few(metric, nb, nc, need)
-        return f
-    f.p_value = float(r.pvalue) if math.isfinite(r.pvalue) else None
-    return f
+    return _finding(metric, segment, nb, nc, need, r.baseline_rate, r.current_rate, r, details)
 
 
 def _fmt_q(q: float) -> str:
