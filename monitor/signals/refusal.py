@@ -1,11 +1,13 @@
 """Length and refusal signals, vectorized per batch (no per-event Python loop).
 
 * ``chars`` / ``words``: numpy over the Arrow UTF-8 buffer of the whole batch (:func:`lengths`).
-* refusal: the response column goes to an in-memory DuckDB connection (one per thread; not
-  the event store) as an Arrow table, and one SQL statement (RE2) normalizes the head of every
-  response, extracts its opening and applies the rules: user rules as an ordered
-  ``CASE WHEN regexp_matches(...)`` chain, then the built-in opening rules and the built-in
-  "anywhere" rules each as one combined alternation whose named capture group names the rule.
+* refusal: Arrow compute kernels (RE2) normalize the head of every response; one combined
+  alternation of the rule patterns per position (Arrow ``match_substring_regex``) picks the
+  rows some rule could match, and only those go to an in-memory DuckDB connection (one per
+  thread; not the event store) where one SQL statement (RE2) extracts the opening and applies
+  the rules: user rules as an ordered ``CASE WHEN regexp_matches(...)`` chain, then the
+  built-in opening rules and the built-in "anywhere" rules each as one combined alternation
+  whose named capture group names the rule.
 
 Normalization (applied before any rule):
 
@@ -222,14 +224,98 @@ def active_rules(
 _BUILTIN = frozenset(RULES)
 _sql_cache: dict[tuple[RefusalRule, ...], str] = {}
 
+# Code points whose lower case differs between Arrow's utf8_lower (newer Unicode tables) and
+# DuckDB's lower(); computed once (lazily). Rows holding one are lowered by DuckDB, so the
+# normalized text is exactly what DuckDB's lower() gives.
+_lower_diff: list[str] | None = None
+_lower_lock = threading.Lock()
+
+
+def _lower_diff_class() -> str | None:
+    """An RE2 character class of the code points where the two lower() differ (None if none)."""
+    global _lower_diff
+    if _lower_diff is None:
+        with _lower_lock:
+            if _lower_diff is None:
+                cps = np.arange(0x80, 0x110000)
+                cps = cps[(cps < 0xD800) | (cps > 0xDFFF)]
+                chars = pa.array([chr(c) for c in cps.tolist()], type=pa.large_string())
+                con = duckdb.connect(":memory:")
+                try:
+                    con.register("cp", pa.table({"i": pa.array(np.arange(len(cps))), "s": chars}))
+                    duck = con.execute("SELECT lower(s) AS l FROM cp ORDER BY i").fetchnumpy()["l"]
+                finally:
+                    con.close()
+                duck = pa.array(np.asarray(duck, dtype=object), type=pa.large_string())
+                ne = pc.not_equal(duck, pc.utf8_lower(chars)).to_numpy(zero_copy_only=False)
+                _lower_diff = [f"\\x{{{c:x}}}" for c in cps[ne].tolist()]
+    return "[" + "".join(_lower_diff) + "]" if _lower_diff else None
+
+
+def _normalize(resp: pa.Array, ascii_only: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """(normalized head, its first OPENING_CHARS code points) of every response.
+
+    Arrow compute kernels (RE2, like DuckDB) applying the same steps in the same order as
+    DuckDB's ``regexp_replace`` / ``lower`` would (see the module docstring). ``ascii_only``
+    marks rows with no byte >= 0x80: no apostrophe to fold, no lower-case divergence.
+    """
+    head = pc.utf8_slice_codeunits(resp, 0, HEAD_CHARS)
+    clean = pc.replace_substring_regex(head, _CLEAN_RE, " ")
+    wide = np.flatnonzero(~ascii_only)
+    if len(wide):
+        mask = pa.array(~ascii_only)
+        sub = clean.take(pa.array(wide))
+        for ch in _APOSTROPHES:
+            sub = pc.replace_substring(sub, ch, "'")
+        clean = pc.replace_with_mask(clean, mask, sub)
+    low = pc.utf8_lower(clean)
+    diff = _lower_diff_class() if len(wide) else None
+    if diff is not None:
+        odd = wide[pc.match_substring_regex(sub, diff).to_numpy(zero_copy_only=False)]
+        if len(odd):  # lower these rows with DuckDB itself
+            con = _connection(0)
+            con.register("lowsrc", pa.table({"i": pa.array(np.arange(len(odd))), "s": clean.take(pa.array(odd))}))
+            try:
+                fixed = con.execute("SELECT lower(s) AS l FROM lowsrc ORDER BY i").fetchnumpy()["l"]
+            finally:
+                con.unregister("lowsrc")
+            mask = np.zeros(len(clean), dtype=bool)
+            mask[odd] = True
+            low = pc.replace_with_mask(low, pa.array(mask), pa.array(fixed.tolist(), type=pa.large_string()))
+    clean = pc.replace_substring_regex(low, _LEAD, "", max_replacements=1)
+    return clean, pc.utf8_slice_codeunits(clean, 0, OPENING_CHARS)
+
+
+_gate_cache: dict[tuple[RefusalRule, ...], tuple[str | None, str | None]] = {}
+
+
+def _gates(rules: Sequence[RefusalRule]) -> tuple[str | None, str | None]:
+    """One alternation of every opening rule and one of every "anywhere" rule (model globs
+    ignored): a row that matches neither gets no rule, so only the others go to DuckDB.
+
+    The opening alternation is matched on the first OPENING_CHARS code points of the
+    normalized text, of which the opening is a prefix ending, when shorter, in a sentence
+    end (not a word character): a match in the opening is a match there too, unless a
+    pattern can assert the end of the text (``$``, ``\\z``) or ``\\B``; then "" (every row).
+    """
+    key = tuple(rules)
+    if key not in _gate_cache:
+        out = []
+        for pos in ("opening", "anywhere"):
+            pats = [r.pattern for r in rules if r.position == pos]
+            gate = "|".join(f"(?:{p})" for p in pats) if pats else None
+            if pos == "opening" and any("$" in p or "\\B" in p or "\\z" in p for p in pats):
+                gate = ""
+            out.append(gate)
+        _gate_cache[key] = (out[0], out[1])
+    return _gate_cache[key]
+
 
 def _build_sql(rules: Sequence[RefusalRule]) -> str:
+    """Rule and pivot per row of ``src(rid, model, clean)`` (``clean``: the normalized head)."""
     key = tuple(rules)
     if key in _sql_cache:
         return _sql_cache[key]
-    clean = f"regexp_replace(response, {_lit(_CLEAN_RE)}, ' ', 'g')"
-    clean = f"lower(regexp_replace({clean}, {_lit('[' + _APOSTROPHES + ']')}, {_lit(chr(39))}, 'g'))"
-    clean = f"regexp_replace({clean}, {_lit(_LEAD)}, '')"
     opening = f"left(regexp_extract(clean, {_lit(_OPENING_RE)}), {OPENING_CHARS})"
     user = [r for r in rules if r not in _BUILTIN]
     builtin = [r for r in rules if r in _BUILTIN]
@@ -262,12 +348,8 @@ def _build_sql(rules: Sequence[RefusalRule]) -> str:
     case = "CASE " + " ".join(whens) + " END" if whens else "NULL::VARCHAR"
     more = "".join(", " + c for c in extra_cols)
     sql = f"""
-WITH h AS (
-  SELECT rid, model, left(response, {HEAD_CHARS}) AS response FROM src
-), n AS (
-  SELECT rid, model, {clean} AS clean FROM h
-), o AS (
-  SELECT rid, model, clean, {opening} AS opening FROM n
+WITH o AS (
+  SELECT rid, model, clean, {opening} AS opening FROM src
 ), o2 AS (
   SELECT *{more} FROM o
 ), r AS (
@@ -354,22 +436,40 @@ def text_signals(
             mod = mod.cast(pa.large_string())
         except (TypeError, pa.ArrowException):
             mod = pa.array([m if isinstance(m, str) else None for m in models], type=pa.large_string())
-    src = pa.table({"rid": pa.array(np.arange(n, dtype=np.int64)), "model": mod, "response": resp})
-    if n >= 20_000:  # several record batches let DuckDB scan in parallel
-        src = pa.Table.from_batches(src.to_batches(max_chunksize=max(10_000, n // 16)))
-    con = _connection(n)
-    sql = _build_sql(rules)
-    try:
-        con.register("src", src)
-        res = con.execute(sql).fetchnumpy()  # binds once (a relation's to_arrow would bind twice)
-    finally:
-        con.unregister("src")
     chars, words = lengths(resp)
+    ascii_only = chars == pc.binary_length(resp).to_numpy(zero_copy_only=False)
+    clean, first = _normalize(resp, ascii_only)
+    # Only rows that match some rule's pattern (ignoring model globs) can get a rule.
+    cand = np.zeros(n, dtype=bool)
+    try:
+        for pattern, col in zip(_gates(rules), (first, clean)):
+            if pattern == "":
+                cand[:] = True
+            elif pattern is not None:
+                cand |= pc.match_substring_regex(col, pattern).to_numpy(zero_copy_only=False)
+    except pa.ArrowException:  # a pattern Arrow's RE2 rejects: every row goes to DuckDB
+        cand[:] = True
+    rule_arr = np.full(n, None, dtype=object)
+    pivot = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(cand)
+    if len(idx):
+        take = pa.array(idx)
+        src = pa.table({"rid": take, "model": mod.take(take), "clean": clean.take(take)})
+        m = len(idx)
+        if m >= 20_000:  # several record batches let DuckDB scan in parallel
+            src = pa.Table.from_batches(src.to_batches(max_chunksize=max(10_000, m // 16)))
+        con = _connection(m)
+        try:
+            con.register("src", src)
+            res = con.execute(_build_sql(rules)).fetchnumpy()  # binds once
+        finally:
+            con.unregister("src")
+        got = np.array(np.ma.getdata(res["rule"]), dtype=object)
+        got[np.ma.getmaskarray(res["rule"])] = None
+        rule_arr[idx] = got
+        pivot[idx] = np.asarray(res["pivot"], dtype=bool)
     klass = {r.name: r.klass for r in rules}
-    rule_arr = np.array(np.ma.getdata(res["rule"]), dtype=object)
-    rule_arr[np.ma.getmaskarray(res["rule"])] = None
     rule = pd.Series(rule_arr, dtype=object)
-    pivot = np.asarray(res["pivot"], dtype=bool)
     base = rule.map(klass).to_numpy(object)
     cls = np.where(rule.isna().to_numpy(), "compliance",
                    np.where((base == "full_refusal") & ~pivot, "full_refusal", "partial_refusal"))
