@@ -79,7 +79,6 @@ _WS_LUT = np.zeros(256, dtype=bool)
 _WS_LUT[[0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F]] = True
 _MB_LUT = np.zeros(256, dtype=bool)
 _MB_LUT[[0xC2, 0xE1, 0xE2, 0xE3]] = True
-_LEAD_LUT = (np.arange(256) & 0xC0) != 0x80
 
 
 def lengths(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -105,8 +104,15 @@ def lengths(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     start, end = int(offsets[0]), int(offsets[-1])
     data = np.frombuffer(bufs[2], dtype=np.uint8, count=end)[start:end] if bufs[2] is not None else np.zeros(0, np.uint8)
     m = len(data)
-    ws = _WS_LUT[data]
-    mb = np.flatnonzero(_MB_LUT[data])  # lead bytes of possible multi-byte whitespace (rare)
+    # ASCII whitespace is 9-13 and 28-32: every byte <= 32 unless a rarer control byte occurs.
+    ws = data <= 32
+    if m and ((data < 9).any() or ((data - np.uint8(14)) < 14).any()):
+        ws = _WS_LUT[data]
+    if int(chars.sum()) != m:  # some multi-byte code point: look for multi-byte whitespace
+        hi = np.flatnonzero(data >= 0xC2)
+        mb = hi[_MB_LUT[data[hi]]]  # lead bytes of possible multi-byte whitespace (rare)
+    else:
+        mb = np.zeros(0, dtype=np.int64)
     if len(mb):
         padded = np.concatenate([data, np.zeros(2, np.uint8)])
         b0, b1, b2 = padded[mb], padded[mb + 1], padded[mb + 2]
@@ -123,15 +129,18 @@ def lengths(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         h3 = mb[three]
         ws[h3 + 1] = True
         ws[h3 + 2] = True
-    lead = _LEAD_LUT[data]  # first byte of a code point
-    prev_ws = np.empty(m, dtype=bool)
-    if m:
-        prev_ws[0] = True
-        prev_ws[1:] = ws[:-1]
+    # A token starts at a non-whitespace byte after whitespace or at a string start. (A UTF-8
+    # continuation byte never does: it follows a byte of its own code point, which has the
+    # same whitespace status.)
     rel = (offsets - start).astype(np.int64)
+    first = np.zeros(m, dtype=bool)
     if m:
-        prev_ws[rel[:-1][rel[:-1] < m]] = True  # string starts count as "after whitespace"
-    starts = np.flatnonzero(lead & ~ws & prev_ws)
+        first[0] = True
+        first[1:] = ws[:-1]
+        heads = rel[:-1][rel[:-1] < m]
+        first[heads] = True
+        first &= ~ws
+    starts = np.flatnonzero(first)
     words = np.diff(np.searchsorted(starts, rel, side="left"))
     return chars, words.astype(np.int64)
 
