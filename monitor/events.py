@@ -24,6 +24,7 @@ import jsonschema_rs
 import orjson
 import pandas as pd
 
+from monitor.adapters._base import paused_gc
 from monitor.errors import UserError
 
 EVENT_SCHEMA: dict[str, Any] = json.loads(resources.files("monitor").joinpath("event_schema.json").read_text("utf-8"))
@@ -109,6 +110,11 @@ def events_to_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
     >>> f.loc[0, "model_version"], f.loc[0, "route"], str(f.loc[0, "ts"])
     ('unknown', 'default', '2026-11-01 10:00:00+00:00')
     """
+    with paused_gc():  # per-event lists and strings only: nothing for the cyclic collector
+        return _events_to_frame(events)
+
+
+def _events_to_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
     def col(name: str) -> list[Any]:
         return [e.get(name) for e in events]
 
@@ -126,4 +132,3 @@ def events_to_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
     frame["attributes"] = pd.Series(
         [dumps(a, option=opts, default=str).decode() if a else None for a in col("attributes")], dtype="object")
     return frame
-
