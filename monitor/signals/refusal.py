@@ -236,29 +236,52 @@ _sql_cache: dict[tuple[RefusalRule, ...], str] = {}
 # Code points whose lower case differs between Arrow's utf8_lower (newer Unicode tables) and
 # DuckDB's lower(); computed once (lazily). Rows holding one are lowered by DuckDB, so the
 # normalized text is exactly what DuckDB's lower() gives.
-_lower_diff: list[str] | None = None
+_lower_diff: str | None = None
 _lower_lock = threading.Lock()
 
 
-def _lower_diff_class() -> str | None:
-    """An RE2 character class of the code points where the two lower() differ (None if none)."""
+def _all_code_points() -> tuple[np.ndarray, pa.Array]:
+    """Every non-ASCII scalar value, and one string holding them all (UTF-8 built by numpy)."""
+    cps, data = [], []
+    for lo, hi, n in ((0x80, 0x800, 2), (0x800, 0x10000, 3), (0x10000, 0x110000, 4)):
+        c = np.arange(lo, hi, dtype=np.uint32)
+        c = c[(c < 0xD800) | (c > 0xDFFF)]
+        b = np.empty((len(c), n), dtype=np.uint8)
+        b[:, 0] = (0xF0 << (4 - n)) & 0xFF | (c >> (6 * (n - 1)))
+        for k in range(1, n):
+            b[:, k] = 0x80 | ((c >> (6 * (n - 1 - k))) & 0x3F)
+        cps.append(c)
+        data.append(b.reshape(-1))
+    raw = np.concatenate(data).tobytes()
+    offsets = pa.array([0, len(raw)], type=pa.int64()).buffers()[1]
+    return np.concatenate(cps), pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(raw))
+
+
+def _lower_diff_class() -> str:
+    """An RE2 character class of the code points where the two lower() differ: "" if none,
+    "*" if they cannot be compared code point by code point (then DuckDB lowers every row
+    with a non-ASCII character)."""
     global _lower_diff
     if _lower_diff is None:
         with _lower_lock:
             if _lower_diff is None:
-                cps = np.arange(0x80, 0x110000)
-                cps = cps[(cps < 0xD800) | (cps > 0xDFFF)]
-                chars = pa.array([chr(c) for c in cps.tolist()], type=pa.large_string())
+                # Both map each code point to one code point: lower one string of all of them.
+                cps, text = _all_code_points()
                 con = duckdb.connect(":memory:")
                 try:
-                    con.register("cp", pa.table({"i": pa.array(np.arange(len(cps))), "s": chars}))
-                    duck = con.execute("SELECT lower(s) AS l FROM cp ORDER BY i").fetchnumpy()["l"]
+                    con.register("cp", pa.table({"s": text}))
+                    duck = con.execute("SELECT lower(s) AS l FROM cp").fetchnumpy()["l"][0]
                 finally:
                     con.close()
-                duck = pa.array(np.asarray(duck, dtype=object), type=pa.large_string())
-                ne = pc.not_equal(duck, pc.utf8_lower(chars)).to_numpy(zero_copy_only=False)
-                _lower_diff = [f"\\x{{{c:x}}}" for c in cps[ne].tolist()]
-    return "[" + "".join(_lower_diff) + "]" if _lower_diff else None
+                arrow = pc.utf8_lower(text)[0].as_py()
+                d = np.frombuffer(duck.encode("utf-32-le"), dtype="<u4")
+                a = np.frombuffer(arrow.encode("utf-32-le"), dtype="<u4")
+                if len(d) != len(cps) or len(a) != len(cps):
+                    _lower_diff = "*"
+                else:
+                    odd = cps[d != a].tolist()
+                    _lower_diff = "[" + "".join(f"\\x{{{c:x}}}" for c in odd) + "]" if odd else ""
+    return _lower_diff
 
 
 def _normalize(resp: pa.Array, ascii_only: np.ndarray) -> tuple[pa.Array, pa.Array]:
@@ -278,9 +301,9 @@ def _normalize(resp: pa.Array, ascii_only: np.ndarray) -> tuple[pa.Array, pa.Arr
             sub = pc.replace_substring(sub, ch, "'")
         clean = pc.replace_with_mask(clean, mask, sub)
     low = pc.utf8_lower(clean)
-    diff = _lower_diff_class() if len(wide) else None
-    if diff is not None:
-        odd = wide[pc.match_substring_regex(sub, diff).to_numpy(zero_copy_only=False)]
+    diff = _lower_diff_class() if len(wide) else ""
+    if diff:
+        odd = wide if diff == "*" else wide[pc.match_substring_regex(sub, diff).to_numpy(zero_copy_only=False)]
         if len(odd):  # lower these rows with DuckDB itself
             con = _connection(0)
             con.register("lowsrc", pa.table({"i": pa.array(np.arange(len(odd))), "s": clean.take(pa.array(odd))}))
