@@ -231,7 +231,7 @@ def active_rules(
 
 
 _BUILTIN = frozenset(RULES)
-_sql_cache: dict[tuple[RefusalRule, ...], str] = {}
+_sql_cache: dict[tuple[tuple[RefusalRule, ...], bool], str] = {}
 
 # Code points whose lower case differs between Arrow's utf8_lower (newer Unicode tables) and
 # DuckDB's lower(); computed once (lazily). Rows holding one are lowered by DuckDB, so the
@@ -343,9 +343,21 @@ def _gates(rules: Sequence[RefusalRule]) -> tuple[str | None, str | None]:
     return _gate_cache[key]
 
 
-def _build_sql(rules: Sequence[RefusalRule]) -> str:
-    """Rule and pivot per row of ``src(rid, model, clean)`` (``clean``: the normalized head)."""
-    key = tuple(rules)
+def _never_empty(pattern: str) -> bool:
+    """True if the regex cannot match an empty string (its minimum width, as Python's regex
+    parser reads it, is at least one character); False when unsure."""
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+
+        return _parser.parse(pattern).getwidth()[0] >= 1
+    except Exception:
+        return False
+
+
+def _build_sql(rules: Sequence[RefusalRule], any_gate_exact: bool = False) -> str:
+    """Rule and pivot per row of ``src(rid, model, clean, ga)`` (``clean``: the normalized
+    head; ``ga``: whether the Arrow "anywhere" gate matched it)."""
+    key = (tuple(rules), any_gate_exact)
     if key in _sql_cache:
         return _sql_cache[key]
     opening = f"left(regexp_extract(clean, {_lit(_OPENING_RE)}), {OPENING_CHARS})"
@@ -360,10 +372,15 @@ def _build_sql(rules: Sequence[RefusalRule]) -> str:
             globs = " OR ".join(f"model GLOB {_lit(g)}" for g in r.models)
             cond = f"({globs}) AND {cond}"
         whens.append(f"WHEN {cond} THEN {_lit(r.name)}")
-    # Built-in rules: one combined alternation per position, each rule a named capture group;
-    # a cheap regexp_matches gate runs first, the capturing extract only on matching rows.
+    # Built-in rules: one combined alternation per position, each rule a named capture group.
     # Opening rules are tried before "anywhere" rules; within one alternation the match that
-    # starts earliest wins, ties go to the rule listed first.
+    # starts earliest wins, ties go to the rule listed first. A regexp_matches gate before the
+    # capturing extract is kept only where it changes something or saves work:
+    # * opening: dropped when no built-in opening pattern can match the empty string (then a
+    #   match leaves exactly its own group non-empty and no match leaves all empty), which
+    #   saves compiling the alternation twice per batch;
+    # * anywhere: replaced by the Arrow gate column ``ga`` when that gate is this very
+    #   alternation (no user "anywhere" rule), else kept.
     extra_cols = []
     for alias, col, group in (("mo", "opening", [r for r in builtin if r.position == "opening"]),
                               ("ma", "clean", [r for r in builtin if r.position == "anywhere"])):
@@ -371,17 +388,20 @@ def _build_sql(rules: Sequence[RefusalRule]) -> str:
             continue
         combined = "|".join(f"({r.pattern})" for r in group)
         names = ", ".join(_lit(f"g{i}") for i in range(len(group)))
-        extra_cols.append(
-            f"CASE WHEN regexp_matches({col}, {_lit(combined)}) "
-            f"THEN regexp_extract({col}, {_lit(combined)}, [{names}]) END AS {alias}"
-        )
+        extract = f"regexp_extract({col}, {_lit(combined)}, [{names}])"
+        if alias == "mo" and all(_never_empty(r.pattern) for r in group):
+            extra_cols.append(f"{extract} AS {alias}")
+            whens.extend(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {_lit(r.name)}" for i, r in enumerate(group))
+            continue
+        gate = "ga" if alias == "ma" and any_gate_exact else f"regexp_matches({col}, {_lit(combined)})"
+        extra_cols.append(f"CASE WHEN {gate} THEN {extract} END AS {alias}")
         inner = " ".join(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {_lit(r.name)}" for i, r in enumerate(group))
         whens.append(f"WHEN {alias} IS NOT NULL THEN CASE {inner} END")
     case = "CASE " + " ".join(whens) + " END" if whens else "NULL::VARCHAR"
     more = "".join(", " + c for c in extra_cols)
     sql = f"""
 WITH o AS (
-  SELECT rid, model, clean, {opening} AS opening FROM src
+  SELECT rid, model, clean, ga, {opening} AS opening FROM src
 ), o2 AS (
   SELECT *{more} FROM o
 ), r AS (
@@ -473,27 +493,35 @@ def text_signals(
     clean, first = _normalize(resp, ascii_only)
     # Only rows that match some rule's pattern (ignoring model globs) can get a rule.
     cand = np.zeros(n, dtype=bool)
+    ga = np.zeros(n, dtype=bool)
+    gate_open, gate_any = _gates(rules)
     try:
-        for pattern, col in zip(_gates(rules), (first, clean)):
-            if pattern == "":
-                cand[:] = True
-            elif pattern is not None:
-                cand |= pc.match_substring_regex(col, pattern).to_numpy(zero_copy_only=False)
+        if gate_open == "":
+            cand[:] = True
+        elif gate_open is not None:
+            cand |= pc.match_substring_regex(first, gate_open).to_numpy(zero_copy_only=False)
+        if gate_any is not None:
+            ga = pc.match_substring_regex(clean, gate_any).to_numpy(zero_copy_only=False)
+            cand |= ga
+        # the gate is exactly the built-in "anywhere" alternation when no user rule is "anywhere"
+        any_exact = all(r in _BUILTIN for r in rules if r.position == "anywhere")
     except pa.ArrowException:  # a pattern Arrow's RE2 rejects: every row goes to DuckDB
         cand[:] = True
+        any_exact = False
     rule_arr = np.full(n, None, dtype=object)
     pivot = np.zeros(n, dtype=bool)
     idx = np.flatnonzero(cand)
     if len(idx):
         take = pa.array(idx)
-        src = pa.table({"rid": take, "model": mod.take(take), "clean": clean.take(take)})
+        src = pa.table({"rid": take, "model": mod.take(take), "clean": clean.take(take),
+                        "ga": pa.array(ga[idx])})
         m = len(idx)
         if m >= 20_000:  # several record batches let DuckDB scan in parallel
             src = pa.Table.from_batches(src.to_batches(max_chunksize=max(10_000, m // 16)))
         con = _connection(m)
         try:
             con.register("src", src)
-            res = con.execute(_build_sql(rules)).fetchnumpy()  # binds once
+            res = con.execute(_build_sql(rules, any_exact)).fetchnumpy()  # binds once
         finally:
             con.unregister("src")
         got = np.array(np.ma.getdata(res["rule"]), dtype=object)
