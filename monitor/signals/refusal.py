@@ -460,7 +460,8 @@ def text_signals(
     models: pd.Series | Sequence[str | None] | None = None,
     rules: Sequence[RefusalRule] | None = None,
 ) -> pd.DataFrame:
-    """Length and refusal signals for a batch, in one DuckDB pass.
+    """Length and refusal signals for a batch: numpy and Arrow kernels over the whole batch,
+    then one DuckDB pass over the rows some rule could match (see the module docstring).
 
     Returns a DataFrame (same index as ``responses`` when it is a Series) with ``chars``
     (Unicode code points), ``words`` (whitespace-separated tokens, like ``str.split()``),
