@@ -80,8 +80,10 @@ def test_sigterm_and_sigint_under_load_exit_cleanly_and_lose_nothing(tmp_path: P
     write_config(tmp_path / "llm-monitor.toml", "[tail]\nflush_interval_s = 0.2\n")
     store = tmp_path / "store"
     log = tmp_path / "app.log"
-    log.write_bytes(b"".join(native(i, prefix="s") + b"\n" for i in range(30_000)))  # a backlog to chew on
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    log.write_bytes(b"")
+    for k, sig in enumerate((signal.SIGTERM, signal.SIGINT)):
+        with open(log, "ab") as fh:  # a fresh backlog to chew on for each run
+            fh.write(b"".join(native(i, prefix=f"s{k}") + b"\n" for i in range(30_000)))
         proc = TailProcess(tmp_path, store, [str(log)]).start()
         proc.wait_status(lambda s: s["total_events"] > 0, timeout=60)
         rc, took = proc.terminate(sig)
@@ -91,7 +93,7 @@ def test_sigterm_and_sigint_under_load_exit_cleanly_and_lose_nothing(tmp_path: P
     res = run_once(tmp_path, store, [str(log)])
     assert res.returncode == 0, res.stderr
     ids = store_request_ids(store)
-    assert len(ids) == len(set(ids)) == 30_000
+    assert len(ids) == len(set(ids)) == 60_000
 
 
 def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
