@@ -222,19 +222,17 @@ class BatchLoader:
         frame["source_offset"] = pd.array([by_number[n].end_offset for n in numbers], dtype="Int64")
         bad_ts = frame["ts"].isna()
         rejects.extend((n, "ts: not an ISO 8601 date-time") for n in frame.loc[bad_ts, "source_line"])
-        # schemas: resolve each distinct value once
-        schema_json: list[str | None] = []
-        schema_name: list[str | None] = []
+        # schemas: only the events that carry one (named schemas are read once, see SchemaResolver)
+        schema_json: list[str | None] = [None] * len(frame)
+        schema_name: list[str | None] = [None] * len(frame)
         bad_schema = []
-        for i, raw in enumerate(frame["schema_raw"]):
+        raw_schemas = frame["schema_raw"]
+        for i in raw_schemas.index[raw_schemas.notna()]:
             try:
-                text, name = self.schemas.resolve(raw)
+                schema_json[i], schema_name[i] = self.schemas.resolve(raw_schemas[i])
             except UserError as exc:
-                text, name = None, None
                 bad_schema.append(i)
                 rejects.append((int(frame["source_line"].iloc[i]), str(exc)))
-            schema_json.append(text)
-            schema_name.append(name)
         frame["schema"] = pd.Series(schema_json, index=frame.index, dtype="object")
         frame["schema_name"] = pd.Series(schema_name, index=frame.index, dtype="object")
         keep = ~bad_ts

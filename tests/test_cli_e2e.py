@@ -240,3 +240,25 @@ def test_mapping_format_without_table_is_a_usage_error(tmp_path: Path) -> None:
     log = write_jsonl(tmp_path / "x.jsonl", [{"time": "2026-11-01T00:00:00Z", "m": "x", "out": "y"}])
     result = run_cli("ingest", str(log), "--store", str(tmp_path / "s"), "--input-format", "mapping")
     assert result.returncode == 2 and "[mapping]" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_named_schemas_resolve_from_the_schemas_dir(tmp_path: Path) -> None:
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    (schemas / "invoice.json").write_text(json.dumps({"type": "object", "required": ["total"]}))
+    (tmp_path / "llm-monitor.toml").write_text('[signals]\nschemas_dir = "schemas"\n')
+    log = write_jsonl(tmp_path / "n.jsonl", [
+        event(1, response='{"total": 3}', schema="invoice"),
+        event(2, response='{"sum": 3}', schema="invoice"),
+        event(3, response="plain"),
+        event(4, response='{"total": 3}', schema="no-such-schema"),
+    ])
+    result = run_cli("ingest", str(log), "--store", str(tmp_path / "s"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "3 ingested, 0 duplicate, 1 quarantined" in result.stdout
+    rows = [json.loads(line) for f in (tmp_path / "s" / "quarantine").glob("*.jsonl") for line in f.read_text().splitlines()]
+    assert [r["line"] for r in rows] == [4] and "no-such-schema" in rows[0]["reason"]
+    signals = run_cli("signals", str(log), cwd=tmp_path)
+    by_id = {r["request_id"]: r for r in map(json.loads, signals.stdout.splitlines())}
+    assert by_id["req-1"]["parse_status"] == "ok" and by_id["req-2"]["parse_status"] == "schema_violation"
+    assert by_id["req-3"]["parse_status"] == "not_expected"
