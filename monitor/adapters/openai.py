@@ -299,6 +299,17 @@ def _finish(resp: dict, ctx: _Context) -> tuple[str, str]:
     return ts, rid
 
 
+def _model_and_usage(resp: dict) -> tuple[str | None, dict | None]:
+    """The response's resolved ``model`` and ``usage`` object, type-checked."""
+    resolved = resp.get("model")
+    if resolved is not None and not isinstance(resolved, str):
+        raise AdapterError("model is not a string")
+    usage = resp.get("usage")
+    if usage is not None and not isinstance(usage, dict):
+        raise AdapterError("usage is not an object")
+    return resolved, usage
+
+
 def chat_completion_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]:
     """Events of one ``chat.completion`` object (also used by the LiteLLM adapter)."""
     choices = resp.get("choices")
@@ -309,12 +320,7 @@ def chat_completion_events(resp: dict, request: dict, ctx: _Context) -> Iterator
     if not choices:
         raise AdapterError("empty choices")
     ts, rid = _finish(resp, ctx)
-    resolved = resp.get("model")
-    if resolved is not None and not isinstance(resolved, str):
-        raise AdapterError("model is not a string")
-    usage = resp.get("usage")
-    if usage is not None and not isinstance(usage, dict):
-        raise AdapterError("usage is not an object")
+    resolved, usage = _model_and_usage(resp)
     out_tok = as_count((usage or {}).get("completion_tokens"), "usage.completion_tokens")
     in_tok = as_count((usage or {}).get("prompt_tokens"), "usage.prompt_tokens")
     if out_tok is None:
@@ -408,12 +414,7 @@ def responses_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]
     status = resp.get("status")
     if status in ("failed", "cancelled", "in_progress", "queued"):
         raise AdapterError(f"response status is {status}")
-    resolved = resp.get("model")
-    if resolved is not None and not isinstance(resolved, str):
-        raise AdapterError("model is not a string")
-    usage = resp.get("usage")
-    if usage is not None and not isinstance(usage, dict):
-        raise AdapterError("usage is not an object")
+    resolved, usage = _model_and_usage(resp)
     out_tok = as_count((usage or {}).get("output_tokens"), "usage.output_tokens")
     in_tok = as_count((usage or {}).get("input_tokens"), "usage.input_tokens")
     text_cfg = request.get("text") if isinstance(request.get("text"), dict) else resp.get("text")
