@@ -210,7 +210,8 @@ def candidates(store: Store, day: str | dt.date | None = None, *, small_bytes: i
 def compact(store: Store, day: str | dt.date | None = None, *, small_bytes: int = SMALL_BYTES,
             target_bytes: int = TARGET_BYTES, min_segments: int = 2, settle_s: float = 1.0,
             progress: ProgressFn | None = None,
-            on_phase: Callable[[str], None] | None = None, max_groups: int | None = None) -> CompactionReport:
+            on_phase: Callable[[str], None] | None = None, max_groups: int | None = None,
+            row_group_bytes: int = 64 << 20, read_batch_rows: int | None = None) -> CompactionReport:
     """Merge small segments (of one UTC ``day``, or all) into ``c-`` segments, crash-safely.
 
     ``settle_s``: seconds between making the merged segment visible and deleting the files it
@@ -218,7 +219,11 @@ def compact(store: Store, day: str | dt.date | None = None, *, small_bytes: int 
     ``on_phase(name)`` is a test hook called at each step (``locked``, ``read``, ``written``,
     ``settled``, ``deleted:<i>``, ``done``). ``max_groups`` bounds the merges of one call (the
     sidecar merges one group at a time to keep the writer lock short). Inputs are streamed
-    into the merged segment one at a time, so memory stays flat whatever the group size.
+    into the merged segment one at a time, and at most ``row_group_bytes`` of them are held
+    before a row group is written, so memory stays flat whatever the group size. Each input
+    is sorted by (ts, request_id) unless ``read_batch_rows`` is set: then inputs are read
+    ``read_batch_rows`` rows at a time in file order (the sidecar: its segments are in log
+    order already, and a whole input is never in memory).
 
     >>> import tempfile
     >>> compact(Store(tempfile.mkdtemp())).summary()
@@ -258,12 +263,18 @@ def compact(store: Store, day: str | dt.date | None = None, *, small_bytes: int 
             def inputs(group: list[Path] = group) -> Iterator[pa.Table]:
                 nonlocal done
                 for p in group:
-                    yield _conform(pq.read_table(p)).sort_by([("ts", "ascending"), ("request_id", "ascending")])
+                    if read_batch_rows:
+                        with pq.ParquetFile(p) as pf:
+                            for batch in pf.iter_batches(batch_size=read_batch_rows):
+                                yield _conform(pa.Table.from_batches([batch]))
+                    else:
+                        yield _conform(pq.read_table(p)).sort_by([("ts", "ascending"), ("request_id", "ascending")])
                     done += 1
                     if progress:
                         progress(done, total)
 
-            out, rows = store.write_segment_from(inputs(), prefix="c", replaces=sorted(replaces))
+            out, rows = store.write_segment_from(inputs(), prefix="c", replaces=sorted(replaces),
+                                                 row_group_bytes=row_group_bytes)
             hook("read")
             hook("written")
             report.written.append(out.name)

@@ -70,6 +70,7 @@ import pandas as pd
 from monitor.config import Config, load_config
 from monitor.errors import UserError
 from monitor.ingest import BatchLoader, LoadedBatch, Line
+from monitor.memory import release_free_memory, resident_bytes, tune_for_long_run
 from monitor.selectors import parse_selector
 from monitor.store import Store, default_store_path
 from monitor.tail_detect import WindowState
@@ -437,6 +438,7 @@ class Tailer:
             "outbox_pending": pending,
             "sources": len(sources),
             "segments_monitored": len(self.window.segments),
+            "rss_bytes": resident_bytes(),
             **{f"total_{k}": v for k, v in asdict(self.counters).items()},
         }
 
@@ -447,7 +449,7 @@ class Tailer:
         st = self.status(now)
         self._last_status = now
         self._status_events = 0
-        _trim_heap()
+        release_free_memory()
         if not self.quiet:
             self.err.write(
                 f"llm-monitor tail: {st['events_per_s']:.0f} events/s, lag {st['lag_bytes']} B / "
@@ -513,16 +515,6 @@ class Tailer:
         return 0
 
 
-def _trim_heap() -> None:
-    """Give freed heap memory back to the OS (glibc keeps it otherwise; RSS would only grow)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def _install_signals(tailer: Tailer) -> None:
     def handler(signum: int, frame: Any) -> None:
         if tailer.stop.is_set():
@@ -548,6 +540,7 @@ def _install_signals(tailer: Tailer) -> None:
 def run_tail(args: argparse.Namespace, *, quiet: bool = False) -> int:
     """Entry point of ``llm-monitor tail`` (see the module docstring). Returns the exit code."""
     config = load_config(getattr(args, "config", None))
+    tune_for_long_run()
     settings = TailSettings.from_config(config.tail, config.path or "llm-monitor.toml")
     if getattr(args, "baseline", None):
         parse_selector(args.baseline)

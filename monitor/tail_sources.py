@@ -317,9 +317,9 @@ class Follower:
         else:
             offset, number = src.offset, src.line
             limit = self.max_line_bytes
-            pieces = data[:end].split(b"\n")
-            if len(pieces) > max_lines:
-                pieces = pieces[:max_lines]
+            pieces = data.split(b"\n", max_lines)  # no copy of data; the last piece is never a line
+            del data
+            pieces.pop()
             for piece in pieces:
                 number += 1
                 offset += len(piece) + 1

@@ -52,7 +52,8 @@ def _run(tmp_path: Path, mode: str, pattern: str, late: Path | None) -> None:
     w.start()
     w.join()
     expected = n + (500 if late else 0)
-    proc.wait_status(lambda st: st["total_events"] >= expected and st["lag_bytes"] == 0, timeout=90)
+    final = proc.wait_status(lambda st: st["total_events"] >= expected and st["lag_bytes"] == 0, timeout=90)
+    assert 20 << 20 < final["rss_bytes"] < 2 << 30  # the tailer reports its own resident memory
     rc, took = proc.terminate(signal.SIGTERM)
     assert rc == 0 and took < 5
     ids = store_request_ids(store)

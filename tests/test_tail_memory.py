@@ -1,0 +1,106 @@
+"""What keeps the sidecar's memory flat: allocator settings, bounded segment count, streamed
+compaction, and reads that hand back exactly the complete lines (memory figures themselves are
+measured in benchmarks/tail.py, not here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.compaction import candidates, compact
+from monitor.memory import release_free_memory, resident_bytes
+from monitor.store import REPLACES_KEY, Store
+from monitor.tail_sources import Follower
+from monitor.tail_store import Compactor
+from test_compaction import _add_segments, _expected, _snapshot
+
+
+def test_tuning_switches_glibc_and_arrow_in_a_fresh_process() -> None:
+    code = ("import json, pyarrow as pa; from monitor.memory import tune_for_long_run, resident_bytes; "
+            "print(json.dumps([pa.default_memory_pool().backend_name, tune_for_long_run(), "
+            "pa.default_memory_pool().backend_name, resident_bytes()]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, applied, after, rss = json.loads(out.stdout)
+    assert before != "system" and after == "system"
+    assert applied == {"glibc": True, "arrow_system_pool": True}
+    assert 10 << 20 < rss < 2 << 30
+
+
+def test_release_free_memory_gives_freed_heap_back() -> None:
+    release_free_memory()
+    base = resident_bytes()
+    blocks = [bytearray(100_000) for _ in range(2_000)]  # ~200 MB in heap-sized pieces
+    for b in blocks:
+        b[::4096] = b"x" * len(b[::4096])  # touch every page
+    grown = resident_bytes()
+    del blocks, b
+    release_free_memory()
+    after = resident_bytes()
+    assert grown - base > 150 << 20
+    assert after - base < 50 << 20
+
+
+def test_one_compaction_pass_merges_until_few_small_segments_remain(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    next_id = _add_segments(store, 0, 24, 50)
+    sizes = [p.stat().st_size for p in store.live_segments()]
+    # groups of about 4 segments: one pass must merge several groups, then the merged ones
+    comp = Compactor(store, threading.Event(), min_segments=4, small_bytes=1 << 20, target_bytes=4 * min(sizes))
+    merged = comp.merge_pending(settle_s=0)
+    assert comp.runs >= 3 and merged >= 24
+    assert len(candidates(store, None, small_bytes=1 << 20)) < 4
+    assert _snapshot(store) == _expected(next_id)
+
+
+def test_streamed_compaction_keeps_every_row_in_file_order(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    next_id = _add_segments(store, 0, 6, 700)
+    before = store.live_segments()
+    report = compact(store, None, settle_s=0, read_batch_rows=128, row_group_bytes=16 << 10)
+    assert report.merged == 6 and report.rows == next_id
+    (out,) = store.live_segments()
+    pf = pq.ParquetFile(out)
+    assert pf.metadata.num_row_groups > 1  # written as it was read, not in one piece
+    assert json.loads(pf.schema_arrow.metadata[REPLACES_KEY]) == sorted(p.name for p in before)
+    # each input's rows keep their order and stay together
+    lines = pf.read(columns=["source_line"]).column("source_line").to_pylist()
+    runs = [lines[i:i + 700] for i in range(0, len(lines), 700)]
+    assert sorted(run[0] for run in runs) == list(range(0, next_id, 700))
+    assert all(run == list(range(run[0], run[0] + 700)) for run in runs)
+    assert _snapshot(store) == _expected(next_id)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(st.binary(min_size=0, max_size=40).map(lambda b: b.replace(b"\n", b"")), min_size=1,
+                      max_size=60),
+       tail=st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")),
+       max_lines=st.integers(1, 70), max_bytes=st.integers(1, 3000))
+def test_reads_return_exactly_the_complete_lines_in_order(tmp_path_factory, lines: list[bytes], tail: bytes,
+                                                         max_lines: int, max_bytes: int) -> None:
+    folder = tmp_path_factory.mktemp("reads")
+    path = folder / "app.log"
+    # the first line is long and unique, so the source has an identity
+    body = [b"first line " + b"x" * 70] + lines
+    path.write_bytes(b"".join(line + b"\n" for line in body) + tail)
+    follower = Follower([str(path)], resume=lambda sid: (0, 0))
+    follower.scan()
+    (src,) = follower.sources()
+    got: list[bytes] = []
+    ends: list[int] = []
+    for _ in range(len(body) + 2):
+        chunk = follower.read(src, max_bytes=max_bytes, max_lines=max_lines)
+        assert len(chunk.lines) <= max_lines
+        got += [line.raw for line in chunk.lines]
+        ends += [line.end_offset for line in chunk.lines]
+    follower.close()
+    assert got == [line.rstrip(b"\r") for line in body]
+    assert ends == [sum(len(x) + 1 for x in body[:i + 1]) for i in range(len(body))]
+    assert src.offset == ends[-1]  # the partial last line waits for its newline
