@@ -8,7 +8,7 @@
    (``taskset -c 0``), start-up time subtracted; plus an in-process profile saying where the
    time of one batch goes (parse / convert+validate / signals / commit / statistics).
 3. **Memory**: RSS of a tailer fed continuously (with rotations and deletion of old files)
-   for ``--rss-minutes``; samples every 10 s.
+   for ``--rss-minutes``; samples every 5 s.
 
 Usage::
 
@@ -45,13 +45,14 @@ WORDS = ("alpha beta gamma delta answer model the quality summary result value d
 
 def event_line(i: int, *, route: str = "chat", refuse: bool = False, rng: random.Random | None = None,
                ts: str | None = None, prefix: str = "e") -> bytes:
-    """A native event of about 1.2 KB."""
+    """A native event of about 1.2 KB (its request id has a random part, like real ids: no order to exploit)."""
     rng = rng or random.Random(i)
     if refuse:
         text = "I can't help with that."
     else:
         text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(130, 170)))
-    return json.dumps({"ts": ts or datetime.now(timezone.utc).isoformat(), "request_id": f"{prefix}-{i}",
+    return json.dumps({"ts": ts or datetime.now(timezone.utc).isoformat(),
+                       "request_id": f"{prefix}-{rng.getrandbits(48):012x}-{i}",
                        "model": "m", "model_version": "v1", "route": route,
                        "prompt": "Summarise the following support ticket for the on-call engineer.",
                        "response": text, "output_tokens": len(text) // 4}).encode()
@@ -255,7 +256,8 @@ def profile_batches(path: Path, work: Path, n: int) -> None:
     from monitor.store import Store
     from monitor.tail import batch_stats
     from monitor.tail_sources import Follower
-    from monitor.tail_store import commit_tail_batch
+    from monitor.tail import TailSettings
+    from monitor.tail_store import DuplicateGuard, commit_tail_batch
 
     sub = work / "prof.jsonl"
     with open(path, "rb") as src, open(sub, "wb") as dst:
@@ -266,16 +268,18 @@ def profile_batches(path: Path, work: Path, n: int) -> None:
     follower.scan()
     loader = BatchLoader(Config(), str(sub), input_format="native")
     con = duckdb.connect()
+    defaults = TailSettings()
+    guard = DuplicateGuard(store, horizon_s=defaults.dedup_horizon_s, capacity=defaults.dedup_max_ids)
 
     def run() -> None:
         src = follower.sources()[0]
         loader.source_id = src.id
         while True:
-            chunk = follower.read(src, max_bytes=16 << 20, max_lines=10_000)
+            chunk = follower.read(src, max_bytes=defaults.max_batch_bytes, max_lines=defaults.max_batch_lines)
             if not chunk.lines:
                 break
             batch = loader.load(chunk.lines)
-            res = commit_tail_batch(store, batch.frame, batch.rejects, {}, dedup_horizon_s=600)
+            res = commit_tail_batch(store, batch.frame, batch.rejects, {}, guard=guard)
             batch_stats(con, res.frame, ["model", "route"])
 
     prof = cProfile.Profile()
@@ -297,7 +301,8 @@ def profile_batches(path: Path, work: Path, n: int) -> None:
         ("signals (signals.derive_signals)", ("__init__.py", "derive_signals")),
         ("  of which refusal/length SQL (refusal.text_signals)", ("refusal.py", "text_signals")),
         ("commit (tail_store.commit_tail_batch)", ("tail_store.py", "commit_tail_batch")),
-        ("  of which dedup query (existing_request_ids)", ("store.py", "existing_request_ids")),
+        ("  of which dedup: new segments' ids (DuplicateGuard.refresh)", ("tail_store.py", "refresh")),
+        ("  of which dedup: lookup (RecentIds.seen)", ("recent_ids.py", "seen")),
         ("  of which Parquet write (Store.write_segment)", ("store.py", "write_segment")),
         ("window statistics (tail.batch_stats)", ("tail.py", "batch_stats")),
     ]
@@ -317,6 +322,9 @@ def rss_kb(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+WARM_UP_S = 120.0
 
 
 def bench_rss(work: Path, minutes: float) -> None:
@@ -364,7 +372,7 @@ def bench_rss(work: Path, minutes: float) -> None:
     t_end = time.monotonic() + minutes * 60
     t0 = time.monotonic()
     while time.monotonic() < t_end:
-        time.sleep(10)
+        time.sleep(5)
         st = read_status(status) or {}
         samples.append((time.monotonic() - t0, rss_kb(proc.pid) / 1024, st.get("total_events", 0)))
     stop.set()
@@ -372,16 +380,31 @@ def bench_rss(work: Path, minutes: float) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.wait(30)
     print(f"\n## Memory: RSS of the tailer over {minutes:.0f} min of continuous input (rotation every 300k lines)")
-    print("| t s | RSS MB | events ingested |")
-    print("|---|---|---|")
-    for t, rss, ev in samples[:: max(1, len(samples) // 12)]:
-        print(f"| {t:.0f} | {rss:.0f} | {ev:,} |")
-    warm = [s for s in samples if s[2] >= 200_000] or samples
-    if warm:
-        lo, hi = min(s[1] for s in warm), max(s[1] for s in warm)
-        print(f"after warm-up (>= 200k events): RSS {lo:.0f}-{hi:.0f} MB (spread {100 * (hi - lo) / lo:.0f}%); "
-              f"final {samples[-1][1]:.0f} MB after {samples[-1][2]:,} events "
-              f"({samples[-1][2] / (samples[-1][0] or 1):,.0f} events/s sustained on 2 shared cores)")
+    if not samples:
+        return
+    early = [smp[1] for smp in samples if smp[0] < WARM_UP_S]
+    if early:
+        print(f"warm-up (first {WARM_UP_S:.0f} s, until the first compaction has merged the first ~200 segments): "
+              f"RSS {min(early):.0f}-{max(early):.0f} MB")
+    warm = [smp for smp in samples if smp[0] >= WARM_UP_S] or samples
+    tenth = max(1, len(warm) // 10)
+    print("RSS sampled every 5 s after warm-up, by tenth of the run:")
+    print("| part | events ingested | RSS min MB | RSS median MB | RSS max MB |")
+    print("|---|---|---|---|---|")
+    for k in range(0, len(warm), tenth):
+        part = warm[k:k + tenth]
+        rss = [smp[1] for smp in part]
+        print(f"| {k // tenth + 1} | {part[0][2]:,}-{part[-1][2]:,} | {min(rss):.0f} | {statistics.median(rss):.0f} "
+              f"| {max(rss):.0f} |")
+    rss = [smp[1] for smp in warm]
+    lo, hi, med = min(rss), max(rss), statistics.median(rss)
+    first = statistics.median(rss[:tenth])
+    last = statistics.median(rss[-tenth:])
+    print(f"after warm-up: RSS {lo:.0f}-{hi:.0f} MB, median {med:.0f} MB; max/min {hi / lo:.3f} "
+          f"(all samples within {100 * max(hi - med, med - lo) / med:.1f}% of the median); "
+          f"median of the last tenth / first tenth {last / first:.3f}; "
+          f"{samples[-1][2]:,} events in {samples[-1][0]:.0f} s "
+          f"({samples[-1][2] / (samples[-1][0] or 1):,.0f} events/s sustained on 2 shared cores, writer included)")
 
 
 def main() -> None:

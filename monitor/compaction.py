@@ -103,7 +103,8 @@ class CompactionReport:
         return text
 
 
-def _replaces(path: Path) -> list[str]:
+def replaced_segments(path: Path) -> list[str]:
+    """The segment names a merged segment replaces (from its Parquet metadata; [] if none or gone)."""
     try:
         meta = pq.read_schema(path).metadata or {}
     except FileNotFoundError:
@@ -163,7 +164,7 @@ def recover(store: Store) -> int:
     replaced: set[str] = set()
     for p in files:
         if p.name.startswith("c-"):
-            replaced.update(_replaces(p))
+            replaced.update(replaced_segments(p))
     # Plain segments first, then replaced c- segments: a replacing segment lists everything
     # its inputs replaced, so the order is only a second line of defence.
     for name in sorted(replaced & names, key=lambda n: (n.startswith("c-"), n)):
@@ -257,7 +258,7 @@ def compact(store: Store, day: str | dt.date | None = None, *, small_bytes: int 
             for p in group:
                 replaces.add(p.name)
                 if p.name.startswith("c-"):
-                    replaces.update(_replaces(p))
+                    replaces.update(replaced_segments(p))
                 report.bytes_before += p.stat().st_size
 
             def inputs(group: list[Path] = group) -> Iterator[pa.Table]:

@@ -75,7 +75,7 @@ from monitor.selectors import parse_selector
 from monitor.store import Store, default_store_path
 from monitor.tail_detect import WindowState
 from monitor.tail_sources import Follower, Source, has_magic
-from monitor.tail_store import Compactor, commit_tail_batch, committed_positions
+from monitor.tail_store import Compactor, DuplicateGuard, commit_tail_batch, committed_positions
 from monitor.windows import SegmentKey, SegmentStats, window_stats
 
 __all__ = ["run_tail", "TailSettings", "Tailer", "batch_stats"]
@@ -93,7 +93,7 @@ class TailSettings:
     >>> TailSettings.from_config({"colour": 1})
     Traceback (most recent call last):
     ...
-    monitor.errors.UserError: [tail] colour: unknown key; known: baseline, baseline_refresh_s, by, compact_interval_s, compact_min_segments, dedup_horizon_s, false_alarms_per_day, flush_interval_s, max_batch_bytes, max_batch_lines, max_line_bytes, min_baseline, min_current, retry_base_s, retry_max_s, rotate_grace_s, sentry_timeout_s, shutdown_timeout_s, window_s
+    monitor.errors.UserError: [tail] colour: unknown key; known: baseline, baseline_refresh_s, by, compact_interval_s, compact_min_segments, dedup_horizon_s, dedup_max_ids, false_alarms_per_day, flush_interval_s, max_batch_bytes, max_batch_lines, max_line_bytes, min_baseline, min_current, retry_base_s, retry_max_s, rotate_grace_s, sentry_timeout_s, shutdown_timeout_s, window_s
     """
 
     by: list[str] = field(default_factory=lambda: ["model", "route"])
@@ -103,8 +103,8 @@ class TailSettings:
     min_baseline: int = 100
     min_current: int = 30
     flush_interval_s: float = 1.0
-    max_batch_lines: int = 10_000
-    max_batch_bytes: int = 16 << 20
+    max_batch_lines: int = 5_000
+    max_batch_bytes: int = 8 << 20
     max_line_bytes: int = 8 << 20
     rotate_grace_s: float = 30.0
     baseline_refresh_s: float = 300.0
@@ -113,6 +113,7 @@ class TailSettings:
     retry_max_s: float = 30.0
     shutdown_timeout_s: float = 4.0
     dedup_horizon_s: float = 600.0
+    dedup_max_ids: int = 1_000_000
     compact_interval_s: float = 60.0
     compact_min_segments: int = 32
     # from the command line
@@ -123,7 +124,7 @@ class TailSettings:
     _CONFIG_KEYS = ("by", "baseline", "window_s", "false_alarms_per_day", "min_baseline", "min_current",
                     "flush_interval_s", "max_batch_lines", "max_batch_bytes", "max_line_bytes", "rotate_grace_s",
                     "baseline_refresh_s", "sentry_timeout_s", "retry_base_s", "retry_max_s", "shutdown_timeout_s",
-                    "dedup_horizon_s", "compact_interval_s", "compact_min_segments")
+                    "dedup_horizon_s", "dedup_max_ids", "compact_interval_s", "compact_min_segments")
 
     @classmethod
     def from_config(cls, table: dict[str, Any], where: str = "llm-monitor.toml") -> "TailSettings":
@@ -243,6 +244,7 @@ class Tailer:
                                   false_alarms_per_day=settings.false_alarms_per_day,
                                   alert_on=config.policy.alert_on)
         self._positions, self._quarantined = committed_positions(store)
+        self._dedup = DuplicateGuard(store, horizon_s=settings.dedup_horizon_s, capacity=settings.dedup_max_ids)
         self.follower = Follower(patterns, self._resume, rotate_grace=settings.rotate_grace_s,
                                  max_line_bytes=settings.max_line_bytes)
         self._started = time.monotonic()
@@ -399,7 +401,7 @@ class Tailer:
                                       f"{self.settings.max_line_bytes} (first {len(line.raw)} bytes kept)",
                             "offset": line.end_offset, "source_id": src.id})
         result = commit_tail_batch(self.store, batch.frame, rejects, self._quarantined,
-                                   dedup_horizon_s=self.settings.dedup_horizon_s)
+                                   guard=self._dedup)
         n_lines = len(chunk.lines) + len(chunk.oversize)
         self.counters.lines += n_lines
         self.counters.events += len(result.frame)

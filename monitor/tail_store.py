@@ -7,9 +7,10 @@ lines beyond it (so they are not quarantined twice when re-read).
 The commit of one batch, under the store's writer lock:
 
 1. the batch's quarantined lines are written (one file, atomic rename);
-2. the events are de-duplicated by ``request_id`` (inside the batch, and against the segments
-   written in the last ``dedup_horizon_s`` seconds: a second guard behind the offsets, with a
-   cost bounded by the horizon rather than by the size of the store);
+2. the events are de-duplicated by ``request_id``, inside the batch and against the ids of
+   the segments written in the last ``dedup_horizon_s`` seconds, which :class:`DuplicateGuard`
+   keeps in memory (a second guard behind the offsets; each segment's ids are read once, so a
+   commit never scans the store);
 3. the events are written as one Parquet segment (atomic rename).
 
 Small segments are merged in the background by :class:`Compactor` (:func:`compact_streaming`).
@@ -41,7 +42,10 @@ from typing import Any, Callable
 
 import duckdb
 import pandas as pd
+import pyarrow.parquet as pq
 
+from monitor.compaction import replaced_segments
+from monitor.recent_ids import RecentIds
 from monitor.store import Store
 
 
@@ -93,6 +97,67 @@ def recent_segments(store: Store, horizon_s: float | None) -> list[Path]:
     return out
 
 
+class DuplicateGuard:
+    """The request ids of the store's recent segments, in memory (:class:`RecentIds`).
+
+    Every live segment modified in the last ``horizon_s`` seconds is read once (its
+    ``request_id`` column), whoever wrote it: at start-up that restores what a killed run
+    committed, later it covers other writers and merged segments. The tailer's own commits
+    are added as they are written.
+
+    >>> import tempfile
+    >>> store = Store(tempfile.mkdtemp())
+    >>> _ = store.write_segment(store.frame_to_table(pd.DataFrame({
+    ...     "ts": pd.to_datetime(["2026-11-25T10:00:00Z"]), "request_id": ["r1"], "model": ["m"]})))
+    >>> guard = DuplicateGuard(store)
+    >>> guard.refresh()
+    >>> guard.recent.seen(["r1", "r2"]).tolist()
+    [True, False]
+    """
+
+    def __init__(self, store: Store, *, horizon_s: float = 600.0, capacity: int = 1_000_000,
+                 read_batch_rows: int = 50_000) -> None:
+        self.store = store
+        self.recent = RecentIds(horizon_s=horizon_s, capacity=capacity)
+        self.read_batch_rows = read_batch_rows
+        self._covered: dict[str, float] = {}  # segment names whose ids are held -> when recorded
+        self.segments_read = 0
+
+    def refresh(self) -> None:
+        """Take in the ids of recent segments not covered yet.
+
+        A merged (``c-``) segment whose inputs are all covered is covered without reading it;
+        any other new segment is read once, ``read_batch_rows`` ids at a time.
+        """
+        now = time.time()
+        for p in recent_segments(self.store, self.recent.horizon_s):
+            if p.name in self._covered:
+                continue
+            replaces = replaced_segments(p) if p.name.startswith("c-") else []
+            if replaces and all(name in self._covered for name in replaces):
+                self._covered[p.name] = now
+                continue
+            try:
+                mtime = p.stat().st_mtime
+                with pq.ParquetFile(p) as pf:
+                    for batch in pf.iter_batches(batch_size=self.read_batch_rows, columns=["request_id"]):
+                        ids = batch.column(0).drop_null().to_pandas()
+                        self.recent.add(ids[~self.recent.seen(ids)], now=mtime)
+            except FileNotFoundError:
+                continue  # merged away meanwhile: the merged segment is read instead
+            self.segments_read += 1
+            for name in [p.name, *replaces]:
+                self._covered[name] = now
+        horizon = now - 2 * self.recent.horizon_s
+        if len(self._covered) > 1024:
+            self._covered = {name: t for name, t in self._covered.items() if t >= horizon}
+
+    def committed(self, segment: str | Path, request_ids: pd.Series) -> None:
+        """Record a segment this process has just written (its ids are not read back)."""
+        self.recent.add(request_ids)
+        self._covered[Path(segment).name] = time.time()
+
+
 @dataclass
 class CommitResult:
     """What one commit wrote: the events written, duplicates dropped, lines quarantined."""
@@ -105,16 +170,16 @@ class CommitResult:
 
 def commit_tail_batch(store: Store, frame: pd.DataFrame, rejects: list[dict[str, Any]],
                       already_quarantined: dict[str, set[int]], *,
-                      dedup_horizon_s: float | None = None) -> CommitResult:
+                      guard: DuplicateGuard | None = None) -> CommitResult:
     """Commit one batch of one source: quarantine file first, then the event segment.
 
     ``already_quarantined`` ({source_id: offsets}) filters rejects an earlier run committed.
-    ``dedup_horizon_s``: request ids are checked against segments modified within this many
-    seconds (None: the whole store, like ``llm-monitor ingest``).
+    ``guard``: request ids are checked against the recent ids it holds (None: against the
+    whole store, like ``llm-monitor ingest``).
     """
     for attempt in range(5):
         try:
-            return _commit(store, frame, rejects, already_quarantined, dedup_horizon_s)
+            return _commit(store, frame, rejects, already_quarantined, guard)
         except duckdb.IOException:  # a segment removed by a concurrent compaction: list again
             if attempt == 4:
                 raise
@@ -123,7 +188,7 @@ def commit_tail_batch(store: Store, frame: pd.DataFrame, rejects: list[dict[str,
 
 
 def _commit(store: Store, frame: pd.DataFrame, rejects: list[dict[str, Any]],
-            already_quarantined: dict[str, set[int]], dedup_horizon_s: float | None) -> CommitResult:
+            already_quarantined: dict[str, set[int]], guard: DuplicateGuard | None) -> CommitResult:
     with store.writer_lock():
         fresh = []
         for r in rejects:
@@ -136,13 +201,19 @@ def _commit(store: Store, frame: pd.DataFrame, rejects: list[dict[str, Any]],
         if not frame.empty:
             before = len(frame)
             frame = frame.drop_duplicates("request_id", keep="first")
-            existing = store.existing_request_ids(frame["request_id"], recent_segments(store, dedup_horizon_s))
-            if existing:
-                frame = frame[~frame["request_id"].isin(existing)]
+            if guard is not None:
+                guard.refresh()
+                frame = frame[~guard.recent.seen(frame["request_id"])]
+            else:
+                existing = store.existing_request_ids(frame["request_id"])
+                if existing:
+                    frame = frame[~frame["request_id"].isin(existing)]
             duplicates = before - len(frame)
         store.write_quarantine(fresh)
         if not frame.empty:
             segment = str(store.write_segment(store.frame_to_table(frame)))
+            if guard is not None:
+                guard.committed(segment, frame["request_id"])
     return CommitResult(frame, duplicates, len(fresh), segment)
 
 
