@@ -1,13 +1,19 @@
 """Keep a long-running process's memory flat: allocator settings, heap trimming, current RSS.
 
 The sidecar (``llm-monitor tail``) runs for weeks and handles every batch through Python
-objects, pandas, Arrow and DuckDB. With glibc's default settings its resident memory drifts
-upwards even though nothing is kept: freed heap pages stay mapped, glibc raises its mmap
-threshold after every large free (so later large buffers land in, and fragment, the heap), and
-each thread gets its own arena. Arrow's bundled mimalloc pool keeps its own high-water mark.
-:func:`tune_for_long_run` fixes that once at start-up; :func:`release_free_memory` hands freed
-pages back to the OS; :func:`resident_bytes` is what the status line reports. Measured effect
-(benchmarks/tail.py, docs/BENCHMARKS.md).
+objects, pandas, Arrow and DuckDB. Freed heap pages stay mapped unless they are handed back,
+every thread that allocates gets its own glibc arena (up to 8 per core), and Arrow's bundled
+mimalloc pool keeps pages of its own. :func:`tune_for_long_run` caps the arenas once at
+start-up; :func:`release_free_memory` hands freed pages back to the OS (glibc's heap and
+Arrow's pool); :func:`resident_bytes` is what the status line reports.
+
+Deliberately *not* done (measured on the sidecar, docs/TAIL.md):
+
+* fixing glibc's mmap or trim threshold (``M_MMAP_THRESHOLD``, ``M_TRIM_THRESHOLD``). Either
+  one switches off glibc's dynamic threshold, so every batch-sized buffer is mapped and
+  unmapped again and each of its pages faulted in: 20-30% of the throughput lost;
+* sending Arrow's buffers through glibc (``pyarrow.system_memory_pool``): with the dynamic
+  threshold they land in, and fragment, the heap; the heap grew by 50 MB in 150 s.
 
 On a platform without glibc (macOS, musl) the allocator calls do nothing.
 """
@@ -19,14 +25,8 @@ from functools import lru_cache
 from typing import Any
 
 # glibc <malloc.h>
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 
-MMAP_THRESHOLD_BYTES = 256 << 10
-"""Allocations at least this large get their own mapping and go back to the OS when freed."""
-TRIM_THRESHOLD_BYTES = 4 << 20
-"""Free memory at the top of the heap beyond this is returned at once."""
 ARENA_MAX = 2
 """Malloc arenas shared by all threads (glibc's default is 8 per core)."""
 
@@ -45,38 +45,28 @@ def _glibc() -> Any:
 def tune_for_long_run() -> dict[str, bool]:
     """Set the allocator up for a process that must not grow; returns what was applied.
 
-    * glibc: a fixed mmap threshold (256 KiB; fixing it also stops glibc from raising it after
-      large frees), a 4 MiB trim threshold and at most 2 arenas;
-    * Arrow: the system allocator instead of the bundled mimalloc pool, so Arrow buffers are
-      freed to glibc and trimmed with everything else.
+    glibc: at most 2 malloc arenas shared by all threads (instead of up to 8 per core, each
+    keeping its own free pages). Call it once, early, in the process that runs for a long
+    time (``llm-monitor tail`` does).
 
-    Call it once, early, in the process that runs for a long time (``llm-monitor tail`` does).
-
-    >>> sorted(tune_for_long_run())
-    ['arrow_system_pool', 'glibc']
+    >>> tune_for_long_run()
+    {'glibc_arena_max': True}
     """
-    applied = {"glibc": False, "arrow_system_pool": False}
     libc = _glibc()
-    if libc is not None:
-        ok = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
-        ok &= libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1
-        ok &= libc.mallopt(_M_ARENA_MAX, ARENA_MAX) == 1
-        applied["glibc"] = bool(ok)
-    import pyarrow as pa
-
-    pa.set_memory_pool(pa.system_memory_pool())
-    applied["arrow_system_pool"] = pa.default_memory_pool().backend_name == "system"
-    return applied
+    return {"glibc_arena_max": libc is not None and libc.mallopt(_M_ARENA_MAX, ARENA_MAX) == 1}
 
 
 def release_free_memory() -> None:
-    """Return freed heap pages to the OS (``malloc_trim``); a no-op without glibc.
+    """Return freed pages to the OS: glibc's heap (``malloc_trim``) and Arrow's memory pool.
 
     >>> release_free_memory()
     """
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def resident_bytes() -> int | None:

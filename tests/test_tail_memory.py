@@ -10,7 +10,6 @@ import sys
 import threading
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,14 +22,12 @@ from monitor.tail_store import Compactor
 from test_compaction import _add_segments, _expected, _snapshot
 
 
-def test_tuning_switches_glibc_and_arrow_in_a_fresh_process() -> None:
-    code = ("import json, pyarrow as pa; from monitor.memory import tune_for_long_run, resident_bytes; "
-            "print(json.dumps([pa.default_memory_pool().backend_name, tune_for_long_run(), "
-            "pa.default_memory_pool().backend_name, resident_bytes()]))")
+def test_tuning_caps_the_arenas_in_a_fresh_process() -> None:
+    code = ("import json; from monitor.memory import tune_for_long_run, resident_bytes; "
+            "print(json.dumps([tune_for_long_run(), resident_bytes()]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    before, applied, after, rss = json.loads(out.stdout)
-    assert before != "system" and after == "system"
-    assert applied == {"glibc": True, "arrow_system_pool": True}
+    applied, rss = json.loads(out.stdout)
+    assert applied == {"glibc_arena_max": True}
     assert 10 << 20 < rss < 2 << 30
 
 
