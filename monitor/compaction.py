@@ -23,8 +23,10 @@ Crash safety (a reader never sees a row twice or misses one, whenever the proces
    anything it still names) in its ``replaces``. Pending deletions are finished before a new
    merge starts, so deleting a ``c-`` segment never resurrects what it replaced.
 
-All of this runs under :meth:`~monitor.store.Store.writer_lock`, so ingest and compaction never
-race on the same files.
+The merge and the deletions run under :meth:`~monitor.store.Store.writer_lock`, so ingest and
+compaction never race on the same files; the wait between them (step 2) does not hold the
+lock, so ingest and the sidecar's commits go on while a merge settles. A compaction of another
+process that starts during the wait deletes the replaced files in its step 3.
 
 Example:
     >>> import tempfile, pandas as pd
@@ -253,6 +255,7 @@ def compact(store: Store, day: str | dt.date | None = None, *, small_bytes: int 
         groups = [g for g in groups if len(g) >= min_segments][:max_groups]
         total = sum(len(g) for g in groups)
         done = 0
+        merged_groups: list[list[Path]] = []
         for group in groups:
             replaces: set[str] = set()
             for p in group:
@@ -282,9 +285,18 @@ def compact(store: Store, day: str | dt.date | None = None, *, small_bytes: int 
             report.rows += rows
             report.merged += len(group)
             report.bytes_after += out.stat().st_size
-            if settle_s > 0:
-                time.sleep(settle_s)
-            hook("settled")
+            merged_groups.append(group)
+    if not merged_groups:
+        report.seconds = time.perf_counter() - started
+        hook("done")
+        return report
+    # The wait runs without the lock, so ingest and the tailer's commits go on meanwhile. If
+    # another writer's compaction starts in between, its recover() deletes the replaced files.
+    if settle_s > 0:
+        time.sleep(settle_s)
+    hook("settled")
+    with store.writer_lock():
+        for group in merged_groups:
             for i, p in enumerate(group):
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
