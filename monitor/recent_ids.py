@@ -98,11 +98,14 @@ class RecentIds:
         self._fresh, self._fresh_t, self._fresh_n = [], [], 0
         order = np.argsort(h, kind="stable")  # two sorted runs: a linear merge (timsort)
         h, t = h[order], t[order]
+        starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])  # one entry per id, its latest time
+        h, t = h[starts], np.maximum.reduceat(t, starts)
         keep = t >= now - self.horizon_s
-        if keep.sum() > self.capacity:  # the newest `capacity` ids
-            cutoff = np.partition(t[keep], -self.capacity)[-self.capacity]
-            keep &= t >= cutoff
-        self._sorted, self._sorted_t = h[keep], t[keep]
+        h, t = h[keep], t[keep]
+        if len(h) > self.capacity:  # exactly the newest `capacity` ids (ties broken arbitrarily)
+            newest = np.sort(np.argpartition(t, len(t) - self.capacity)[len(t) - self.capacity:])
+            h, t = h[newest], t[newest]
+        self._sorted, self._sorted_t = h, t
 
     @staticmethod
     def _stamp(now: float | None) -> int:

@@ -30,7 +30,7 @@ def test_matches_a_dict_of_last_seen_times_when_capacity_suffices(ops, buffer: i
             assert recent.seen(ids, now=now).tolist() == expected
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(ops=ops, buffer=st.integers(1, 20), capacity=st.integers(1, 15))
 def test_a_small_capacity_forgets_but_never_invents(ops, buffer: int, capacity: int) -> None:
     recent = RecentIds(horizon_s=50, capacity=capacity, buffer=buffer)
@@ -46,6 +46,14 @@ def test_a_small_capacity_forgets_but_never_invents(ops, buffer: int, capacity: 
             assert not any(g and not (i in model and model[i] >= now - 50) for g, i in zip(got, ids))
         # memory is bounded: capacity after a merge, plus the unmerged buffer
         assert len(recent) <= capacity + buffer + 12
+
+
+def test_many_ids_in_one_second_are_still_capped() -> None:
+    recent = RecentIds(horizon_s=600, capacity=1_000, buffer=500)
+    for k in range(10):
+        recent.add([f"s{k}-{i}" for i in range(500)] * 2, now=7_000)  # same second, each id twice
+    assert len(recent) <= 1_000
+    assert recent.seen([f"s{k}-{i}" for k in range(10) for i in range(500)], now=7_000).sum() == 1_000
 
 
 def test_the_newest_ids_survive_eviction_and_memory_stays_bounded() -> None:
