@@ -288,9 +288,9 @@ class Store:
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def existing_request_ids(self, request_ids: pd.Series, segments: list[Path] | None = None) -> set[str]:
-        """Which of ``request_ids`` the store (or only the given ``segments``) already holds."""
-        files = [str(p) for p in (self.live_segments() if segments is None else segments)]
+    def existing_request_ids(self, request_ids: pd.Series) -> set[str]:
+        """Which of ``request_ids`` the store already holds."""
+        files = [str(p) for p in self.live_segments()]
         if not files or request_ids.empty:
             return set()
         con = duckdb.connect(":memory:")

@@ -81,14 +81,11 @@ def committed_positions(store: Store) -> tuple[dict[str, tuple[int, int]], dict[
     return positions, seen
 
 
-def recent_segments(store: Store, horizon_s: float | None) -> list[Path]:
-    """Live segments modified in the last ``horizon_s`` seconds (all with None)."""
-    live = store.live_segments()
-    if horizon_s is None:
-        return live
+def recent_segments(store: Store, horizon_s: float) -> list[Path]:
+    """Live segments modified in the last ``horizon_s`` seconds."""
     cutoff = time.time() - horizon_s
     out = []
-    for p in live:
+    for p in store.live_segments():
         try:
             if p.stat().st_mtime >= cutoff:
                 out.append(p)

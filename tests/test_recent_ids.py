@@ -14,10 +14,9 @@ ops = st.lists(st.tuples(st.sampled_from(["add", "seen"]), st.lists(st.integers(
                          st.integers(0, 30)), max_size=60)
 
 
-@settings(max_examples=200, deadline=None)
-@given(ops=ops, buffer=st.integers(1, 20), horizon=st.integers(1, 100))
-def test_matches_a_dict_of_last_seen_times_when_capacity_suffices(ops, buffer: int, horizon: int) -> None:
-    recent = RecentIds(horizon_s=horizon, capacity=10_000, buffer=buffer)
+def _replay(recent: RecentIds, ops: list, horizon: int):
+    """Run ``ops`` on ``recent`` and on a dict of last-seen times; after each step yield
+    (ids looked up, what recent said, what the dict says) -- the lookups empty after an add."""
     model: dict[str, int] = {}
     now = 1_000
     for op, ids, step in ops:
@@ -25,25 +24,25 @@ def test_matches_a_dict_of_last_seen_times_when_capacity_suffices(ops, buffer: i
         if op == "add":
             recent.add(ids, now=now)
             model.update({i: now for i in ids})
+            yield [], [], []
         else:
-            expected = [i in model and model[i] >= now - horizon for i in ids]
-            assert recent.seen(ids, now=now).tolist() == expected
+            yield ids, recent.seen(ids, now=now).tolist(), [i in model and model[i] >= now - horizon for i in ids]
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=ops, buffer=st.integers(1, 20), horizon=st.integers(1, 100))
+def test_matches_a_dict_of_last_seen_times_when_capacity_suffices(ops, buffer: int, horizon: int) -> None:
+    recent = RecentIds(horizon_s=horizon, capacity=10_000, buffer=buffer)
+    for _ids, got, expected in _replay(recent, ops, horizon):
+        assert got == expected
 
 
 @settings(max_examples=300, deadline=None)
 @given(ops=ops, buffer=st.integers(1, 20), capacity=st.integers(1, 15))
 def test_a_small_capacity_forgets_but_never_invents(ops, buffer: int, capacity: int) -> None:
     recent = RecentIds(horizon_s=50, capacity=capacity, buffer=buffer)
-    model: dict[str, int] = {}
-    now = 1_000
-    for op, ids, step in ops:
-        now += step
-        if op == "add":
-            recent.add(ids, now=now)
-            model.update({i: now for i in ids})
-        else:
-            got = recent.seen(ids, now=now)
-            assert not any(g and not (i in model and model[i] >= now - 50) for g, i in zip(got, ids))
+    for _ids, got, expected in _replay(recent, ops, 50):
+        assert not any(g and not e for g, e in zip(got, expected))
         # memory is bounded: capacity after a merge, plus the unmerged buffer
         assert len(recent) <= capacity + buffer + 12
 
