@@ -24,12 +24,12 @@ import duckdb
 import pandas as pd
 
 from detectors.finding import Finding
-from monitor.compare import compare_windows, effective_keys
+from monitor.compare import IDENTITY_KEYS, compare_windows, match_windows, nothing_matched, pinned_apart
 from monitor.config import Config, load_config
-from monitor.errors import UserError
-from monitor.ingest import IngestReport, ingest_files, load_file
+from monitor.errors import NothingToCompare, UserError
+from monitor.ingest import IngestReport, describe_rejects, ingest_files, load_file
 from monitor.selectors import Selector, parse_selector
-from monitor.store import Store, default_store_path
+from monitor.store import Store, default_store_path, open_store
 from monitor.windows import SegmentStats, SegmentKey, time_series, window_stats
 
 _FREQ = re.compile(r"^(\d+)\s*(s|sec|second|seconds|min|minute|minutes|m|h|hour|hours|d|day|days)$")
@@ -47,6 +47,19 @@ class Comparison:
     current: str
     by: list[str]
     monitor: "Monitor | None" = field(default=None, repr=False)
+    compared: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Keys whose values the two windows do not share, dropped from the segmentation:
+    ``{"model_version": ("2026-10-01", "2026-11-20")}`` (several values joined with ``|``)."""
+    unmatched: list[dict[str, Any]] = field(default_factory=list)
+    """Segments with events in one window only (``segment``, ``window``, ``n``): not tested."""
+    within: dict[str, list[Any]] = field(default_factory=dict)
+    """Compared keys that were compared within some models only (the models whose versions all
+    changed, in a store where others did not): ``{"model_version": ["acme-chat"]}``."""
+
+    @property
+    def keys(self) -> list[str]:
+        """The segmentation keys the findings are grouped by (``by`` less the compared keys)."""
+        return [k for k in self.by if k not in self.compared or k in self.within]
 
     @property
     def findings(self) -> pd.DataFrame:
@@ -59,9 +72,18 @@ class Comparison:
         """The findings with ``alert=True``."""
         return [f for f in self.items if f.alert]
 
+    def to_dict(self) -> dict[str, Any]:
+        """``{"compared": {...}, "findings": [...], "unmatched": [...]}``, JSON-ready."""
+        out: dict[str, Any] = {"compared": {k: list(v) for k, v in self.compared.items()},
+                               "findings": [f.to_dict() for f in self.items],
+                               "unmatched": [dict(u) for u in self.unmatched]}
+        if self.within:
+            out["compared_within"] = {k: list(v) for k, v in self.within.items()}
+        return out
+
     def to_json(self) -> str:
-        """``{"findings": [...]}`` exactly as the CLI prints it."""
-        return json.dumps({"findings": [f.to_dict() for f in self.items]}, indent=2, default=str)
+        """:meth:`to_dict` as JSON, exactly as ``llm-monitor check --format json`` prints it."""
+        return json.dumps(self.to_dict(), indent=2, default=str)
 
     def plot(self, metric: str = "response_length", **kwargs: Any) -> Any:
         """A matplotlib figure of ``metric`` for the compared segments (see ``monitor.plots``)."""
@@ -152,11 +174,17 @@ class Monitor:
         """Compare two windows per segment: the findings of ``llm-monitor check``."""
         by_list = self._check_by(by if by is not None else self.config.segment_by)
         base_sel, cur_sel = parse_selector(baseline), parse_selector(current)
-        keys, compared = effective_keys(by_list, base_sel, cur_sel)
-        base_stats = self.window(base_sel, keys)
-        cur_stats = self.window(cur_sel, keys)
-        items = compare_windows(base_stats, cur_stats, keys, self.config.policy, compared=compared)
-        return Comparison(items, baseline, current, keys + list(compared), monitor=self)
+        base_stats = self._window_with_events(base_sel, by_list, "baseline")
+        cur_stats = self._window_with_events(cur_sel, by_list, "current")
+        match = match_windows(base_stats, cur_stats, by_list,
+                              comparable=IDENTITY_KEYS | pinned_apart(base_sel, cur_sel))
+        if not match.matched:
+            raise nothing_matched(base_stats, cur_stats, by_list, match.keys)
+        items = compare_windows(match.baseline, match.current, match.keys, self.config.policy,
+                                compared=match.compared, baseline_labels=match.baseline_labels)
+        by_keys = match.keys + [k for k in match.compared if k not in match.keys]
+        return Comparison(items, baseline, current, by_keys, monitor=self, compared=match.compared,
+                          unmatched=match.unmatched, within=match.within)
 
     def window(self, selector: Selector | str, by: list[str]) -> dict[SegmentKey, SegmentStats]:
         """Per-segment sufficient statistics of one window (store selector or log file)."""
@@ -166,6 +194,10 @@ class Monitor:
         if not sel.file:
             return self.store.read(lambda con: window_stats(con, where, params, by, self.config.length_measure))
         frame, _ = load_file(sel.file, self.config)
+        return self._frame_window(frame, sel, by)
+
+    def _frame_window(self, frame: pd.DataFrame, sel: Selector, by: list[str]) -> dict[SegmentKey, SegmentStats]:
+        where, params = sel.where()
         con = duckdb.connect()
         try:
             con.register("events", frame.drop(columns=["attributes"], errors="ignore"))
@@ -174,6 +206,21 @@ class Monitor:
             con.close()
 
     # --------------------------------------------------------------------------- helpers
+    def _window_with_events(self, sel: Selector, by: list[str], side: str) -> dict[SegmentKey, SegmentStats]:
+        """:meth:`window`, or :class:`NothingToCompare` naming the window when it has no event."""
+        if not sel.file:
+            stats = self.window(sel, by)
+            if not stats:
+                total = int(self.store.sql("SELECT count(*) AS n FROM events").n.iloc[0])
+                where = f"is empty: store {self.store.root} has no events" if total == 0 else \
+                    f"selects none of the {total} events in store {self.store.root}"
+                raise NothingToCompare(f"nothing to compare: the {side} window {sel.text!r} {where}")
+            return stats
+        frame, rejects = load_file(sel.file, self.config)
+        if frame.empty:
+            raise NothingToCompare(f"nothing to compare: the {side} window {sel.file} {describe_rejects(rejects)}")
+        return self._frame_window(frame, sel, by)
+
     def _selector(self, selector: str | None, *, since: str | None = None, until: str | None = None,
                   **equals: str) -> Selector:
         terms = [selector] if selector else []
@@ -216,9 +263,4 @@ def open(path: str | Path | None = None, *, config: str | Config | None = None) 
     """
     cfg = config if isinstance(config, Config) else load_config(config)
     root = default_store_path(str(path) if path else None, cfg.store)
-    if Path(root).exists() and not Path(root).is_dir():
-        raise UserError(f"store {root} is a file, not a directory")
-    try:
-        return Monitor(Store(root), cfg)
-    except OSError as exc:
-        raise UserError(f"cannot open store {root}: {exc.strerror or exc}") from None
+    return Monitor(open_store(root), cfg)

@@ -1,7 +1,14 @@
 """The ``llm-monitor`` command line: a thin face of :mod:`monitor.api`.
 
-Exit codes: 0 = ran, no alert; 1 = at least one alert; 2 = bad usage, bad config or
-unreadable input (one line on stderr, no traceback).
+Exit codes (the same for every command):
+
+- 0: ran, no alert;
+- 1: at least one alert;
+- 2: bad usage, bad config, unreadable input, or nothing comparable (two windows with no
+  segment in common): one line on stderr, no traceback;
+- 3: an internal error (a bug in llm-monitor): one line on stderr; set ``LLM_MONITOR_DEBUG=1``
+  for the traceback;
+- 130: interrupted.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from typing import Any, Sequence
 
 from monitor.errors import UserError
 
-EXIT_OK, EXIT_ALERT, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_ALERT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -144,7 +151,11 @@ def cmd_signals(args: argparse.Namespace) -> int:
     from monitor.config import load_config
     from monitor.ingest import load_file
 
+    from monitor.ingest import describe_rejects
+
     frame, rejects = load_file(args.file, load_config(args.config), input_format=args.input_format)
+    if frame.empty:
+        raise UserError(f"{args.file} {describe_rejects(rejects)}")
     columns = ["request_id", "model", "model_version", "route", "chars", "words", "output_tokens", "refusal",
                "refusal_class", "refusal_rule", "expects_json", "parse_status", "parse_error", "task_success"]
     out = sys.stdout
@@ -163,15 +174,23 @@ def _plain(value: Any) -> Any:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from monitor.alerting import dispatch
-    from sinks.console import render_table
+    from monitor.errors import NothingToCompare
+    from sinks.console import render_compared, render_table, render_unmatched
 
     m = _open(args)
     by = [k.strip() for k in args.by.split(",") if k.strip()] if args.by else None
-    result = m.compare(args.baseline, args.current, by=by)
+    try:
+        result = m.compare(args.baseline, args.current, by=by)
+    except NothingToCompare as exc:
+        hint = f"; try --by {','.join(exc.keys)}" if exc.keys else ""
+        raise UserError(f"{exc}{hint}") from None
     if args.format == "json":
         print(result.to_json())
     else:
+        print(render_compared(result.compared, result.keys, result.within))
         print(render_table([f.to_dict() for f in result.items]))
+        if result.unmatched:
+            print(render_unmatched(result.unmatched))
     if args.report:
         from monitor.report import write_report
 
@@ -244,6 +263,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("llm-monitor: interrupted\n")
         return 130
+    except Exception as exc:  # a bug, not the user's mistake: still one line, and a code of its own
+        if os.environ.get("LLM_MONITOR_DEBUG"):
+            raise
+        first = (str(exc).splitlines() or [""])[0][:300]
+        sys.stderr.write(f"llm-monitor {args.command}: internal error: {type(exc).__name__}: {first} "
+                         "(a bug in llm-monitor; set LLM_MONITOR_DEBUG=1 for the traceback)\n")
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

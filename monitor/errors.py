@@ -26,3 +26,20 @@ class ConfigError(UserError):
 
 class SelectorError(UserError):
     """A window selector that cannot be parsed (``--baseline`` / ``--current``)."""
+
+
+class NothingToCompare(UserError):
+    """Two windows with no segment in common: nothing was compared, which is never a pass.
+
+    ``keys`` is the largest set of segment keys under which the windows do share a segment
+    (empty when a window has no events); ``shared`` counts the values each key shares.
+
+    >>> e = NothingToCompare("no segment has events in both windows", keys=["route"], shared={"route": 5})
+    >>> e.keys, str(e)
+    (['route'], 'no segment has events in both windows')
+    """
+
+    def __init__(self, message: str, *, keys: list[str] | None = None, shared: dict[str, int] | None = None) -> None:
+        self.keys = list(keys or [])
+        self.shared = dict(shared or {})
+        super().__init__(message)

@@ -46,7 +46,7 @@ from monitor.errors import UserError
 from monitor.events import SchemaResolver, check_event, events_to_frame
 from monitor.signals import derive_signals
 from monitor.signal_config import signal_config_from
-from monitor.store import Store
+from monitor.store import EVENT_SCHEMA, Store
 
 BATCH_LINES = 100_000
 DETECT_SAMPLE = 50
@@ -287,8 +287,35 @@ def load_file(path: str, config: Config, *, input_format: str | None = None) -> 
         frames.append(batch.frame)
         rejects.extend(batch.rejects)
     frame = pd.concat(frames, ignore_index=True) if frames else loader.load([]).frame
+    if frame.empty:  # every column of a stored event, so a query over no event still binds
+        frame = EVENT_SCHEMA.empty_table().to_pandas()
     frame = frame.drop_duplicates("request_id", keep="first").reset_index(drop=True)
     return frame, rejects
+
+
+def describe_rejects(rejects: list[dict[str, Any]], *, top: int = 3) -> str:
+    """Why a file gave no event, for a one-line message: its quarantine reasons with counts.
+
+    >>> describe_rejects([])
+    'is empty (no line holds an event)'
+    >>> describe_rejects([{"reason": "invalid JSON: x"}, {"reason": "invalid JSON: y"}, {"reason": "format not recognised"}])
+    'has no valid event: 3 line(s) quarantined: invalid JSON (2), format not recognised (1)'
+    """
+    if not rejects:
+        return "is empty (no line holds an event)"
+    reasons = Counter(reason_class(r["reason"]) for r in rejects)
+    listing = ", ".join(f"{reason} ({n})" for reason, n in reasons.most_common(top))
+    more = f", {len(reasons) - top} other reason(s)" if len(reasons) > top else ""
+    return f"has no valid event: {len(rejects)} line(s) quarantined: {listing}{more}"
+
+
+def reason_class(reason: str) -> str:
+    """The class of a quarantine reason: its text before the first colon.
+
+    >>> reason_class("invalid JSON: unexpected character: line 1 column 2 (char 1)")
+    'invalid JSON'
+    """
+    return reason.split(":")[0]
 
 
 def _require_file(path: str) -> None:
@@ -306,6 +333,7 @@ def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_fo
     paths = list(paths)
     for path in paths:
         _require_file(path)
+    store.require_writable()
     report = IngestReport()
     for path in paths:
         report.files += 1
@@ -334,7 +362,7 @@ def commit_batch(store: Store, batch: LoadedBatch, report: IngestReport) -> None
         report.duplicates += len(batch.rejects) - len(fresh)
         store.write_quarantine(fresh)
         report.quarantined += len(fresh)
-        report.reasons.update(r["reason"].split(":")[0] for r in fresh)
+        report.reasons.update(reason_class(r["reason"]) for r in fresh)
         if not frame.empty:
             before = len(frame)
             frame = frame.drop_duplicates("request_id", keep="first")

@@ -36,6 +36,7 @@ from typing import Any
 
 from detectors.finding import METRICS, Finding
 from monitor.errors import UserError
+from sinks.console import segment_key
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 SECTIONS = ("summary", "response-length", "refusal-rate", "parse-failure-rate", "task-success-rate",
@@ -172,10 +173,10 @@ def _summary(data: Any) -> str:
     else:
         out.append('<div class="banner good">No regression found: no finding passed both the significance '
                    'test (after multiple-testing correction) and the practical-effect floor.</div>')
-    one_sided = sorted({f.segment_key for f in data.findings if (f.n_baseline == 0) != (f.n_current == 0)})
-    if one_sided:
+    if data.unmatched:
         out.append('<p class="muted">Not compared (events in only one window, so no alert is possible): '
-                   + ", ".join(f"<code>{_e(s)}</code>" for s in one_sided) + "</p>")
+                   + ", ".join(f"<code>{_e(segment_key(u['segment']))}</code> ({_e(u['window'])} only, n={u['n']})"
+                               for u in data.unmatched) + "</p>")
     too_few = sorted({f.segment_key for f in data.findings if not f.testable and f.n_baseline and f.n_current})
     if too_few:
         out.append('<p class="muted">Too few events to test: '
@@ -306,7 +307,7 @@ def _method(m: Any, data: Any) -> str:
         "</li><li>Length compares the distribution of non-refusal responses (KS, Wasserstein, median and p90 "
         "ratio); its effect is the relative change of the median.</li>"
         "<li>Rates: parse failures count among events that expect JSON, task success among labelled events. "
-        "A segment with events in only one window gets findings with n=0 on the other side and never alerts.</li>"
+        "A segment with events in only one window is listed as not compared and never alerts.</li>"
         "<li>Change points come from the hourly series of the segment across both windows (Bayesian single "
         "change point, 95% credible interval); the versions named are those first seen in the segment within "
         "an hour of that interval.</li></ul></section>")

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from detectors.finding import Finding
-from monitor.compare import effective_keys
 from monitor.selectors import Selector, parse_selector
 from monitor.windows import SegmentKey, SegmentStats
 
@@ -72,6 +71,8 @@ class ReportData:
     text_note: str = ""
     time_range: tuple[Any, Any] | None = None
     window_ranges: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    unmatched: list[dict[str, Any]] = field(default_factory=list)
+    """Segments with events in one window only (not compared)."""
 
     def segment_of(self, f: Finding) -> dict[str, Any]:
         """The finding's segment on the kept keys (what the store rows are grouped by)."""
@@ -84,9 +85,7 @@ class ReportData:
 def split_keys(comparison: Any) -> tuple[list[str], dict[str, tuple[str, str]], Selector, Selector]:
     """(kept keys, compared keys, baseline selector, current selector) of a comparison."""
     base, cur = parse_selector(comparison.baseline), parse_selector(comparison.current)
-    kept, compared = effective_keys(list(comparison.by), base, cur)
-    kept = [k for k in kept if k not in compared]
-    return kept, compared, base, cur
+    return list(comparison.keys), dict(comparison.compared), base, cur
 
 
 def _mask(frame: pd.DataFrame, keys: list[str], key: SegmentKey) -> np.ndarray:
@@ -108,7 +107,7 @@ def gather(m: Any, comparison: Any, *, max_examples: int = 12, per_class: int = 
     """Read the series, histograms, parse statuses and examples the report needs."""
     keys, compared, base, cur = split_keys(comparison)
     data = ReportData(comparison.baseline, comparison.current, keys, compared, list(comparison.items),
-                      store_windows=not (base.file or cur.file))
+                      store_windows=not (base.file or cur.file), unmatched=list(comparison.unmatched))
     if not data.store_windows:
         return data
     measure = m.config.length_measure

@@ -41,6 +41,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from monitor.errors import UserError
+
 REPLACES_KEY = b"llm_monitor.replaces"
 T = TypeVar("T")
 
@@ -90,6 +92,26 @@ def default_store_path(explicit: str | None = None, configured: str | None = Non
     return explicit or os.environ.get("LLM_MONITOR_STORE") or configured or "llm-monitor-data"
 
 
+def open_store(root: str | os.PathLike[str]) -> "Store":
+    """A :class:`Store` at ``root`` (created if missing), or a :class:`UserError` that says why not.
+
+    >>> import tempfile, os
+    >>> f = tempfile.mktemp(); _ = open(f, "w").write("x")
+    >>> open_store(f)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    monitor.errors.UserError: store ... is a file, not a directory
+    """
+    path = Path(root)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"store {root} is a file, not a directory")
+    try:
+        store = Store(path)
+    except OSError as exc:
+        raise UserError(f"cannot open store {root}: {exc.strerror or exc}") from None
+    return store
+
+
 def quarantine_key(row: dict[str, Any]) -> str:
     """Identity of a quarantined line: source, line number and a hash of its bytes."""
     digest = hashlib.sha1(row["raw"]).hexdigest()
@@ -117,6 +139,12 @@ class Store:
         if create:
             for d in (self.events_dir, self.quarantine_dir, self.tmp_dir):
                 d.mkdir(parents=True, exist_ok=True)
+
+    def require_writable(self) -> None:
+        """Raise :class:`UserError` unless this process may write segments here (readers need not)."""
+        for d in (self.events_dir, self.quarantine_dir, self.tmp_dir):
+            if not os.access(d, os.W_OK | os.X_OK):
+                raise UserError(f"cannot write to store {self.root}: {d.name}/ is not writable")
 
     # ---- segments -----------------------------------------------------------------
     def live_segments(self) -> list[Path]:

@@ -72,7 +72,7 @@ from monitor.errors import UserError
 from monitor.ingest import BatchLoader, LoadedBatch, Line
 from monitor.memory import release_free_memory, resident_bytes, tune_for_long_run
 from monitor.selectors import parse_selector
-from monitor.store import Store, default_store_path
+from monitor.store import Store, default_store_path, open_store
 from monitor.tail_detect import WindowState
 from monitor.tail_sources import Follower, Source, has_magic
 from monitor.tail_store import Compactor, DuplicateGuard, commit_tail_batch, committed_positions
@@ -556,7 +556,8 @@ def run_tail(args: argparse.Namespace, *, quiet: bool = False) -> int:
         parent = os.path.dirname(pattern) or "."
         if not has_magic(parent) and not os.path.isdir(parent):
             raise UserError(f"no such directory: {parent} (for {pattern})")
-    store = Store(default_store_path(getattr(args, "store", None), config.store))
+    store = open_store(default_store_path(getattr(args, "store", None), config.store))
+    store.require_writable()
     dsn = config.sentry.dsn or os.environ.get("SENTRY_DSN") or None
     tailer = Tailer(list(args.paths), store, config, settings, input_format=getattr(args, "input_format", None),
                     status_file=getattr(args, "status_file", None), once=bool(getattr(args, "once", False)),

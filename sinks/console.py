@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["render_table", "segment_key", "format_value", "format_effect"]
+__all__ = ["render_table", "render_compared", "render_unmatched", "segment_key", "format_value", "format_effect"]
 
 LENGTH_METRICS = frozenset({"response_length"})
 
@@ -125,3 +125,41 @@ def render_table(findings: Sequence[Mapping[str, Any]], *, max_reason: int = 60)
     out = [line(_COLUMNS), line(["-" * w for w in widths])]
     out.extend(line(r) for r in rows)
     return "\n".join(out)
+
+
+def render_compared(compared: Mapping[str, Sequence[str]], keys: Sequence[str],
+                    within: Mapping[str, Sequence[Any]] | None = None) -> str:
+    """The line above the table that says what the two windows compare.
+
+    >>> render_compared({"model_version": ("2026-10-01", "2026-11-20")}, ["model", "route"])
+    'compared: model_version 2026-10-01 (baseline) -> 2026-11-20 (current); segments by model, route'
+    >>> render_compared({}, ["route"])
+    'segments by route'
+    """
+    by = f"segments by {', '.join(keys)}" if keys else "one segment (all events)"
+    if not compared:
+        return by
+    what = "; ".join(f"{k} {b} (baseline) -> {c} (current)"
+                     + (f" within model {', '.join(map(str, within[k]))}" if within and k in within else "")
+                     for k, (b, c) in compared.items())
+    return f"compared: {what}; {by}"
+
+
+def render_unmatched(unmatched: Sequence[Mapping[str, Any]], *, limit: int = 20) -> str:
+    """A short section for segments with events in one window only (not tested).
+
+    >>> print(render_unmatched([{"segment": {"route": "faq"}, "window": "baseline", "n": 30}]))
+    unmatched (events in one window only, not tested):
+      route=faq  baseline only  n=30
+    >>> render_unmatched([])
+    ''
+    """
+    if not unmatched:
+        return ""
+    rows = [(segment_key(u.get("segment")), f"{u.get('window')} only", f"n={u.get('n')}") for u in unmatched[:limit]]
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    lines = ["unmatched (events in one window only, not tested):"]
+    lines += [f"  {a.ljust(widths[0])}  {b.ljust(widths[1])}  {c}" for a, b, c in rows]
+    if len(unmatched) > limit:
+        lines.append(f"  ... and {len(unmatched) - limit} more")
+    return "\n".join(lines)

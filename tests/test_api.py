@@ -15,7 +15,7 @@ import monitor
 from detectors.finding import Finding
 from helpers import event, run_cli, write_jsonl
 from monitor import demo
-from monitor.errors import UserError
+from monitor.errors import NothingToCompare, UserError
 
 OLD = f"model={demo.MODEL},model_version={demo.OLD_VERSION}"
 NEW = f"model={demo.MODEL},model_version={demo.NEW_VERSION}"
@@ -92,10 +92,8 @@ def test_every_reader_on_an_empty_store(empty: monitor.Monitor) -> None:
     assert empty.events(route="chat", since="2026-01-01", columns=["ts", "route"]).columns.tolist() == ["ts", "route"]
     st = empty.stats(by=["route"], freq="1d")
     assert st.empty and {"route", "bucket", "n", "refusals"} <= set(st.columns)
-    r = empty.compare(OLD, NEW, by=["route"])
-    assert r.items == [] and r.alerts == [] and r.findings.empty
-    assert r.findings.columns.tolist() == list(Finding.__dataclass_fields__)
-    assert json.loads(r.to_json()) == {"findings": []}
+    with pytest.raises(NothingToCompare, match=r"the baseline window .* is empty: store .* has no events"):
+        empty.compare(OLD, NEW, by=["route"])
     assert empty.models().empty and empty.models(since="2026-01-01").empty
     assert empty.quarantine().empty
     assert empty.alerts().empty
@@ -197,7 +195,7 @@ def test_compare_finds_the_injected_regressions(m: monitor.Monitor) -> None:
     assert len(findings) == len(r.items)
     assert findings.columns.tolist() == list(Finding.__dataclass_fields__)
     assert findings.alert.sum() == len(r.alerts)
-    assert json.loads(r.to_json()) == {"findings": [f.to_dict() for f in r.items]}
+    assert json.loads(r.to_json()) == {"compared": {}, "findings": [f.to_dict() for f in r.items], "unmatched": []}
 
 
 def test_compare_by_accepts_a_string_and_defaults_to_the_config(m: monitor.Monitor) -> None:

@@ -49,8 +49,8 @@ CASES: dict[str, tuple[str, str, str | None]] = {
     "several values": (f"{OLD},route=chat|support", f"{NEW},route=chat|support", "route"),
     "by schema": (f"model_version={demo.OLD_VERSION}", f"model_version={demo.NEW_VERSION}", "model,schema_name"),
     "log file as baseline": ("demo-events.jsonl", NEW, "route"),
-    "nothing matches": ("model=nobody", "model=nobody-either", "route"),
 }
+NOTHING_MATCHES = ("model=nobody", "model=nobody-either", "route")
 
 
 def _plain(value: Any) -> Any:
@@ -96,15 +96,17 @@ def test_compare_equals_check_json(case: str, workdir: Path, subprocess_run: sub
     monkeypatch.delenv("LLM_MONITOR_STORE", raising=False)
     cli = subprocess_run if case == SUBPROCESS_CASE else _main(_check_args(case), capsys)
     assert cli.returncode in (0, 1), cli.stderr
-    cli_findings = json.loads(cli.stdout)["findings"]
+    cli_document = json.loads(cli.stdout)
+    cli_findings = cli_document["findings"]
 
     m = monitor.open("store")
     r = m.compare(baseline=baseline, current=current, by=by.split(",") if by else None)
 
     # Exit code follows the alerts.
     assert cli.returncode == (1 if r.alerts else 0)
-    # The same JSON document.
-    assert json.loads(r.to_json()) == {"findings": cli_findings}
+    # The same JSON document: findings, the compared keys and the unmatched segments.
+    assert json.loads(r.to_json()) == cli_document
+    assert set(cli_document) == {"compared", "findings", "unmatched"}
     # The DataFrame: same rows, same order, same fields, field by field.
     frame = r.findings
     assert len(frame) == len(cli_findings)
@@ -114,10 +116,22 @@ def test_compare_equals_check_json(case: str, workdir: Path, subprocess_run: sub
         for field, value in expected.items():
             got = _plain(row[field])
             assert got == value, f"{case}: finding {i} ({expected['metric']}, {expected['segment']}): {field}: {got!r} != {value!r}"
-    if case == "nothing matches":
-        assert cli_findings == []
-    if case == "versions by route":
+    if case in ("versions by route", "default segments"):
         assert any(f["alert"] for f in cli_findings)  # alerting rows are compared too
+    if case == "default segments":  # model_version is found to be the compared key
+        assert cli_document["compared"] == {"model_version": [demo.OLD_VERSION, demo.NEW_VERSION]}
+
+
+def test_nothing_to_compare_is_the_same_error_in_both(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(workdir)
+    baseline, current, by = NOTHING_MATCHES
+    cli = _main(["check", "--store", "store", "--baseline", baseline, "--current", current, "--by", by], capsys)
+    assert cli.returncode == 2 and cli.stdout == ""
+    with pytest.raises(monitor.errors.NothingToCompare) as info:  # type: ignore[attr-defined]
+        monitor.open("store").compare(baseline, current, by=[by])
+    assert str(info.value) in cli.stderr and "selects none of the 3600 events" in cli.stderr
+    assert cli.stderr.count("\n") == 1 and "Traceback" not in cli.stderr
 
 
 def test_check_errors_are_user_errors_in_both(workdir: Path, capsys: pytest.CaptureFixture[str],

@@ -19,7 +19,8 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 def test_every_python_block_runs(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     store = shared_demo_store(tmp_path_factory, 600)  # shared: the blocks only read it
-    monkeypatch.chdir(tmp_path)  # the overview block opens ./llm-monitor-data: an empty store here
+    monkeypatch.chdir(tmp_path)  # the overview block opens ./llm-monitor-data: the demo store here
+    (tmp_path / "llm-monitor-data").symlink_to(store, target_is_directory=True)
     monkeypatch.delenv("LLM_MONITOR_STORE", raising=False)
     import matplotlib
 

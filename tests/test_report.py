@@ -125,9 +125,10 @@ def test_model_swap_check_cli_report(demo: tuple[monitor.Monitor, Path], tmp_pat
                    "--current", f"model_version={NEW_VERSION}", "--by", "model,route", "--report", str(out),
                    "--format", "json", "--no-sinks")
     assert proc.returncode == 1, proc.stderr
-    findings = json.loads(proc.stdout)["findings"]
-    translate = [f for f in findings if f["segment"]["route"] == "translate"]
-    assert translate and all(f["n_baseline"] == 0 and not f["alert"] for f in translate)
+    document = json.loads(proc.stdout)
+    assert not [f for f in document["findings"] if f["segment"]["route"] == "translate"]
+    translate = [u for u in document["unmatched"] if u["segment"]["route"] == "translate"]
+    assert [(u["window"], u["n"] > 0) for u in translate] == [("current", True)]
     assert out.is_file() and 'id="summary"' in out.read_text()
 
 
