@@ -310,12 +310,18 @@ def describe_rejects(rejects: list[dict[str, Any]], *, top: int = 3) -> str:
 
 
 def reason_class(reason: str) -> str:
-    """The class of a quarantine reason: its text before the first colon.
+    """The class of a quarantine reason: its text before the details (the first colon), or, when
+    the reason names a field first (``ts: ...``), the field and its problem.
 
     >>> reason_class("invalid JSON: unexpected character: line 1 column 2 (char 1)")
     'invalid JSON'
+    >>> reason_class("ts: not an ISO 8601 date-time")
+    'ts: not an ISO 8601 date-time'
     """
-    return reason.split(":")[0]
+    head, _, rest = reason.partition(": ")
+    if rest and " " not in head:
+        return f"{head}: {rest.partition(': ')[0]}"
+    return head
 
 
 def _require_file(path: str) -> None:

@@ -312,7 +312,7 @@ def nightly_job(m: Any, args: argparse.Namespace, progress: Progress, out: TextI
     """The job's body (no Sentry Crons); returns the exit code."""
     from monitor.alerting import dispatch
     from monitor.compaction import compact
-    from sinks.console import render_table
+    from sinks.console import render_table, render_unmatched
 
     day = parse_day(getattr(args, "date", None))
     report_path = getattr(args, "report", None)
@@ -339,6 +339,8 @@ def nightly_job(m: Any, args: argparse.Namespace, progress: Progress, out: TextI
     locate_changes(m, comparison.items, comparison.by, baseline, current, inventory=inventory, progress=progress)
     if comparison.items:
         print(render_table([f.to_dict() for f in comparison.items]), file=out)
+    if comparison.unmatched:
+        print(render_unmatched(comparison.unmatched), file=out)
     for f in comparison.alerts:
         since = f" since {f.changed_at} [{f.changed_at_low} .. {f.changed_at_high}]" if f.changed_at else ""
         versions = f"; versions near the change: {', '.join(f.versions_near_change)}" if f.versions_near_change else ""

@@ -40,3 +40,9 @@ def test_readme_example_ingests(index: int, tmp_path: Path) -> None:
     assert not rejects, rejects
     assert len(frame) >= 1
     assert frame["model"].notna().all() and frame["response"].notna().all()
+
+
+def test_the_first_check_example_compares_two_log_files() -> None:
+    first = next(line for block in re.findall(r"```bash\n(.*?)```", README, re.S)
+                 for line in block.splitlines() if line.startswith("llm-monitor check"))
+    assert re.fullmatch(r"llm-monitor check --baseline \S+\.jsonl --current \S+\.jsonl", first), first
