@@ -174,7 +174,7 @@ def bench_statistical_delay(runs: int) -> None:
     from detectors.histogram import IntHistogram
     from monitor.config import Config
     from monitor.tail_detect import WindowState
-    from monitor.windows import SegmentStats
+    from monitor.stats import SegmentStats
 
     floors = Config().policy.floors
     rng = np.random.default_rng(9)

@@ -19,16 +19,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-METRICS: tuple[str, ...] = ("response_length", "refusal_rate", "parse_failure_rate", "task_success_rate")
-"""Metric names, in the order findings are reported."""
+from .metrics import HIGHER_IS_WORSE, METRICS
 
-HIGHER_IS_WORSE: dict[str, bool] = {
-    "response_length": True,
-    "refusal_rate": True,
-    "parse_failure_rate": True,
-    "task_success_rate": False,
-}
-"""Which direction of change counts as a regression for each metric."""
+__all__ = ["Finding", "METRICS", "HIGHER_IS_WORSE"]
 
 
 @dataclass

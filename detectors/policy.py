@@ -51,22 +51,16 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from .finding import HIGHER_IS_WORSE, METRICS, Finding
+from .finding import Finding
+from .metrics import DEFAULT_FLOORS, HIGHER_IS_WORSE, METRICS
+from .metrics import RATE_METRICS as _RATE_METRICS
 from .histogram import IntHistogram
 from .length import length_shift
 from .rates import rate_change
 
 __all__ = ["PolicyConfig", "DEFAULT_FLOORS", "compare_length", "compare_rate", "apply_policy"]
 
-DEFAULT_FLOORS: dict[str, float] = {
-    "response_length": 0.05,
-    "refusal_rate": 0.005,
-    "parse_failure_rate": 0.005,
-    "task_success_rate": 0.02,
-}
-"""Practical-effect floors per metric (reasoning in the module docstring and docs/STATISTICS.md)."""
-
-RATE_METRICS = ("refusal_rate", "parse_failure_rate", "task_success_rate")
+RATE_METRICS = tuple(m.name for m in _RATE_METRICS)
 
 
 @dataclass

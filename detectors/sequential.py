@@ -55,7 +55,7 @@ from typing import Sequence
 import numpy as np
 from scipy.special import expit, logit, logsumexp
 
-from .finding import HIGHER_IS_WORSE
+from .metrics import HIGHER_IS_WORSE
 from .histogram import IntHistogram
 from .rates import wilson_ci
 

@@ -30,7 +30,7 @@ from monitor.errors import NothingToCompare, UserError
 from monitor.ingest import IngestReport, describe_rejects, ingest_files, load_file
 from monitor.selectors import Selector, parse_selector
 from monitor.store import Store, default_store_path, open_store
-from monitor.windows import SegmentStats, SegmentKey, time_series, window_stats
+from monitor.stats import SegmentStats, SegmentKey, time_series, window_stats
 
 _FREQ = re.compile(r"^(\d+)\s*(s|sec|second|seconds|min|minute|minutes|m|h|hour|hours|d|day|days)$")
 _FREQ_UNITS = {"s": "second", "sec": "second", "second": "second", "seconds": "second", "m": "minute",

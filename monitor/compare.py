@@ -38,7 +38,7 @@ from detectors.finding import METRICS, Finding
 from detectors.policy import PolicyConfig, apply_policy, compare_length, compare_rate
 from monitor.errors import NothingToCompare
 from monitor.selectors import Selector
-from monitor.windows import SegmentKey, SegmentStats
+from monitor.stats import SegmentKey, SegmentStats
 
 
 IDENTITY_KEYS: frozenset[str] = frozenset({"model", "model_version", "requested_model"})

@@ -27,17 +27,16 @@ same ``check_in_id``); the ``monitor_config`` carries ``sentry.schedule``, ``sen
 ``sentry.checkin_margin`` and ``sentry.max_runtime``, so Sentry also alerts when the job never
 starts or runs too long. Alerts found do not make the check-in an error: the job worked.
 
-Exit codes: 0 = no alert, 1 = at least one alert, 2 = error (one line on stderr).
+Exit codes: 0 = no alert, 1 = at least one alert, 2 = error or nothing to compare (one line on stderr).
 
-Example (a store with no events: nothing to compare, exit 0):
+Example (a store with no events: nothing to compare, which is never a pass: exit 2):
     >>> import argparse, tempfile
     >>> args = argparse.Namespace(store=tempfile.mkdtemp(), config=None, date="2026-11-25", report=None,
     ...                           by=None, no_compact=False)
     >>> run_nightly(args)  # doctest: +ELLIPSIS
     compaction: nothing to merge
     baseline: since=2026-11-18,until=2026-11-25 (0 events); current: since=2026-11-25,until=2026-11-26 (0 events)
-    ...
-    0
+    2
 """
 
 from __future__ import annotations
@@ -54,16 +53,12 @@ import pandas as pd
 
 from detectors.changepoint import changepoint_counts, changepoint_rate
 from detectors.finding import Finding
+from detectors.metrics import METRIC
 from detectors.histogram import IntHistogram
 from monitor.errors import UserError
+from monitor.stats import time_series
 
 EXIT_OK, EXIT_ALERT, EXIT_ERROR = 0, 1, 2
-RATE_COLUMNS = {
-    "refusal_rate": ("refusals", "n"),
-    "parse_failure_rate": ("parse_failures", "json_n"),
-    "task_success_rate": ("task_successes", "task_n"),
-}
-"""Per rate metric: (numerator, denominator) columns of :func:`monitor.windows.time_series`."""
 
 
 # ------------------------------------------------------------------------------- progress
@@ -269,15 +264,10 @@ def locate_changes(m: Any, findings: list[Finding], keys: list[str], baseline: s
                 continue
             result = changepoint_counts(matrix, times=times, confidence=confidence)
         else:
-            num, den = RATE_COLUMNS[f.metric]
+            num, den = METRIC[f.metric].numerator, METRIC[f.metric].denominator
             key = f.segment_key
             if key not in series_cache:
-                series_cache[key] = m.sql(
-                    "SELECT time_bucket(INTERVAL '1 hour', ts) AS bucket, count(*) AS n, "
-                    "count(*) FILTER (WHERE refusal) AS refusals, count(*) FILTER (WHERE expects_json) AS json_n, "
-                    "count(*) FILTER (WHERE expects_json AND parse_failed) AS parse_failures, "
-                    "count(task_success) AS task_n, count(*) FILTER (WHERE task_success) AS task_successes "
-                    f"FROM events WHERE {where} GROUP BY 1 ORDER BY 1", params)
+                series_cache[key] = m.store.read(lambda con: time_series(con, where, params, [], "1 hour"))
             series = series_cache[key]
             series = series[series[den] > 0]
             if len(series) < 2:

@@ -36,15 +36,12 @@ from matplotlib.ticker import NullFormatter, PercentFormatter
 
 from detectors.finding import Finding
 from detectors.histogram import IntHistogram
+from detectors.metrics import METRIC
+from detectors.rates import wilson_ci
 
 BASE_COLOR = "#4C72B0"
 CUR_COLOR = "#DD8452"
 ALERT_COLOR = "#C44E52"
-RATE_LABELS = {
-    "refusal_rate": ("refusals", "n", "refusal rate"),
-    "parse_failure_rate": ("parse_failures", "json_n", "parse-failure rate (JSON-expecting events)"),
-    "task_success_rate": ("task_successes", "task_n", "task-success rate (labelled events)"),
-}
 
 
 def _figure(width: float, height: float, rows: int = 1, *, left: float = 0.8, right: float = 0.25,
@@ -153,14 +150,13 @@ def length_figure(panels: list[tuple[Finding, dict[str, Any], IntHistogram, IntH
 
 # ----------------------------------------------------------------------------- rates
 def _wilson_arrays(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    z = 1.959963984540054
+    """Rate and 95% Wilson interval per bucket (:func:`detectors.rates.wilson_ci`; NaN where n = 0)."""
     n = n.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(n > 0, k / n, np.nan)
-        denom = 1 + z * z / n
-        centre = (p + z * z / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return p, np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    bands = np.array([wilson_ci(int(a), int(b)) if b > 0 else (np.nan, np.nan) for a, b in zip(k, n)],
+                     dtype=float).reshape(-1, 2)
+    return p, bands[:, 0], bands[:, 1]
 
 
 def rate_figure(metric: str, panels: list[tuple[Finding, dict[str, Any], pd.DataFrame]], *,
@@ -169,9 +165,10 @@ def rate_figure(metric: str, panels: list[tuple[Finding, dict[str, Any], pd.Data
     """One panel per segment: the rate per time bucket and window with its 95% Wilson band.
 
     ``panels``: (finding, segment, series) with the series columns ``window``, ``bucket`` and the
-    metric's numerator / denominator (see :data:`RATE_LABELS`).
+    metric's numerator / denominator (see :data:`detectors.metrics.METRIC_TABLE`).
     """
-    num, den, label = RATE_LABELS[metric]
+    spec = METRIC[metric]
+    num, den, label = spec.numerator, spec.denominator, spec.axis_label
     rows = max(len(panels), 1)
     fig = _figure(10, 2.7 * rows, rows)
     axes = fig.subplots(rows, 1, squeeze=False)[:, 0]
@@ -320,7 +317,7 @@ def plot_comparison(comparison: Any, metric: str = "response_length", *, monitor
     series; without, a forest plot of the findings is drawn.
     """
     m = monitor if monitor is not None else getattr(comparison, "monitor", None)
-    if metric not in ("response_length", "parse_status") and metric not in RATE_LABELS:
+    if metric != "parse_status" and metric not in METRIC:
         raise ValueError(f"unknown metric {metric!r}")
     if m is None:
         return forest_figure(list(comparison.items), "parse_failure_rate" if metric == "parse_status" else metric)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from detectors.finding import METRICS, Finding
+from detectors.metrics import METRIC_TABLE
 from monitor.errors import UserError
 from sinks.console import segment_key
 
@@ -42,12 +43,7 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 SECTIONS = ("summary", "response-length", "refusal-rate", "parse-failure-rate", "task-success-rate",
             "parse-failures", "examples", "all-findings", "method")
 """The ids of the report's sections, in order."""
-TITLES = {
-    "response_length": "Response length",
-    "refusal_rate": "Refusal rate",
-    "parse_failure_rate": "Parse-failure rate",
-    "task_success_rate": "Task-success rate",
-}
+TITLES = {m.name: m.label for m in METRIC_TABLE}
 EXAMPLE_CHARS = 600
 
 _STYLE = """

@@ -8,8 +8,6 @@ as two series.
 Example:
     >>> choose_freq(hours=7 * 24, events_per_segment=800), choose_freq(hours=24, events_per_segment=800)
     ('12 hour', '1 hour')
-    >>> [round(x, 4) for x in wilson(5, 100)]
-    [0.0215, 0.1118]
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ import pandas as pd
 
 from detectors.finding import Finding
 from monitor.selectors import Selector, parse_selector
-from monitor.windows import SegmentKey, SegmentStats
+from monitor.stats import SegmentKey, SegmentStats, time_series
 
 FREQS: list[tuple[str, float]] = [("1 hour", 1), ("2 hour", 2), ("3 hour", 3), ("6 hour", 6), ("12 hour", 12),
                                   ("1 day", 24), ("7 day", 168)]
@@ -37,17 +35,6 @@ def choose_freq(hours: float, events_per_segment: float, *, min_per_bucket: floa
         if buckets <= max_buckets and events_per_segment / buckets >= min_per_bucket:
             return name
     return FREQS[-1][0]
-
-
-def wilson(k: float, n: float, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``k / n`` (``(nan, nan)`` when ``n == 0``)."""
-    if n <= 0:
-        return float("nan"), float("nan")
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass
@@ -136,12 +123,10 @@ def gather(m: Any, comparison: Any, *, max_examples: int = 12, per_class: int = 
             w_where, w_params = f"({cw})", list(cp)
         else:
             w_where, w_params = f"({bw}) AND NOT coalesce({cw}, false)", bp + cp
-        frames.append(m.sql(
-            f"SELECT {sel_keys} '{r.window}' AS win, time_bucket(INTERVAL '{freq}', ts) AS bucket, count(*) AS n, "
-            "count(*) FILTER (WHERE refusal) AS refusals, count(*) FILTER (WHERE expects_json) AS json_n, "
-            "count(*) FILTER (WHERE expects_json AND parse_failed) AS parse_failures, "
-            "count(task_success) AS task_n, count(*) FILTER (WHERE task_success) AS task_successes "
-            f"FROM events WHERE {w_where} GROUP BY ALL ORDER BY ALL", w_params).rename(columns={"win": "window"}))
+        series = m.store.read(lambda con: time_series(con, w_where, w_params, keys, freq,
+                                                       length_measure=measure))
+        series.insert(len(keys), "window", r.window)
+        frames.append(series)
     data.series = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     data.parse_status = m.sql(
         f"SELECT {sel_keys} {win} AS win, coalesce(parse_status, 'unknown') AS parse_status, count(*) AS n "

@@ -76,7 +76,7 @@ from monitor.store import Store, default_store_path, open_store
 from monitor.tail_detect import WindowState
 from monitor.tail_sources import Follower, Source, has_magic
 from monitor.tail_store import Compactor, DuplicateGuard, commit_tail_batch, committed_positions
-from monitor.windows import SegmentKey, SegmentStats, window_stats
+from monitor.stats import SegmentKey, SegmentStats, window_stats
 
 __all__ = ["run_tail", "TailSettings", "Tailer", "batch_stats"]
 

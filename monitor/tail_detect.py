@@ -39,7 +39,7 @@ from typing import Any
 from detectors.finding import HIGHER_IS_WORSE, Finding
 from detectors.histogram import IntHistogram
 from detectors.sequential import LengthMonitor, RateMonitor, SequentialResult
-from monitor.windows import SegmentKey, SegmentStats
+from monitor.stats import SegmentKey, SegmentStats
 
 RATE_FIELDS: dict[str, tuple[str, str]] = {
     "refusal_rate": ("refusals", "n"),

@@ -18,7 +18,7 @@ from monitor.store import Store
 from monitor.tail import Tailer, TailSettings
 from monitor.tail_detect import WindowState
 from monitor.tail_sources import Follower
-from monitor.windows import SegmentStats
+from monitor.stats import SegmentStats
 from test_tail_support import native
 
 

@@ -1,0 +1,65 @@
+"""The metric table: every metric's name, statistics, direction, practical floor and label, once.
+
+The statistics SQL (:mod:`monitor.stats`), the policy (:mod:`detectors.policy`), the sidecar,
+the nightly change points, the plots and the report all read this table; adding a metric is one
+row here plus its counts in :data:`monitor.stats.COUNT_PREDICATES`.
+
+A rate metric is ``numerator / denominator``, both names of :class:`monitor.stats.SegmentStats`
+counts. ``response_length`` is the distribution of non-refusal response lengths (an exact
+integer histogram), so it has no numerator.
+
+Example:
+    >>> METRIC["refusal_rate"].numerator, METRIC["refusal_rate"].denominator
+    ('refusals', 'n')
+    >>> [m.name for m in RATE_METRICS]
+    ['refusal_rate', 'parse_failure_rate', 'task_success_rate']
+    >>> HIGHER_IS_WORSE["task_success_rate"], DEFAULT_FLOORS["refusal_rate"]
+    (False, 0.005)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: how it is counted, which way is worse, and the smallest change worth an alert."""
+
+    name: str
+    numerator: str | None
+    """Count of events with the property (a ``SegmentStats`` field); None for length."""
+    denominator: str | None
+    """Count of events the rate is taken among (a ``SegmentStats`` field); None for length."""
+    higher_is_worse: bool
+    floor: float
+    """Default practical-effect floor (rates: absolute difference; length: relative change)."""
+    label: str
+    """Human title, e.g. ``Refusal rate``."""
+    among: str = ""
+    """What the denominator counts when it is not every event, for axis labels: ``labelled events``."""
+
+    @property
+    def axis_label(self) -> str:
+        """``parse-failure rate (JSON-expecting events)``: the label of a plot's axis."""
+        return self.label.lower() + (f" ({self.among})" if self.among and self.is_rate else "")
+
+    @property
+    def is_rate(self) -> bool:
+        """True for a proportion metric (numerator / denominator)."""
+        return self.numerator is not None
+
+
+METRIC_TABLE: tuple[Metric, ...] = (
+    Metric("response_length", None, None, True, 0.05, "Response length", "non-refusal responses"),
+    Metric("refusal_rate", "refusals", "n", True, 0.005, "Refusal rate"),
+    Metric("parse_failure_rate", "parse_failures", "json_n", True, 0.005, "Parse-failure rate", "JSON-expecting events"),
+    Metric("task_success_rate", "task_successes", "task_n", False, 0.02, "Task-success rate", "labelled events"),
+)
+"""Every metric, in the order findings are reported."""
+
+METRIC: dict[str, Metric] = {m.name: m for m in METRIC_TABLE}
+METRICS: tuple[str, ...] = tuple(m.name for m in METRIC_TABLE)
+RATE_METRICS: tuple[Metric, ...] = tuple(m for m in METRIC_TABLE if m.is_rate)
+HIGHER_IS_WORSE: dict[str, bool] = {m.name: m.higher_is_worse for m in METRIC_TABLE}
+DEFAULT_FLOORS: dict[str, float] = {m.name: m.floor for m in METRIC_TABLE}
