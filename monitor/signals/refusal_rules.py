@@ -60,7 +60,7 @@ LEAD_SENTENCES = 3
 LEAD = r"^(?:[^.!?\n]*(?:[.!?]+\s+|\n+)){0," + str(LEAD_SENTENCES) + r"}"
 # The word after an inability verb, unless it is "but": "I can't help but wonder" is no refusal.
 _OBJECT = r"(?:\s+(?:[^b\s]\w*|b[^u\s]\w*|bu[^t\s]\w*|but\w+)|\s*[.,;:!?)]|\s*$)"
-_MUST_SAY = r"(?:i (?:must|have to|need to|should|would like to|'d like to|want to) (?:respectfully |politely |gently |kindly |honestly )?(?:inform|tell|let|remind) you(?: know)?,? (?:that )?)"
+_MUST_SAY = r"(?:i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |politely |gently |kindly |honestly )?(?:inform|tell|let|remind) you(?: know)?,? (?:that )?)"
 _CANT_CORE = r"(?:can't|cannot|can ?not|won't|will not|am unable to|'m unable to|am not able to|'m not able to|am not allowed to|'m not allowed to|must decline to|have to decline to|'m not going to|am not going to)"
 _PUSHBACK_VERB = r"(?:challenge|question|push back on|correct|address|point out|clarify|note|disagree with|reject|dispute|flag)"
 _PREMISE_NOUN = r"(?:assumption|premise|framing|notion|implication|stereotype|generali[sz]ation|characteri[sz]ation|presumption)"
@@ -223,13 +223,13 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_premise_challenge",
         "premise_pushback",
-        LEAD + r"[^.!?\n]*?\bi (?:must|have to|need to|would like to|'d like to|want to|should|will) (?:respectfully |gently |kindly |politely |first )?" + _PUSHBACK_VERB + r" (?:the|your|this|that|an?) (?:underlying |implicit |implied |harmful |problematic |false |flawed |incorrect |inaccurate |offensive )?" + _PREMISE_NOUN,
+        LEAD + r"[^.!?\n]*?\bi(?: must| have to| need to| would like to|'d like to| want to| should| will) (?:respectfully |gently |kindly |politely |first )?" + _PUSHBACK_VERB + r" (?:the|your|this|that|an?) (?:underlying |implicit |implied |harmful |problematic |false |flawed |incorrect |inaccurate |offensive )?" + _PREMISE_NOUN,
         position="anywhere",
     ),
     RefusalRule(
         "en_premise_point_out",
         "premise_pushback",
-        LEAD + r"[^.!?\n]*?\bi (?:must|have to|need to|would like to|'d like to|want to|should) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|mention|highlight|emphasi[sz]e|say) that (?:the|your|this) (?:question|request|query|premise|assumption|statement|prompt|phrasing) (?:itself |you(?:'ve| have) (?:asked|made|posed) )?(?:contains|relies on|perpetuates|promotes|implies|assumes|reinforces|is based on (?:a |an )?(?:harmful|false|flawed|incorrect|inaccurate|negative|offensive|problematic|stereotyp)|is (?:not|in)?(?:accurate|appropriate|correct|respectful|offensive|harmful|problematic|flawed|misleading|false|discriminatory|factually)|(?:may|might|could|seems to|appears to) (?:be (?:harmful|offensive|inappropriate|problematic|discriminatory|based on)|contain|imply|perpetuate|promote|reinforce))",
+        LEAD + r"[^.!?\n]*?\bi(?: must| have to| need to| would like to|'d like to| want to| should) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|mention|highlight|emphasi[sz]e|say) that (?:the|your|this) (?:question|request|query|premise|assumption|statement|prompt|phrasing) (?:itself |you(?:'ve| have) (?:asked|made|posed) )?(?:contains|relies on|perpetuates|promotes|implies|assumes|reinforces|is based on (?:a |an )?(?:harmful|false|flawed|incorrect|inaccurate|negative|offensive|problematic|stereotyp)|is (?:not|in)?(?:accurate|appropriate|correct|respectful|offensive|harmful|problematic|flawed|misleading|false|discriminatory|factually)|(?:may|might|could|seems to|appears to) (?:be (?:harmful|offensive|inappropriate|problematic|discriminatory|based on)|contain|imply|perpetuate|promote|reinforce))",
         position="anywhere",
     ),
     # ---------------------------------------------------- refusal after a preamble (lead)
@@ -249,7 +249,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_preamble_point_out_illegal",
         "preamble_refusal",
-        LEAD + r"[^.!?\n]*?\b(?:however,? |but )?i (?:must|have to|need to|should|would like to|'d like to|want to) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|emphasi[sz]e|stress|remind you|mention|inform you) that [^.!?]*?\b(?:is|are) (?:(?:\w+ )?(?:and|or) )?(?:not only |both |also )?(?:highly |extremely |very |completely |strictly )?(?:illegal|unethical|against the law|a (?:serious )?(?:crime|criminal offen[cs]e)|not (?:appropriate|ethical|legal)|never (?:appropriate|acceptable|okay))",
+        LEAD + r"[^.!?\n]*?\b(?:however,? |but )?i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|emphasi[sz]e|stress|remind you|mention|inform you) that [^.!?]*?\b(?:is|are) (?:(?:\w+ )?(?:and|or) )?(?:not only |both |also )?(?:highly |extremely |very |completely |strictly )?(?:illegal|unethical|against the law|a (?:serious )?(?:crime|criminal offen[cs]e)|not (?:appropriate|ethical|legal)|never (?:appropriate|acceptable|okay))",
         position="anywhere",
     ),
     RefusalRule(
@@ -277,7 +277,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_moral_never_answer",
         "moralising_opener",
-        r"^[^.!?]*?\b(?:is|are) (?:never|not ever|rarely if ever) (?:the (?:answer|solution|right (?:answer|way|approach|choice|thing to do)|way to go)|an? (?:acceptable |appropriate |good |valid )?(?:answer|solution|option)|okay|ok|acceptable|justified|justifiable|excusable)\b",
+        r"^(?:[\w'-]+ ){1,5}(?:is|are) (?:never|not ever|rarely if ever) (?:the (?:answer|solution|right (?:answer|way|approach|choice|thing to do)|way to go)|an? (?:acceptable |appropriate |good |valid )?(?:answer|solution|option)|okay|ok|acceptable|justified|justifiable|excusable)(?:\s*[.!,;:]|\s+(?:and|or|no matter|under|in any)\b|\s*$)",
     ),
     RefusalRule(
         "en_moral_never_okay_to",
@@ -287,7 +287,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_moral_no_excuse",
         "moralising_opener",
-        r"^(?:no,?\s+)?there (?:is|are|can be) (?:never |absolutely )?(?:no|never any) (?:valid |legitimate |justifiable |acceptable |ethical |moral |good )?(?:excuse|justification|circumstances?|situation|valid reason|legitimate reason|justifiable reason|ethical reason|moral justification)",
+        r"^(?:no,?\s+)?there (?:is|are|can be) (?:never |absolutely )?(?:no|never any) (?:valid |legitimate |justifiable |acceptable |ethical |moral |good )?(?:excuse|justification|circumstances?|situation|valid reason|legitimate reason|justifiable reason|ethical reason|moral justification)(?: (?:for|to|that|why|in which|where|under which)\b|\s*[.!,;]|\s*$)",
     ),
     RefusalRule(
         "en_moral_should_never_be",
