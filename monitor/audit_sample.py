@@ -22,7 +22,7 @@ Examples
 ... })
 >>> s = sample_decisions(events, where={"refusal_class": "full_refusal"}, n=5)
 >>> s[["request_id", "refusal_rule", "refusal_span"]].values.tolist()
-[['a', 'en_apology_inability', "sorry, but i can't"], ['d', 'en_moral_never_answer', 'violence is never the answer']]
+[['a', 'en_apology_inability', "sorry, but i can't"], ['d', 'en_moral_never_answer', 'is never the answer.']]
 >>> sample_decisions(events, n=2, seed=1)["request_id"].tolist() == sample_decisions(
 ...     events.iloc[::-1], n=2, seed=1)["request_id"].tolist()
 True

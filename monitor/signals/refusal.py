@@ -383,7 +383,10 @@ def _build_sql(rules: Sequence[RefusalRule], any_gate_exact: bool = False) -> st
     #   saves compiling the alternation twice per batch;
     # * anywhere: replaced by the Arrow gate column ``ga`` when that gate is this very
     #   alternation (no user "anywhere" rule), else kept.
-    extra_cols = []
+    # * anywhere: computed only for rows where no opening rule matched (an opening match
+    #   decides first, and the capturing extract over the whole head is the dearest step).
+    extra_cols: dict[str, str] = {}
+    found_open = "FALSE"
     for alias, col, group in (("mo", "opening", [r for r in builtin if r.position == "opening"]),
                               ("ma", "clean", [r for r in builtin if r.position == "anywhere"])):
         if not group:
@@ -397,24 +400,33 @@ def _build_sql(rules: Sequence[RefusalRule], any_gate_exact: bool = False) -> st
             return f"regexp_replace({g}, {_lit(LEAD)}, '')" if r.pattern.startswith(LEAD) else g
 
         if alias == "mo" and all(_never_empty(r.pattern) for r in group):
-            extra_cols.append(f"{extract} AS {alias}")
+            extra_cols[alias] = f"{extract} AS {alias}"
+            found_open = " OR ".join(f"struct_extract({alias}, 'g{i}') <> ''" for i in range(len(group)))
             whens.extend(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {_lit(r.name)}" for i, r in enumerate(group))
             spans.extend(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {span_of(i, r)}" for i, r in enumerate(group))
             continue
         gate = "ga" if alias == "ma" and any_gate_exact else f"regexp_matches({col}, {_lit(combined)})"
-        extra_cols.append(f"CASE WHEN {gate} THEN {extract} END AS {alias}")
+        if alias == "ma":
+            gate = f"NOT coalesce({found_open}, FALSE) AND {gate}"
+        else:
+            found_open = f"{alias} IS NOT NULL AND (" + " OR ".join(
+                f"struct_extract({alias}, 'g{i}') <> ''" for i in range(len(group))) + ")"
+        extra_cols[alias] = f"CASE WHEN {gate} THEN {extract} END AS {alias}"
         inner = " ".join(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {_lit(r.name)}" for i, r in enumerate(group))
         whens.append(f"WHEN {alias} IS NOT NULL THEN CASE {inner} END")
         inner_s = " ".join(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {span_of(i, r)}" for i, r in enumerate(group))
         spans.append(f"WHEN {alias} IS NOT NULL THEN CASE {inner_s} END")
     case = "CASE " + " ".join(whens) + " END" if whens else "NULL::VARCHAR"
     span_case = "CASE " + " ".join(spans) + " END" if spans else "NULL::VARCHAR"
-    more = "".join(", " + c for c in extra_cols)
+    more_o = ", " + extra_cols["mo"] if "mo" in extra_cols else ""
+    more_a = ", " + extra_cols["ma"] if "ma" in extra_cols else ""
     sql = f"""
 WITH o AS (
   SELECT rid, model, clean, ga, {opening} AS opening FROM src
+), o1 AS (
+  SELECT *{more_o} FROM o
 ), o2 AS (
-  SELECT *{more} FROM o
+  SELECT *{more_a} FROM o1
 ), r AS (
   SELECT rid, clean,
          regexp_matches(opening, {_lit(CLARIFICATION_PATTERN)}) AS clarify,

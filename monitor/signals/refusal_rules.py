@@ -59,7 +59,8 @@ _AI = r"(?:(?:just |only |merely |simply )?an? (?:text-based |large |digital |co
 LEAD_SENTENCES = 3
 LEAD = r"^(?:[^.!?\n]*(?:[.!?]+\s+|\n+)){0," + str(LEAD_SENTENCES) + r"}"
 # The word after an inability verb, unless it is "but": "I can't help but wonder" is no refusal.
-_OBJECT = r"(?:\s+(?:[^b\s]\w*|b[^u\s]\w*|bu[^t\s]\w*|but\w+)|\s*[.,;:!?)]|\s*$)"
+# (No "$" in opening patterns: one would send every row past the cheap gate, see refusal._gates.)
+_OBJECT = r"(?:\s+(?:[^b\s]\w*|b[^u\s]\w*|bu[^t\s]\w*|but\w+)|\s*[.,;:!?)\n])"
 _MUST_SAY = r"(?:i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |politely |gently |kindly |honestly )?(?:inform|tell|let|remind) you(?: know)?,? (?:that )?)"
 _CANT_CORE = r"(?:can't|cannot|can ?not|won't|will not|am unable to|'m unable to|am not able to|'m not able to|am not allowed to|'m not allowed to|must decline to|have to decline to|'m not going to|am not going to)"
 _PUSHBACK_VERB = r"(?:challenge|question|push back on|correct|address|point out|clarify|note|disagree with|reject|dispute|flag)"
@@ -277,7 +278,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_moral_never_answer",
         "moralising_opener",
-        r"^(?:[\w'-]+ ){1,5}(?:is|are) (?:never|not ever|rarely if ever) (?:the (?:answer|solution|right (?:answer|way|approach|choice|thing to do)|way to go)|an? (?:acceptable |appropriate |good |valid )?(?:answer|solution|option)|okay|ok|acceptable|justified|justifiable|excusable)(?:\s*[.!,;:]|\s+(?:and|or|no matter|under|in any)\b|\s*$)",
+        r"\b(?:is|are) (?:never|not ever|rarely if ever) (?:the (?:answer|solution|right (?:answer|way|approach|choice|thing to do)|way to go)|an? (?:acceptable |appropriate |good |valid )?(?:answer|solution|option)|okay|ok|acceptable|justified|justifiable|excusable)(?:\s*[.!,;:]|\s+(?:and|or|no matter|under|in any)\b|\s*\n)",
     ),
     RefusalRule(
         "en_moral_never_okay_to",
@@ -287,12 +288,12 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_moral_no_excuse",
         "moralising_opener",
-        r"^(?:no,?\s+)?there (?:is|are|can be) (?:never |absolutely )?(?:no|never any) (?:valid |legitimate |justifiable |acceptable |ethical |moral |good )?(?:excuse|justification|circumstances?|situation|valid reason|legitimate reason|justifiable reason|ethical reason|moral justification)(?: (?:for|to|that|why|in which|where|under which)\b|\s*[.!,;]|\s*$)",
+        r"^(?:no,?\s+)?there (?:is|are|can be) (?:never |absolutely )?(?:no|never any) (?:valid |legitimate |justifiable |acceptable |ethical |moral |good )?(?:excuse|justification|circumstances?|situation|valid reason|legitimate reason|justifiable reason|ethical reason|moral justification)(?: (?:for|to|that|why|in which|where|under which)\b|\s*[.!,;\n])",
     ),
     RefusalRule(
         "en_moral_should_never_be",
         "moralising_opener",
-        r"^[^.!?]*?\b(?:should|must) (?:never|not) be (?:tolerated|condoned|encouraged|glorified|celebrated|justified|excused|promoted|trivialized|trivialised|made light of|taken lightly|joked about|replicated|attempted|repeated)\b",
+        r"\b(?:should|must) (?:never|not) be (?:tolerated|condoned|encouraged|glorified|celebrated|justified|excused|promoted|trivialized|trivialised|made light of|taken lightly|joked about|replicated|attempted|repeated)\b",
     ),
     # ---------------------------------------------------------------------------- Spanish
     RefusalRule(
