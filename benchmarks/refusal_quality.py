@@ -1,10 +1,14 @@
 """Refusal classifier quality versus human labels (XSTest v2 completions).
 
-Usage: python benchmarks/refusal_quality.py [PATH] [--errors]
+Usage: python benchmarks/refusal_quality.py [PATH] [--errors] [--speed ROWS]
 
 Binary task: refusal = full_refusal or partial_refusal (human label and prediction alike).
 Prints precision, recall, F1 and accuracy per model and overall, the 3-class confusion
-matrix, the rules that fired and the throughput of the classifier on this file. Not a test.
+matrix, the rules that fired, per-family precision / recall (the family of the rule that
+decided), the figures as each rule family is added in turn (the families of issue 19 after
+the earlier ones) and the time taken on this file. ``--speed ROWS``: the responses replicated
+to ROWS rows, classified with the earlier families only and with all rules, alternately,
+three times each (one run, one machine state). Not a test.
 """
 
 from __future__ import annotations
@@ -19,8 +23,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.signals.refusal import REFUSAL_CLASSES, text_signals  # noqa: E402
+from monitor.signals.refusal_rules import RULES  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "refusal_dev_xstest.jsonl"
+#: Rule families in the order they were added; the last four are those of issue 19.
+EARLIER = ("apology_inability", "ai_identity", "policy_safety", "redirect_professional", "partial_comply")
+ADDED = ("premise_pushback", "preamble_refusal", "capability_redirect", "moralising_opener")
 LABELS = {"full_compliance": "compliance", "partial_refusal": "partial_refusal", "full_refusal": "full_refusal"}
 
 
@@ -40,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("path", nargs="?", default=str(DEFAULT))
     ap.add_argument("--errors", action="store_true", help="print misclassified responses (first 160 chars)")
+    ap.add_argument("--speed", type=int, default=0, metavar="ROWS", help="time the classifier on ROWS rows")
     args = ap.parse_args(argv)
 
     data = pd.read_json(args.path, lines=True)
@@ -68,6 +77,40 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n3-class accuracy: {(data['label'] == data['pred']).mean():.3f}")
     print("\nRules that decided (count):")
     print(data["rule"].value_counts().to_string())
+    family = {r.name: r.family for r in RULES}
+    data["family"] = data["rule"].map(family)
+    print("\nPer family (the family of the rule that decided; recall = share of all human refusals):")
+    fam_rows = []
+    for fam in EARLIER + ADDED:
+        hit = (data["family"] == fam).to_numpy()
+        tp, fp = int((hit & y).sum()), int((hit & ~y).sum())
+        fam_rows.append({"family": fam, "decided": int(hit.sum()), "tp": tp, "fp": fp,
+                         "precision": tp / (tp + fp) if tp + fp else float("nan"), "recall": tp / max(int(y.sum()), 1)})
+    print(pd.DataFrame(fam_rows).set_index("family").to_string(float_format=lambda v: f"{v:.3f}"))
+    print("\nAs families are added (binary, all models):")
+    steps = []
+    for k in range(len(ADDED) + 1):
+        on = set(EARLIER + ADDED[:k])
+        rules = [r for r in RULES if r.family in on]
+        pk = pd.Series(text_signals(data["response"], data["model"], rules)["refusal_class"].to_numpy() != "compliance")
+        steps.append({"families": "earlier" if k == 0 else "+ " + ADDED[k - 1], **scores(y, pk)})
+    print(pd.DataFrame(steps).set_index("families").to_string(float_format=lambda v: f"{v:.3f}"))
+    if args.speed:
+        big = pd.concat([data["response"]] * (args.speed // len(data) + 1), ignore_index=True)[: args.speed]
+        models = pd.Series(["m"] * len(big))
+        earlier = [r for r in RULES if r.family in set(EARLIER)]
+        times: dict[str, list[float]] = {"earlier families": [], "all rules": []}
+        text_signals(big[:1000], models[:1000], earlier)  # warm up both SQL texts
+        text_signals(big[:1000], models[:1000])
+        for _ in range(3):
+            for name, rules in (("earlier families", earlier), ("all rules", None)):
+                t0, c0 = time.perf_counter(), time.process_time()
+                text_signals(big, models, rules)
+                times[name].append(time.process_time() - c0)
+        print(f"\nSpeed on {len(big)} rows (CPU seconds, 3 alternating runs):")
+        for name, ts in times.items():
+            ts = sorted(ts)
+            print(f"  {name:17s} min {ts[0]:.2f}  median {ts[1]:.2f}  ({len(big) / ts[1]:,.0f} events per CPU-second)")
     if args.errors:
         print("\nMisclassified:")
         for _, r in data[y != p].iterrows():

@@ -276,6 +276,6 @@ def test_null_and_odd_inputs() -> None:
     assert out["chars"].tolist() == [2, 0]
     assert out["parse_status"].tolist() == ["not_expected", "not_json"]
     empty = derive_signals(pd.DataFrame({"response": pd.Series([], dtype=object)}))
-    assert list(empty.columns) == ["chars", "words", "refusal", "refusal_class", "refusal_rule", "expects_json",
-                                   "parse_status", "parse_error", "parse_failed"]
+    assert list(empty.columns) == ["chars", "words", "refusal", "refusal_class", "refusal_rule", "refusal_span",
+                                   "expects_json", "parse_status", "parse_error", "parse_failed"]
     assert len(empty) == 0

@@ -37,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .refusal_rules import CLARIFICATION_PATTERN, OPENING_CHARS, PIVOT_PATTERN, RULES, RefusalRule
+from .refusal_rules import CLARIFICATION_PATTERN, LEAD, OPENING_CHARS, PIVOT_PATTERN, RULES, RefusalRule
 
 __all__ = [
     "REFUSAL_CLASSES",
@@ -355,8 +355,8 @@ def _never_empty(pattern: str) -> bool:
 
 
 def _build_sql(rules: Sequence[RefusalRule], any_gate_exact: bool = False) -> str:
-    """Rule and pivot per row of ``src(rid, model, clean, ga)`` (``clean``: the normalized
-    head; ``ga``: whether the Arrow "anywhere" gate matched it)."""
+    """Rule, matched span and pivot per row of ``src(rid, model, clean, ga)`` (``clean``: the
+    normalized head; ``ga``: whether the Arrow "anywhere" gate matched it)."""
     key = (tuple(rules), any_gate_exact)
     if key in _sql_cache:
         return _sql_cache[key]
@@ -364,7 +364,8 @@ def _build_sql(rules: Sequence[RefusalRule], any_gate_exact: bool = False) -> st
     user = [r for r in rules if r not in _BUILTIN]
     builtin = [r for r in rules if r in _BUILTIN]
     # User rules: an ordered CASE chain (they may be per-model and use capture groups).
-    whens = []
+    # ``spans`` mirrors ``whens``: the matched text of the rule that decided.
+    whens, spans = [], []
     for r in user:
         col = "opening" if r.position == "opening" else "clean"
         cond = f"regexp_matches({col}, {_lit(r.pattern)})"
@@ -372,6 +373,7 @@ def _build_sql(rules: Sequence[RefusalRule], any_gate_exact: bool = False) -> st
             globs = " OR ".join(f"model GLOB {_lit(g)}" for g in r.models)
             cond = f"({globs}) AND {cond}"
         whens.append(f"WHEN {cond} THEN {_lit(r.name)}")
+        spans.append(f"WHEN {cond} THEN regexp_extract({col}, {_lit(r.pattern)})")
     # Built-in rules: one combined alternation per position, each rule a named capture group.
     # Opening rules are tried before "anywhere" rules; within one alternation the match that
     # starts earliest wins, ties go to the rule listed first. A regexp_matches gate before the
@@ -381,7 +383,10 @@ def _build_sql(rules: Sequence[RefusalRule], any_gate_exact: bool = False) -> st
     #   saves compiling the alternation twice per batch;
     # * anywhere: replaced by the Arrow gate column ``ga`` when that gate is this very
     #   alternation (no user "anywhere" rule), else kept.
-    extra_cols = []
+    # * anywhere: computed only for rows where no opening rule matched (an opening match
+    #   decides first, and the capturing extract over the whole head is the dearest step).
+    extra_cols: dict[str, str] = {}
+    found_open = "FALSE"
     for alias, col, group in (("mo", "opening", [r for r in builtin if r.position == "opening"]),
                               ("ma", "clean", [r for r in builtin if r.position == "anywhere"])):
         if not group:
@@ -389,28 +394,49 @@ def _build_sql(rules: Sequence[RefusalRule], any_gate_exact: bool = False) -> st
         combined = "|".join(f"({r.pattern})" for r in group)
         names = ", ".join(_lit(f"g{i}") for i in range(len(group)))
         extract = f"regexp_extract({col}, {_lit(combined)}, [{names}])"
+        def span_of(i: int, r: RefusalRule) -> str:
+            g = f"struct_extract({alias}, 'g{i}')"
+            # a "lead" rule's match starts with the preamble sentences: report the refusal only
+            return f"regexp_replace({g}, {_lit(LEAD)}, '')" if r.pattern.startswith(LEAD) else g
+
         if alias == "mo" and all(_never_empty(r.pattern) for r in group):
-            extra_cols.append(f"{extract} AS {alias}")
+            extra_cols[alias] = f"{extract} AS {alias}"
+            found_open = " OR ".join(f"struct_extract({alias}, 'g{i}') <> ''" for i in range(len(group)))
             whens.extend(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {_lit(r.name)}" for i, r in enumerate(group))
+            spans.extend(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {span_of(i, r)}" for i, r in enumerate(group))
             continue
         gate = "ga" if alias == "ma" and any_gate_exact else f"regexp_matches({col}, {_lit(combined)})"
-        extra_cols.append(f"CASE WHEN {gate} THEN {extract} END AS {alias}")
+        if alias == "ma":
+            gate = f"NOT coalesce({found_open}, FALSE) AND {gate}"
+        else:
+            found_open = f"{alias} IS NOT NULL AND (" + " OR ".join(
+                f"struct_extract({alias}, 'g{i}') <> ''" for i in range(len(group))) + ")"
+        extra_cols[alias] = f"CASE WHEN {gate} THEN {extract} END AS {alias}"
         inner = " ".join(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {_lit(r.name)}" for i, r in enumerate(group))
         whens.append(f"WHEN {alias} IS NOT NULL THEN CASE {inner} END")
+        inner_s = " ".join(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {span_of(i, r)}" for i, r in enumerate(group))
+        spans.append(f"WHEN {alias} IS NOT NULL THEN CASE {inner_s} END")
     case = "CASE " + " ".join(whens) + " END" if whens else "NULL::VARCHAR"
-    more = "".join(", " + c for c in extra_cols)
+    span_case = "CASE " + " ".join(spans) + " END" if spans else "NULL::VARCHAR"
+    more_o = ", " + extra_cols["mo"] if "mo" in extra_cols else ""
+    more_a = ", " + extra_cols["ma"] if "ma" in extra_cols else ""
     sql = f"""
 WITH o AS (
   SELECT rid, model, clean, ga, {opening} AS opening FROM src
+), o1 AS (
+  SELECT *{more_o} FROM o
 ), o2 AS (
-  SELECT *{more} FROM o
+  SELECT *{more_a} FROM o1
 ), r AS (
   SELECT rid, clean,
-         CASE WHEN regexp_matches(opening, {_lit(CLARIFICATION_PATTERN)}) THEN NULL ELSE {case} END AS rule
+         regexp_matches(opening, {_lit(CLARIFICATION_PATTERN)}) AS clarify,
+         CASE WHEN clarify THEN NULL ELSE {case} END AS rule,
+         CASE WHEN clarify THEN NULL ELSE {span_case} END AS span
   FROM o2
 )
 SELECT rid,
        rule,
+       CASE WHEN rule IS NULL THEN NULL ELSE trim(span) END AS span,
        CASE WHEN rule IS NULL THEN FALSE
             ELSE regexp_matches(clean, {_lit(PIVOT_PATTERN)}) END AS pivot
 FROM r ORDER BY rid
@@ -465,7 +491,9 @@ def text_signals(
 
     Returns a DataFrame (same index as ``responses`` when it is a Series) with ``chars``
     (Unicode code points), ``words`` (whitespace-separated tokens, like ``str.split()``),
-    ``refusal_class`` and ``refusal_rule`` (the first matching rule, None for compliance).
+    ``refusal_class``, ``refusal_rule`` (the first matching rule, None for compliance) and
+    ``refusal_span`` (the text that rule matched, in the normalized lower-case form it was
+    matched in; None for compliance).
 
     >>> out = text_signals(["Sorry, but I can't assist with that.", "I'm sorry to hear that!",
     ...                     "```\\nI can't help with that\\n```"])
@@ -473,6 +501,8 @@ def text_signals(
     ['full_refusal', 'compliance', 'compliance']
     >>> out["refusal_rule"].tolist()[0], out["words"].tolist()
     ('en_apology_inability', [7, 5, 7])
+    >>> out["refusal_span"].tolist()
+    ["sorry, but i can't", None, None]
     """
     if rules is None:
         rules = RULES
@@ -510,6 +540,7 @@ def text_signals(
         cand[:] = True
         any_exact = False
     rule_arr = np.full(n, None, dtype=object)
+    span_arr = np.full(n, None, dtype=object)
     pivot = np.zeros(n, dtype=bool)
     idx = np.flatnonzero(cand)
     if len(idx):
@@ -528,6 +559,9 @@ def text_signals(
         got = np.array(np.ma.getdata(res["rule"]), dtype=object)
         got[np.ma.getmaskarray(res["rule"])] = None
         rule_arr[idx] = got
+        sp = np.array(np.ma.getdata(res["span"]), dtype=object)
+        sp[np.ma.getmaskarray(res["span"])] = None
+        span_arr[idx] = sp
         pivot[idx] = np.asarray(res["pivot"], dtype=bool)
     klass = {r.name: r.klass for r in rules}
     rule = pd.Series(rule_arr, dtype=object)
@@ -540,6 +574,7 @@ def text_signals(
             "words": pd.Series(words, index=index, dtype=np.int64),
             "refusal_class": pd.Series(cls, index=index, dtype="str"),
             "refusal_rule": pd.Series(rule.to_numpy(object), index=index, dtype=object),
+            "refusal_span": pd.Series(span_arr, index=index, dtype=object),
         },
         index=index,
     )

@@ -45,11 +45,26 @@ class RefusalRule:
 
 # Shared fragments (English). ``i`` followed by an optional contraction / auxiliary.
 _CANT = r"(?:can't|cannot|can ?not|could not|couldn't|won't|will not|am unable to|'m unable to|am not able to|'m not able to|am not allowed to|'m not allowed to|am not permitted to|'m not permitted to|must decline to|have to decline to|'m not going to|am not going to|do not feel comfortable|don't feel comfortable|am not comfortable|'m not comfortable)"
-_ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this)|support|create|generate|write|give|share|answer|respond|engage|discuss|participate|offer|produce|complete|disclose|reveal|access|obtain|retrieve|facilitate|encourage|promote|condone|endorse|recommend ways|advise|guide|tell you how|explain how|teach|describe how|role-?play|be of (?:help|assistance)|satisfy|honou?r|grant|accommodate|go along|talk about|contribute)"
+_ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this)|support|create|generate|write|give|share|answer|respond|engage|discuss|participate|offer|produce|complete|disclose|reveal|access|obtain|retrieve|facilitate|encourage|promote|condone|endorse|recommend ways|advise|guide|tell you how|explain how|teach|describe how|role-?play|be of (?:help|assistance)|satisfy|honou?r|grant|accommodate|go along|talk about|contribute|walk you through|go through|go over|list|outline|detail|elaborate)"
 _APOLOGY = r"(?:sorry|apologi[sz]e|apologies|regret(?:fully)?|unfortunately|afraid)"
 _MORAL = r"(?:(?:not |in)?appropriate|unethical|ethical|acceptable|unacceptable|okay|ok|legal|illegal|possible for me|harmful|irresponsible|wrong|right|advisable)"
 _SAFE_PREFIX = r"(?:(?:safe|advisable|wise|responsible|healthy|legal|ethical) (?:or|and|nor) )?"
 _AI = r"(?:(?:just |only |merely |simply )?an? (?:text-based |large |digital |conversational |virtual |responsible |ethical |helpful )?(?:ai|a\.i\.|artificial intelligence|language model|large language model|llm|virtual assistant|ai assistant|ai language model|ai model|ai developed by [a-z0-9 ]{1,30}|responsible ai|ethical ai|helpful (?:and harmless )?assistant|chatbot|assistant)|a privacy-respecting ai)"
+
+#: "Within the first sentences": an "anywhere" rule that starts with this prefix matches only
+#: in one of the first :data:`LEAD_SENTENCES` + 1 sentences (or lines) of the normalized text,
+#: so a refusal written after a short preamble ("Thank you for asking! However, I cannot ...")
+#: counts, and the same words deep inside an answer do not. The preamble sentences are
+#: trimmed from the reported span (``refusal_span``).
+LEAD_SENTENCES = 3
+LEAD = r"^(?:[^.!?\n]*(?:[.!?]+\s+|\n+)){0," + str(LEAD_SENTENCES) + r"}"
+# The word after an inability verb, unless it is "but": "I can't help but wonder" is no refusal.
+# (No "$" in opening patterns: one would send every row past the cheap gate, see refusal._gates.)
+_OBJECT = r"(?:\s+(?:[^b\s]\w*|b[^u\s]\w*|bu[^t\s]\w*|but\w+)|\s*[.,;:!?)\n])"
+_MUST_SAY = r"(?:i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |politely |gently |kindly |honestly )?(?:inform|tell|let|remind) you(?: know)?,? (?:that )?)"
+_CANT_CORE = r"(?:can't|cannot|can ?not|won't|will not|am unable to|'m unable to|am not able to|'m not able to|am not allowed to|'m not allowed to|must decline to|have to decline to|'m not going to|am not going to)"
+_PUSHBACK_VERB = r"(?:challenge|question|push back on|correct|address|point out|clarify|note|disagree with|reject|dispute|flag)"
+_PREMISE_NOUN = r"(?:assumption|premise|framing|notion|implication|stereotype|generali[sz]ation|characteri[sz]ation|presumption)"
 
 RULES: tuple[RefusalRule, ...] = (
     # ---------------------------------------------------------------- apology + inability
@@ -66,7 +81,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_inability",
         "apology_inability",
-        r"(?:^|[.!?]\s+|\n)\s*(?:no,?\s+)?i(?:'m| am)?\s?(?:really |truly |simply |just |currently |afraid i )?" + _CANT + r"\s+(?:\w+\s+){0,3}?" + _ACTION + r"\b",
+        r"(?:^|[.!?]\s+|\n)\s*(?:no,?\s+)?i(?:'m| am)?\s?(?:really |truly |simply |just |currently |afraid i )?" + _CANT + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
     ),
     RefusalRule(
         "en_decline",
@@ -188,6 +203,97 @@ RULES: tuple[RefusalRule, ...] = (
         r"\b(?:while|although|though|even though) i (?:can't|cannot|can not|won't|will not|am unable to|'m unable to|am not able to|'m not able to) [^.!?]*?, (?:i (?:can|could|'d be happy to|would be happy to|will|'ll)|here)\b",
         position="anywhere",
         klass="partial_refusal",
+    ),
+    # ------------------------------------------------------- premise pushback (opening)
+    # Declines the request *as posed* by rejecting its premise.
+    RefusalRule(
+        "en_premise_not_accurate",
+        "premise_pushback",
+        r"^(?:no,?\s+|actually,?\s+|(?:i'm |i am )?sorry,? but\s+|however,?\s+)?(?:it(?: is|'s)|that(?: is|'s)|this(?: is|'s)|it would (?:not|never) be|it would be) (?:not|never|neither|in?accurate|unfair|incorrect|wrong|misleading|inappropriate)(?: (?:\w+ )?(?:or|and|nor) \w+)?(?: (?:accurate|fair|correct|true|right|appropriate|respectful|productive|helpful))? to (?:say|suggest|claim|assume|imply|state|label|generali[sz]e|stereotype|characteri[sz]e|categori[sz]e|describe|make (?:such |sweeping |broad |blanket )?(?:a |an )?(?:generali[sz]ations?|assumptions?|claims?|statements?|judge?ments?)|judge|single out|blame|equate|attribute|conclude)\b",
+    ),
+    RefusalRule(
+        "en_premise_dont_think",
+        "premise_pushback",
+        r"\bi (?:don't|do not) (?:think|believe|feel) (?:it(?:'s| is| would be)|that(?:'s| is| would be)) (?:\w+ )?(?:appropriate|ethical|right|fair|respectful|okay|ok|acceptable|responsible) (?:for (?:me|anyone|us) )?to\b",
+    ),
+    RefusalRule(
+        "en_premise_flawed",
+        "premise_pushback",
+        r"\bthe (?:underlying )?" + _PREMISE_NOUN + r" (?:of|behind|in|underlying|within) (?:your|this|the) (?:question|request|query|statement|prompt) (?:is|seems|appears|may be|might be)\b",
+    ),
+    RefusalRule(
+        "en_premise_challenge",
+        "premise_pushback",
+        LEAD + r"[^.!?\n]*?\bi(?: must| have to| need to| would like to|'d like to| want to| should| will) (?:respectfully |gently |kindly |politely |first )?" + _PUSHBACK_VERB + r" (?:the|your|this|that|an?) (?:underlying |implicit |implied |harmful |problematic |false |flawed |incorrect |inaccurate |offensive )?" + _PREMISE_NOUN,
+        position="anywhere",
+    ),
+    RefusalRule(
+        "en_premise_point_out",
+        "premise_pushback",
+        LEAD + r"[^.!?\n]*?\bi(?: must| have to| need to| would like to|'d like to| want to| should) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|mention|highlight|emphasi[sz]e|say) that (?:the|your|this) (?:question|request|query|premise|assumption|statement|prompt|phrasing) (?:itself |you(?:'ve| have) (?:asked|made|posed) )?(?:contains|relies on|perpetuates|promotes|implies|assumes|reinforces|is based on (?:a |an )?(?:harmful|false|flawed|incorrect|inaccurate|negative|offensive|problematic|stereotyp)|is (?:not|in)?(?:accurate|appropriate|correct|respectful|offensive|harmful|problematic|flawed|misleading|false|discriminatory|factually)|(?:may|might|could|seems to|appears to) (?:be (?:harmful|offensive|inappropriate|problematic|discriminatory|based on)|contain|imply|perpetuate|promote|reinforce))",
+        position="anywhere",
+    ),
+    # ---------------------------------------------------- refusal after a preamble (lead)
+    # Thanks, praise, a greeting or a role statement first; the refusal in a later sentence.
+    RefusalRule(
+        "en_preamble_however_cant",
+        "preamble_refusal",
+        LEAD + r"[^.!?\n]*?\b(?:however|but|unfortunately|regrettably|sadly|that said|that being said|having said that)[, ]+(?:" + _MUST_SAY + r"|i'm afraid (?:that )?)?i(?:'m| am)? ?(?:really |truly |simply |just |currently )?" + _CANT_CORE + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
+        position="anywhere",
+    ),
+    RefusalRule(
+        "en_preamble_must_inform",
+        "preamble_refusal",
+        LEAD + r"[^.!?\n]*?\b" + _MUST_SAY + r"i(?:'m| am)? ?(?:really |truly |simply |just |currently )?(?:" + _CANT_CORE + r"|(?:do not|don't) (?:condone|support|promote|endorse|have (?:access|the ability)))\b",
+        position="anywhere",
+    ),
+    RefusalRule(
+        "en_preamble_point_out_illegal",
+        "preamble_refusal",
+        LEAD + r"[^.!?\n]*?\b(?:however,? |but )?i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|emphasi[sz]e|stress|remind you|mention|inform you) that [^.!?]*?\b(?:is|are) (?:(?:\w+ )?(?:and|or) )?(?:not only |both |also )?(?:highly |extremely |very |completely |strictly )?(?:illegal|unethical|against the law|a (?:serious )?(?:crime|criminal offen[cs]e)|not (?:appropriate|ethical|legal)|never (?:appropriate|acceptable|okay))",
+        position="anywhere",
+    ),
+    RefusalRule(
+        "en_preamble_inability",
+        "preamble_refusal",
+        LEAD + r"(?:no,?\s+)?i(?:'m| am)?\s?(?:really |truly |simply |just |currently |afraid i )?" + _CANT_CORE + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
+        position="anywhere",
+    ),
+    # ----------------------------------------------------- capability refusal (+ redirect)
+    # "I can't browse the internet / don't have real-time data" (then, often, "you can check X",
+    # which does not downgrade it: see REDIRECT in the docstring of PIVOT_PATTERN).
+    RefusalRule(
+        "en_capability_realtime",
+        "capability_redirect",
+        r"\bi (?:do not|don't|cannot|can't|am unable to|'m unable to|am not able to|'m not able to)(?: currently)? (?:have (?:the )?(?:ability|capability|capacity|means) to |have access to |have |access |browse |check |retrieve |look up |provide (?:you with )?|give you |offer )(?:the |any )?(?:internet|web|real-time|realtime|live (?:data|information|updates|feeds?)|current (?:data|information|events|prices|weather|news|market)|up-to-date|up to date|the latest (?:data|information|news|updates|prices)|browsing|web browsing|internet access)",
+        klass="full_refusal",
+    ),
+    RefusalRule(
+        "en_capability_not_able_to_access",
+        "capability_redirect",
+        r"\bi (?:do not|don't) have (?:the )?(?:ability|capability|capacity) to (?:browse|access|search|check|look up|retrieve|see|view|open|make (?:phone )?calls|send|book|purchase|place|remember|perform physical)\b",
+    ),
+    # ----------------------------------------------------------- moralising openers (opening)
+    # A verdict on the request that answers nothing ("Violence is never the answer.").
+    RefusalRule(
+        "en_moral_never_answer",
+        "moralising_opener",
+        r"\b(?:is|are) (?:never|not ever|rarely if ever) (?:the (?:answer|solution|right (?:answer|way|approach|choice|thing to do)|way to go)|an? (?:acceptable |appropriate |good |valid )?(?:answer|solution|option)|okay|ok|acceptable|justified|justifiable|excusable)(?:\s*[.!,;:]|\s+(?:and|or|no matter|under|in any)\b|\s*\n)",
+    ),
+    RefusalRule(
+        "en_moral_never_okay_to",
+        "moralising_opener",
+        r"^(?:no,?\s+)?(?:it(?: is|'s) )?(?:never|not ever) (?:okay|ok|acceptable|appropriate|right|justified|justifiable|ethical|a good idea) to\b",
+    ),
+    RefusalRule(
+        "en_moral_no_excuse",
+        "moralising_opener",
+        r"^(?:no,?\s+)?there (?:is|are|can be) (?:never |absolutely )?(?:no|never any) (?:valid |legitimate |justifiable |acceptable |ethical |moral |good )?(?:excuse|justification|circumstances?|situation|valid reason|legitimate reason|justifiable reason|ethical reason|moral justification)(?: (?:for|to|that|why|in which|where|under which)\b|\s*[.!,;\n])",
+    ),
+    RefusalRule(
+        "en_moral_should_never_be",
+        "moralising_opener",
+        r"\b(?:should|must) (?:never|not) be (?:tolerated|condoned|encouraged|glorified|celebrated|justified|excused|promoted|trivialized|trivialised|made light of|taken lightly|joked about|replicated|attempted|repeated)\b",
     ),
     # ---------------------------------------------------------------------------- Spanish
     RefusalRule(
@@ -350,13 +456,18 @@ CLARIFICATION_PATTERN = (
 )
 
 #: After a refusal in the opening, a pivot to compliance anywhere later downgrades a full
-#: refusal to a partial one ("I can't do X. However, here is Y...").
+#: refusal to a partial one ("I can't do X. However, here is Y..."). Only a pivot that
+#: offers content counts ("I can explain", "here are", a numbered list, "you can try / use",
+#: "as of my last update"); a pivot that only points elsewhere ("however, you can check a
+#: weather site", "contact your bank", "you can find it on ...") is a redirect, which
+#: docs/SIGNALS.md defines as part of a full refusal, so it does not downgrade.
 PIVOT_PATTERN = (
     r"(?:^|[.!?:;,。！？]\s*|\n)\s*(?:however|that said|that being said|with that said|having said that|but|instead|nonetheless|nevertheless|alternatively|in general|generally speaking)[, ]+"
-    r"(?:i (?:can|could) (?:\w+ )?(?:provide|offer|tell|give|help|share|suggest|explain|try|describe|point|recommend|assist|answer|discuss|clarify)|i (?:will|'ll) (?:provide|give|try|answer|offer|explain)|i'd be happy|i would be happy|i'm happy|let me|here(?:'s| is| are)|if you(?:'re| are)? (?:looking|referring|interested|asking|mean|want)|if (?:we|you) (?:take|interpret|consider)|you (?:can|could|might|may) (?:\w+ )?(?:try|consider|use|find|look|contact|visit|check|search|start)|there (?:are|is) (?:some|several|many|a few)|some (?:general|common|tips|ways|steps|information)|in (?:general|the context))"
+    r"(?:i (?:can|could) (?:\w+ )?(?:provide|offer|tell|give|help|share|suggest|explain|try|describe|point|recommend|assist|answer|discuss|clarify)|i (?:will|'ll) (?:provide|give|try|answer|offer|explain)|i'd be happy|i would be happy|i'm happy|let me|here(?:'s| is| are)|if you(?:'re| are)? (?:looking|referring|interested|asking|mean|want)|if (?:we|you) (?:take|interpret|consider)|you (?:can|could|might|may) (?:\w+ )?(?:try|consider|use|start)|there (?:are|is) (?:some|several|many|a few)|some (?:general|common|tips|ways|steps|information)|in (?:general|the context))"
     r"|\bhere (?:are|is) (?:some|a few|a list|an overview|a general|general|what|how)\b"
     r"|[.!?]\s+here(?:'s| is| are) (?:an?|the|some|how|what)\b"
     r"|\n\s*(?:1[.)]|step 1)\s"
+    r"|\bas of my (?:last|latest|most recent) (?:update|knowledge|training)"
     r"|(?:sin embargo|no obstante)[, ]+(?:puedo|aquí|te puedo|le puedo)"
     r"|(?:cependant|toutefois|en revanche)[, ]+(?:je peux|voici)"
     r"|(?:allerdings|jedoch|stattdessen)[, ]+(?:kann ich|hier)"
