@@ -49,7 +49,7 @@ def dispatch(findings: Iterable[Finding], store: Store, config: Config, *, sourc
         opened = sum(1 for t in transitions if t.event_id)
         note = f"{written} alert(s) written to {store.alert_log}" if written else ""
         if dsn is None:
-            dsn = config.sentry.dsn or os.environ.get("SENTRY_DSN")
+            dsn = config.sentry.resolved_dsn()
         pending = len(outbox.pending())
         if not dsn:
             if pending:

@@ -25,7 +25,7 @@ import pandas as pd
 
 from detectors.finding import Finding
 from monitor.compare import IDENTITY_KEYS, compare_windows, match_windows, nothing_matched, pinned_apart
-from monitor.config import Config, load_config
+from monitor.config import FORMATS, Config, check_segment_keys, load_config
 from monitor.errors import NothingToCompare, UserError
 from monitor.ingest import IngestReport, describe_rejects, ingest_files, load_file
 from monitor.selectors import Selector, parse_selector
@@ -133,7 +133,7 @@ class Monitor:
     def stats(self, by: Iterable[str] = ("model", "model_version", "route"), freq: str = "1h",
               selector: str | None = None) -> pd.DataFrame:
         """Sufficient statistics per segment and time bucket (``freq`` like ``1h``, ``15min``, ``1d``)."""
-        by = self._check_by(by)
+        by = check_segment_keys(by)
         interval = parse_freq(freq)
         sel = self._selector(selector)
         where, params = sel.where()
@@ -161,8 +161,6 @@ class Monitor:
     def ingest(self, paths: Iterable[str], *, input_format: str | None = None,
                redact: str | None = None) -> IngestReport:
         """Ingest log files into the store (idempotent per request id)."""
-        from monitor.adapters import FORMATS
-
         if input_format is not None and input_format not in ("auto", *FORMATS):
             raise UserError(f"unknown input_format {input_format!r}; use auto, {', '.join(FORMATS)}")
         if redact is not None and redact not in ("none", "hash", "drop"):
@@ -172,7 +170,7 @@ class Monitor:
     # --------------------------------------------------------------------------- comparing
     def compare(self, baseline: str, current: str, by: Iterable[str] | None = None) -> Comparison:
         """Compare two windows per segment: the findings of ``llm-monitor check``."""
-        by_list = self._check_by(by if by is not None else self.config.segment_by)
+        by_list = check_segment_keys(by if by is not None else self.config.segment_by)
         base_sel, cur_sel = parse_selector(baseline), parse_selector(current)
         base_stats = self._window_with_events(base_sel, by_list, "baseline")
         cur_stats = self._window_with_events(cur_sel, by_list, "current")
@@ -189,7 +187,7 @@ class Monitor:
     def window(self, selector: Selector | str, by: list[str]) -> dict[SegmentKey, SegmentStats]:
         """Per-segment sufficient statistics of one window (store selector or log file)."""
         sel = parse_selector(selector) if isinstance(selector, str) else selector
-        by = self._check_by(by)
+        by = check_segment_keys(by)
         where, params = sel.where()
         if not sel.file:
             return self.store.read(lambda con: window_stats(con, where, params, by, self.config.length_measure))
@@ -231,15 +229,6 @@ class Monitor:
             raise UserError("events()/stats() read the store; to read a log file use load_file()")
         return sel
 
-    @staticmethod
-    def _check_by(by: Iterable[str]) -> list[str]:
-        from monitor.config import SEGMENT_KEYS
-
-        keys = [by] if isinstance(by, str) else list(by)
-        for k in keys:
-            if k not in SEGMENT_KEYS:
-                raise UserError(f"unknown segment key {k!r}; use {', '.join(SEGMENT_KEYS)}")
-        return keys
 
 
 def parse_freq(freq: str) -> str:

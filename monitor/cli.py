@@ -110,7 +110,9 @@ def _version() -> str:
 
 
 def _formats() -> list[str]:
-    return ["auto", "native", "openai", "ollama", "otel", "litellm", "mapping"]
+    from monitor.config import FORMATS
+
+    return ["auto", *FORMATS]
 
 
 def _positive_int(text: str) -> int:
@@ -157,7 +159,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
     if frame.empty:
         raise UserError(f"{args.file} {describe_rejects(rejects)}")
     columns = ["request_id", "model", "model_version", "route", "chars", "words", "output_tokens", "refusal",
-               "refusal_class", "refusal_rule", "expects_json", "parse_status", "parse_error", "task_success"]
+               "refusal_class", "refusal_rule", "refusal_span", "expects_json", "parse_status", "parse_error", "task_success"]
     out = sys.stdout
     for row in frame[columns].astype(object).where(frame[columns].notna(), None).itertuples(index=False):
         out.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False, default=_plain) + "\n")

@@ -18,13 +18,33 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from detectors.policy import PolicyConfig
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, UserError
 
 CONFIG_FILENAME = "llm-monitor.toml"
 SEGMENT_KEYS = ("model", "model_version", "route", "schema_name", "requested_model")
+
+FORMATS: tuple[str, ...] = ("native", "openai", "ollama", "otel", "litellm", "mapping")
+"""The log formats (``monitor.adapters``), the one list the CLI, the config and the API read."""
+
+
+def check_segment_keys(by: "str | Iterable[str]") -> list[str]:
+    """``by`` as a list of segment keys, or a :class:`UserError` naming the unknown one.
+
+    >>> check_segment_keys("route"), check_segment_keys(["model", "route"])
+    (['route'], ['model', 'route'])
+    >>> check_segment_keys(["colour"])
+    Traceback (most recent call last):
+    ...
+    monitor.errors.UserError: unknown segment key 'colour'; use model, model_version, route, schema_name, requested_model
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    for k in keys:
+        if k not in SEGMENT_KEYS:
+            raise UserError(f"unknown segment key {k!r}; use {', '.join(SEGMENT_KEYS)}")
+    return keys
 LENGTH_MEASURES = ("chars", "words", "output_tokens")
 
 
@@ -54,6 +74,12 @@ class SentryConfig:
     cooldown_s: float = 3600.0
     resolve_after_s: float = 1800.0
     alert_on_new_model: bool = True
+
+    def resolved_dsn(self) -> str | None:
+        """``dsn``, else ``$SENTRY_DSN``, else None (:func:`sinks.dsn.resolve_dsn`)."""
+        from sinks.dsn import resolve_dsn
+
+        return resolve_dsn(self.dsn)
 
 
 @dataclass
@@ -123,7 +149,7 @@ _SCALARS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "signals.count_partial_as_refusal": (_is_bool, "true or false"),
     "signals.schemas_dir": (_is_str, "a directory path (string)"),
     "signals.disabled_refusal_rules": (_str_list, "a list of rule names"),
-    "ingest.input_format": (_one_of("auto", "native", "openai", "ollama", "otel", "litellm", "mapping"),
+    "ingest.input_format": (_one_of("auto", *FORMATS),
                             "auto, native, openai, ollama, otel, litellm or mapping"),
     "ingest.redact": (_one_of("none", "hash", "drop"), "\"none\", \"hash\" or \"drop\""),
     "sentry.dsn": (_is_str, "a DSN string"),

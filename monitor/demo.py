@@ -219,6 +219,6 @@ def run_demo(args: argparse.Namespace) -> int:
           f"--current model_version={NEW_VERSION} --by model,route --format json")
     print(f"  llm-monitor models --store {store}")
     print(f"  python -c \"import monitor; print(monitor.open('{store}').events(route='support').head())\"")
-    if not os.environ.get("SENTRY_DSN"):
+    if not m.config.sentry.resolved_dsn():
         print("  set SENTRY_DSN=... and run the demo again to send these alerts to Sentry")
     return 0

@@ -264,6 +264,8 @@ class BatchLoader:
             frame.loc[api_refusal, "refusal_class"] = "full_refusal"
             frame.loc[api_refusal, "refusal_rule"] = "api_refusal_field"
             frame.loc[api_refusal, "refusal"] = True
+        if self.redact in ("hash", "drop") and "refusal_span" in frame.columns:
+            frame["refusal_span"] = None  # the matched span is response text
         if self.redact == "hash":
             for name in ("prompt", "response"):
                 frame[name] = [None if t is None else "sha256:" + hashlib.sha256(t.encode()).hexdigest()

@@ -55,6 +55,7 @@ from detectors.changepoint import changepoint_counts, changepoint_rate
 from detectors.finding import Finding
 from detectors.metrics import METRIC
 from detectors.histogram import IntHistogram
+from monitor.config import check_segment_keys
 from monitor.errors import UserError
 from monitor.stats import time_series
 
@@ -288,7 +289,7 @@ def locate_changes(m: Any, findings: list[Finding], keys: list[str], baseline: s
 
 # ------------------------------------------------------------------------------- the job
 def _dsn(config: Any) -> str | None:
-    return config.sentry.dsn or os.environ.get("SENTRY_DSN") or None
+    return config.sentry.resolved_dsn()
 
 
 def _count(m: Any, selector: str) -> int:
@@ -314,7 +315,7 @@ def nightly_job(m: Any, args: argparse.Namespace, progress: Progress, out: TextI
         report = compact(m.store, day, progress=lambda d, t: progress.update("compaction", d, t))
         progress.done("compaction")
         print(report.summary(), file=out)
-    keys = m._check_by(nightly_keys(getattr(args, "by", None), m.config.segment_by))
+    keys = check_segment_keys(nightly_keys(getattr(args, "by", None), m.config.segment_by))
     baseline, current = nightly_windows(day, m.config.nightly_baseline_days, m.config.nightly_baseline)
     n_base, n_cur = _count(m, baseline), _count(m, current)
     print(f"baseline: {baseline} ({n_base} events); current: {current} ({n_cur} events)", file=out)

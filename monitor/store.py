@@ -70,6 +70,7 @@ EVENT_COLUMNS: dict[str, pa.DataType] = {
     "refusal": pa.bool_(),
     "refusal_class": pa.string(),
     "refusal_rule": pa.string(),
+    "refusal_span": pa.string(),
     "parse_status": pa.string(),
     "parse_error": pa.string(),
     "parse_failed": pa.bool_(),

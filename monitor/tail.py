@@ -558,7 +558,7 @@ def run_tail(args: argparse.Namespace, *, quiet: bool = False) -> int:
             raise UserError(f"no such directory: {parent} (for {pattern})")
     store = open_store(default_store_path(getattr(args, "store", None), config.store))
     store.require_writable()
-    dsn = config.sentry.dsn or os.environ.get("SENTRY_DSN") or None
+    dsn = config.sentry.resolved_dsn()
     tailer = Tailer(list(args.paths), store, config, settings, input_format=getattr(args, "input_format", None),
                     status_file=getattr(args, "status_file", None), once=bool(getattr(args, "once", False)),
                     dsn=dsn, quiet=quiet)

@@ -70,6 +70,8 @@ from typing import Any
 import sentry_sdk
 from sentry_sdk.transport import HttpTransport
 
+from .dsn import resolve_dsn
+
 from sinks.console import format_effect, format_value, segment_key
 from sinks.outbox import SendResult, fingerprint_for
 
@@ -322,7 +324,7 @@ class SentrySink:
         timeout: float = 10.0,
         sdk_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self.dsn = dsn if dsn is not None else (os.environ.get("SENTRY_DSN") or None)
+        self.dsn = dsn if dsn is not None else resolve_dsn(None)
         self.environment = environment if environment is not None else (os.environ.get("SENTRY_ENVIRONMENT") or None)
         self.send_text = send_text
         self.timeout = timeout

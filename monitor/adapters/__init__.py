@@ -24,11 +24,11 @@ from . import litellm, mapping as _mapping, native, ollama, openai, otel
 from ._base import AdapterError, Converted
 from .detect import detect_format, detect_record
 from .identity import Identity, is_pinned, split_identity
+from monitor.config import FORMATS
 
 __all__ = ["FORMATS", "AdapterError", "Converted", "detect_format", "detect_record", "convert",
            "is_pinned", "split_identity", "Identity", "validate_mapping", "open_stream_lines"]
 
-FORMATS: tuple[str, ...] = ("native", "openai", "ollama", "otel", "litellm", "mapping")
 
 _CONVERTERS = {"native": native.convert, "openai": openai.convert, "ollama": ollama.convert,
                "otel": otel.convert, "litellm": litellm.convert, "mapping": _mapping.convert}
