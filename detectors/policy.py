@@ -52,7 +52,7 @@ import numpy as np
 from scipy import stats
 
 from .finding import Finding
-from .metrics import DEFAULT_FLOORS, HIGHER_IS_WORSE, METRICS
+from .metrics import DEFAULT_FLOORS, HIGHER_IS_WORSE
 from .metrics import RATE_METRICS as _RATE_METRICS
 from .histogram import IntHistogram
 from .length import length_shift

@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 from typing import Iterable
 
 from detectors.finding import Finding

@@ -85,6 +85,22 @@ class Comparison:
         """:meth:`to_dict` as JSON, exactly as ``llm-monitor check --format json`` prints it."""
         return json.dumps(self.to_dict(), indent=2, default=str)
 
+    def report(self, path: str | Path, *, title: str | None = None) -> Path:
+        """Write the self-contained HTML report of this comparison to ``path`` (``check --report``)."""
+        from monitor.report import write_report
+
+        return write_report(self._monitor(), self, path, title=title)
+
+    def alert(self, *, source: str = "check") -> str:
+        """Send the findings through the configured sinks (alert log, alert lifecycle, outbox,
+        Sentry with a DSN), as ``check`` does unless ``--no-sinks``; returns a one-line note."""
+        return self._monitor().alert(self.items, source=source)
+
+    def _monitor(self) -> "Monitor":
+        if self.monitor is None:
+            raise UserError("this comparison has no monitor attached: compute it with Monitor.compare()")
+        return self.monitor
+
     def plot(self, metric: str = "response_length", **kwargs: Any) -> Any:
         """A matplotlib figure of ``metric`` for the compared segments (see ``monitor.plots``)."""
         from monitor import plots
@@ -98,10 +114,9 @@ class Comparison:
 class Monitor:
     """A store plus a configuration. Create with :func:`open`."""
 
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(self, store: Store | None, config: Config) -> None:
         self.store = store
         self.config = config
-        self._file_stats: dict[tuple[str, tuple[str, ...]], Any] = {}
 
     # -------------------------------------------------------------------------- reading
     def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
@@ -157,12 +172,72 @@ class Monitor:
 
         return model_inventory(self, since)
 
+    def new_versions(self, inventory: pd.DataFrame) -> list[Finding]:
+        """One ``new_model_version`` finding per version marked new in :meth:`models` (none when
+        ``sentry.alert_on_new_model`` is off): what ``models --alert`` sends."""
+        from monitor.models import new_version_findings
+
+        return new_version_findings(inventory) if self.config.sentry.alert_on_new_model else []
+
+    def alert(self, findings: Iterable[Finding], *, source: str = "api") -> str:
+        """Send findings through the sinks: the alert log, the alert lifecycle and outbox, and
+        Sentry with a DSN (prompt and response text only with ``sentry.send_text``); returns a
+        one-line note for people."""
+        from monitor.alerting import dispatch
+
+        return dispatch(list(findings), self.store, self.config, source=source)
+
+    def signals(self, path: str | Path, *, input_format: str | None = None) -> pd.DataFrame:
+        """The events of a log file with their derived signals (``llm-monitor signals FILE``).
+
+        Nothing is stored. Quarantined lines are in ``frame.attrs["rejects"]`` (source, line,
+        reason). A file with no valid event raises :class:`UserError` naming its quarantine reasons.
+        """
+        _check_format(input_format)
+        frame, rejects = load_file(str(path), self.config, input_format=input_format)
+        if frame.empty:
+            raise UserError(f"{path} {describe_rejects(rejects)}")
+        frame.attrs["rejects"] = [{k: r[k] for k in ("source", "line", "reason")} for r in rejects]
+        return frame
+
+    def sample(self, selector: str | None = None, *, where: dict[str, Any] | None = None, n: int = 50,
+               seed: int = 0) -> pd.DataFrame:
+        """A reproducible random sample of refusal decisions to audit (``llm-monitor sample``).
+
+        ``selector`` picks the events (a store selector or a log file), ``where`` filters them by
+        column (``{"refusal_class": "full_refusal"}``); each row has the class, the rule and the
+        matched span next to the start of the response (:func:`monitor.audit_sample.sample_decisions`).
+        """
+        from monitor.audit_sample import sample_decisions
+
+        sel = parse_selector(selector) if selector else Selector(text="")
+        if sel.file:
+            frame = self.signals(sel.file)
+        else:
+            where_sql, params = sel.where()
+            frame = self.sql(f"SELECT * FROM events WHERE {where_sql}", params)
+        try:
+            return sample_decisions(frame, where=where, n=n, seed=seed)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+
+    def nightly(self, day: Any = None, *, by: Iterable[str] | None = None, report: str | Path | None = None,
+                compact: bool = True, out: Any = None, progress: Any = None) -> Any:
+        """Compare a day with its trailing baseline (``llm-monitor nightly``): compaction, change
+        points, version attribution, sinks, report, Sentry Crons with a DSN.
+
+        ``day`` is a date or ``YYYY-MM-DD`` (default yesterday, UTC); ``out`` a text stream for the
+        job's log lines (default: silent). Returns a :class:`monitor.nightly.NightlyResult`.
+        """
+        from monitor.nightly import run_nightly
+
+        return run_nightly(self, day=day, by=by, report=report, compact=compact, progress=progress, out=out)
+
     # --------------------------------------------------------------------------- writing
     def ingest(self, paths: Iterable[str], *, input_format: str | None = None,
                redact: str | None = None) -> IngestReport:
         """Ingest log files into the store (idempotent per request id)."""
-        if input_format is not None and input_format not in ("auto", *FORMATS):
-            raise UserError(f"unknown input_format {input_format!r}; use auto, {', '.join(FORMATS)}")
+        _check_format(input_format)
         if redact is not None and redact not in ("none", "hash", "drop"):
             raise UserError(f"unknown redact {redact!r}; use none, hash or drop")
         return ingest_files(list(paths), self.store, self.config, input_format=input_format, redact=redact)
@@ -229,6 +304,11 @@ class Monitor:
             raise UserError("events()/stats() read the store; to read a log file use load_file()")
         return sel
 
+
+
+def _check_format(input_format: str | None) -> None:
+    if input_format is not None and input_format not in ("auto", *FORMATS):
+        raise UserError(f"unknown input_format {input_format!r}; use auto, {', '.join(FORMATS)}")
 
 
 def parse_freq(freq: str) -> str:

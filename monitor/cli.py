@@ -80,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alert", action="store_true",
                    help="send each new version through the sinks (alert log, Sentry); exit 1 if any")
 
+    p = sub.add_parser("sample", help="a reproducible random sample of refusal decisions to audit")
+    _add_common(p)
+    p.add_argument("--select", metavar="SEL", help="which events: a store selector or a log file (default: all)")
+    p.add_argument("--where", metavar="COL=VALUE,...",
+                   help="column filters, all must hold, e.g. refusal_class=full_refusal,model=gpt-4o (a|b for either)")
+    p.add_argument("--n", type=_positive_int, default=50, help="sample size (default 50)")
+    p.add_argument("--seed", type=int, default=0, help="another seed, another sample (default 0)")
+    p.add_argument("--format", choices=["table", "jsonl"], default="table")
+
     p = sub.add_parser("tail", help="follow inference logs: ingest continuously, alert within seconds")
     _add_common(p)
     p.add_argument("paths", nargs="+", metavar="PATH_OR_GLOB", help="log files or quoted globs (new matches are followed)")
@@ -141,6 +150,10 @@ def _open(args: argparse.Namespace) -> Any:
     return open_monitor(getattr(args, "store", None), config=getattr(args, "config", None))
 
 
+def _keys(text: str | None) -> list[str] | None:
+    return [k.strip() for k in text.split(",") if k.strip()] if text else None
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     m = _open(args)
     report = m.ingest(args.files, input_format=args.input_format, redact=args.redact)
@@ -149,23 +162,28 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+SIGNAL_COLUMNS = ["request_id", "model", "model_version", "route", "chars", "words", "output_tokens", "refusal",
+                  "refusal_class", "refusal_rule", "refusal_span", "expects_json", "parse_status", "parse_error",
+                  "task_success"]
+
+
 def cmd_signals(args: argparse.Namespace) -> int:
+    from monitor.api import Monitor
     from monitor.config import load_config
-    from monitor.ingest import load_file
 
-    from monitor.ingest import describe_rejects
-
-    frame, rejects = load_file(args.file, load_config(args.config), input_format=args.input_format)
-    if frame.empty:
-        raise UserError(f"{args.file} {describe_rejects(rejects)}")
-    columns = ["request_id", "model", "model_version", "route", "chars", "words", "output_tokens", "refusal",
-               "refusal_class", "refusal_rule", "refusal_span", "expects_json", "parse_status", "parse_error", "task_success"]
-    out = sys.stdout
-    for row in frame[columns].astype(object).where(frame[columns].notna(), None).itertuples(index=False):
-        out.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False, default=_plain) + "\n")
-    for r in rejects:
+    m = Monitor(None, load_config(args.config))  # signals reads a file: no store
+    frame = m.signals(args.file, input_format=args.input_format)
+    _write_jsonl(frame, SIGNAL_COLUMNS)
+    for r in frame.attrs["rejects"]:
         sys.stderr.write(f"{r['source']}:{r['line']}: quarantined: {r['reason']}\n")
     return EXIT_OK
+
+
+def _write_jsonl(frame: Any, columns: list[str]) -> None:
+    out = sys.stdout
+    columns = [c for c in columns if c in frame.columns]
+    for row in frame[columns].astype(object).where(frame[columns].notna(), None).itertuples(index=False):
+        out.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False, default=_plain) + "\n")
 
 
 def _plain(value: Any) -> Any:
@@ -175,14 +193,12 @@ def _plain(value: Any) -> Any:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from monitor.alerting import dispatch
     from monitor.errors import NothingToCompare
     from sinks.console import render_compared, render_table, render_unmatched
 
     m = _open(args)
-    by = [k.strip() for k in args.by.split(",") if k.strip()] if args.by else None
     try:
-        result = m.compare(args.baseline, args.current, by=by)
+        result = m.compare(args.baseline, args.current, by=_keys(args.by))
     except NothingToCompare as exc:
         hint = f"; try --by {','.join(exc.keys)}" if exc.keys else ""
         raise UserError(f"{exc}{hint}") from None
@@ -194,21 +210,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         if result.unmatched:
             print(render_unmatched(result.unmatched))
     if args.report:
-        from monitor.report import write_report
-
-        path = write_report(m, result, args.report)
+        path = result.report(args.report)
         if args.format == "table":
             print(f"report: {path}")
     if not args.no_sinks:
-        note = dispatch(result.items, m.store, m.config, source="check")
+        note = result.alert(source="check")
         if note and args.format == "table":
             print(note)
     return EXIT_ALERT if result.alerts else EXIT_OK
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from monitor.alerting import dispatch
-    from monitor.models import new_version_findings, render_inventory
+    from monitor.models import render_inventory
 
     m = _open(args)
     if args.alert and not args.since:
@@ -219,19 +232,38 @@ def cmd_models(args: argparse.Namespace) -> int:
     else:
         print(render_inventory(inventory))
     if args.alert:
-        findings = new_version_findings(inventory) if m.config.sentry.alert_on_new_model else []
+        findings = m.new_versions(inventory)
         if findings:
-            note = dispatch(findings, m.store, m.config, source="models")
+            note = m.alert(findings, source="models")
             if args.format == "table" and note:
                 print(note)
             return EXIT_ALERT
     return EXIT_OK
 
 
+def cmd_sample(args: argparse.Namespace) -> int:
+    m = _open(args)
+    where: dict[str, Any] = {}
+    for term in (t for t in (args.where or "").split(",") if t.strip()):
+        key, sep, value = term.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"bad --where term {term!r}: expected column=value")
+        where[key.strip()] = [v for v in value.split("|")] if "|" in value else value
+    sample = m.sample(args.select, where=where or None, n=args.n, seed=args.seed)
+    if args.format == "jsonl":
+        _write_jsonl(sample, list(sample.columns))
+    else:
+        from sinks.console import render_sample
+
+        print(render_sample(sample.to_dict("records")))
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import run_demo
 
-    return run_demo(args)
+    run_demo(args.store, config=args.config, events=args.events, seed=args.seed)
+    return EXIT_OK
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
@@ -241,13 +273,16 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
-    from monitor.nightly import run_nightly
+    from monitor.progress import Progress
 
-    return run_nightly(args)
+    m = _open(args)
+    result = m.nightly(args.date, by=_keys(args.by), report=args.report, compact=not args.no_compact,
+                       out=sys.stdout, progress=Progress())
+    return EXIT_ALERT if result.alerts else EXIT_OK
 
 
 COMMANDS = {"ingest": cmd_ingest, "signals": cmd_signals, "check": cmd_check, "models": cmd_models,
-            "demo": cmd_demo, "tail": cmd_tail, "nightly": cmd_nightly}
+            "sample": cmd_sample, "demo": cmd_demo, "tail": cmd_tail, "nightly": cmd_nightly}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

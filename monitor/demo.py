@@ -26,13 +26,13 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -190,35 +190,41 @@ def write_log(events: list[dict[str, Any]], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    """The ``demo`` command."""
-    from monitor.alerting import dispatch
-    from monitor.api import open as open_monitor
-    from sinks.console import render_table
+def run_demo(store: str | os.PathLike[str] | None = None, *, config: Any = None, events: int = 4000, seed: int = 7,
+             out: TextIO | None = None) -> Any:
+    """The ``demo`` command: generate, ingest, compare, alert; returns the :class:`monitor.api.Comparison`.
 
+    ``out`` receives the demo's lines (default: standard output).
+    """
+    from monitor.api import open as open_monitor
+    from sinks.console import render_compared, render_table
+
+    out = out if out is not None else sys.stdout
     started = time.perf_counter()
-    m = open_monitor(args.store, config=args.config)
+    m = open_monitor(store, config=config)
     log = m.store.root / "demo" / "demo-events.jsonl"
-    events = generate_events(per_cell=args.events, seed=args.seed)
-    write_log(events, log)
-    print(f"generated {len(events)} events (+3 broken lines) -> {log}")
+    generated = generate_events(per_cell=events, seed=seed)
+    write_log(generated, log)
+    print(f"generated {len(generated)} events (+3 broken lines) -> {log}", file=out)
     report = m.ingest([str(log)])
-    print(f"ingest: {report.summary()}")
+    print(f"ingest: {report.summary()}", file=out)
     baseline, current = f"model={MODEL},model_version={OLD_VERSION}", f"model={MODEL},model_version={NEW_VERSION}"
     result = m.compare(baseline, current, by=["model", "model_version", "route"])
-    print(f"\ncheck --baseline {baseline} --current {current}\n")
-    print(render_table([f.to_dict() for f in result.items]))
-    note = dispatch(result.items, m.store, m.config, source="demo")
+    print(f"\ncheck --baseline {baseline} --current {current}\n", file=out)
+    print(render_compared(result.compared, result.keys), file=out)
+    print(render_table([f.to_dict() for f in result.items]), file=out)
+    note = result.alert(source="demo")
     if note:
-        print(note)
+        print(note, file=out)
     elapsed = time.perf_counter() - started
-    store = m.store.root.resolve()
-    print(f"\n{len(result.alerts)} alert(s) in {elapsed:.1f} s. Store: {store}")
-    print("Next:")
-    print(f"  llm-monitor check --store {store} --baseline model_version={OLD_VERSION} "
-          f"--current model_version={NEW_VERSION} --by model,route --format json")
-    print(f"  llm-monitor models --store {store}")
-    print(f"  python -c \"import monitor; print(monitor.open('{store}').events(route='support').head())\"")
+    root = m.store.root.resolve()
+    print(f"\n{len(result.alerts)} alert(s) in {elapsed:.1f} s. Store: {root}", file=out)
+    print("Next:", file=out)
+    print(f"  llm-monitor check --store {root} --baseline model_version={OLD_VERSION} "
+          f"--current model_version={NEW_VERSION} --format json", file=out)
+    print(f"  llm-monitor models --store {root}", file=out)
+    print(f"  llm-monitor sample --store {root} --where refusal_class=full_refusal --n 20", file=out)
+    print(f"  python -c \"import monitor; print(monitor.open('{root}').events(route='support').head())\"", file=out)
     if not m.config.sentry.resolved_dsn():
-        print("  set SENTRY_DSN=... and run the demo again to send these alerts to Sentry")
-    return 0
+        print("  set SENTRY_DSN=... and run the demo again to send these alerts to Sentry", file=out)
+    return result

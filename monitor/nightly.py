@@ -27,86 +27,33 @@ same ``check_in_id``); the ``monitor_config`` carries ``sentry.schedule``, ``sen
 ``sentry.checkin_margin`` and ``sentry.max_runtime``, so Sentry also alerts when the job never
 starts or runs too long. Alerts found do not make the check-in an error: the job worked.
 
-Exit codes: 0 = no alert, 1 = at least one alert, 2 = error or nothing to compare (one line on stderr).
+The command's exit codes: 0 = no alert, 1 = at least one alert, 2 = error or nothing to compare (one line
+on stderr), 3 = a bug.
 
-Example (a store with no events: nothing to compare, which is never a pass: exit 2):
-    >>> import argparse, tempfile
-    >>> args = argparse.Namespace(store=tempfile.mkdtemp(), config=None, date="2026-11-25", report=None,
-    ...                           by=None, no_compact=False)
-    >>> run_nightly(args)  # doctest: +ELLIPSIS
-    compaction: nothing to merge
-    baseline: since=2026-11-18,until=2026-11-25 (0 events); current: since=2026-11-25,until=2026-11-26 (0 events)
-    2
+Example (a store with no events: nothing to compare, which is never a pass):
+    >>> import sys, tempfile, monitor
+    >>> m = monitor.open(tempfile.mkdtemp())
+    >>> run_nightly(m, day="2026-11-25", out=sys.stdout)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    monitor.errors.NothingToCompare: nothing to compare: the baseline window 'since=2026-11-18,until=2026-11-25' is empty: ...
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
-import sys
-import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, TextIO
 
-import numpy as np
 import pandas as pd
 
-from detectors.changepoint import changepoint_counts, changepoint_rate
 from detectors.finding import Finding
-from detectors.metrics import METRIC
-from detectors.histogram import IntHistogram
+from monitor.attribution import locate_changes, name_versions, version_inventory
 from monitor.config import check_segment_keys
 from monitor.errors import UserError
-from monitor.stats import time_series
-
-EXIT_OK, EXIT_ALERT, EXIT_ERROR = 0, 1, 2
-
-
-# ------------------------------------------------------------------------------- progress
-class Progress:
-    """A minimal progress bar on stderr; silent when the stream is not a terminal.
-
-    >>> import io
-    >>> p = Progress(io.StringIO())          # not a TTY: draws nothing
-    >>> p.update("compaction", 3, 10); p.done("compaction")
-    >>> p.stream.getvalue()
-    ''
-    """
-
-    def __init__(self, stream: TextIO | None = None, enabled: bool | None = None, width: int = 30) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        if enabled is None:
-            isatty = getattr(self.stream, "isatty", None)
-            enabled = bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
-        self.enabled = enabled
-        self.width = width
-        self._last = 0.0
-
-    def update(self, label: str, done: int, total: int) -> None:
-        """Draw ``label [#####-----] done/total`` (at most 20 times a second)."""
-        if not self.enabled or total <= 0:
-            return
-        now = time.monotonic()
-        if done < total and now - self._last < 0.05:
-            return
-        self._last = now
-        filled = int(self.width * done / total)
-        self.stream.write(f"\r{label:<14} [{'#' * filled}{'-' * (self.width - filled)}] {done}/{total}")
-        self.stream.flush()
-
-    def done(self, label: str) -> None:
-        """Clear the bar's line."""
-        if self.enabled:
-            self.stream.write("\r" + " " * (self.width + 30) + "\r")
-            self.stream.flush()
-
-    def steps(self, label: str, items: Iterable[Any], total: int) -> Iterable[Any]:
-        """Iterate ``items`` while drawing the bar."""
-        for i, item in enumerate(items):
-            self.update(label, i, total)
-            yield item
-        self.update(label, total, total)
-        self.done(label)
+from monitor.progress import Progress
 
 
 # ------------------------------------------------------------------------------- windows
@@ -120,7 +67,7 @@ def parse_day(text: str | None, *, today: dt.date | None = None) -> dt.date:
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
-            raise UserError(f"--date {text!r} is not a date: use YYYY-MM-DD") from None
+            raise UserError(f"day {text!r} is not a date: use YYYY-MM-DD") from None
     today = today or dt.datetime.now(dt.timezone.utc).date()
     return today - dt.timedelta(days=1)
 
@@ -151,145 +98,23 @@ def nightly_keys(by: str | None, configured: list[str]) -> list[str]:
     return [k for k in configured if k != "model_version"] or ["model"]
 
 
-# ------------------------------------------------------------------------------- versions
-def _or_where(*selectors: str) -> tuple[str, list[Any]]:
-    from monitor.selectors import parse_selector
-
-    terms, params = [], []
-    for text in selectors:
-        where, p = parse_selector(text).where()
-        terms.append(f"({where})")
-        params.extend(p)
-    return " OR ".join(terms), params
-
-
-def version_inventory(m: Any, keys: list[str], baseline: str, current: str) -> pd.DataFrame:
-    """Per segment and model version: events in each window and first/last time seen in either.
-
-    Columns: the segment ``keys``, ``model_version``, ``n_baseline``, ``n_current``,
-    ``first_seen``, ``last_seen``.
-    """
-    from monitor.selectors import parse_selector
-
-    bw, bp = parse_selector(baseline).where()
-    cw, cp = parse_selector(current).where()
-    sel = "".join(f"{k}, " for k in keys if k != "model_version")
-    query = (f"SELECT {sel} model_version, count(*) FILTER (WHERE {bw}) AS n_baseline, "
-             f"count(*) FILTER (WHERE {cw}) AS n_current, min(ts) AS first_seen, max(ts) AS last_seen "
-             f"FROM events WHERE ({bw}) OR ({cw}) GROUP BY ALL ORDER BY ALL")
-    return m.sql(query, bp + cp + bp + cp)
-
-
-def _segment_mask(frame: pd.DataFrame, segment: dict[str, Any]) -> np.ndarray:
-    mask = np.ones(len(frame), dtype=bool)
-    for k, v in segment.items():
-        if k in frame.columns:
-            col = frame[k]
-            mask &= (col.isna().to_numpy() if v is None else (col == v).fillna(False).to_numpy(dtype=bool))
-    return mask
-
-
-def name_versions(findings: list[Finding], inventory: pd.DataFrame, keys: list[str]) -> None:
-    """Fill ``details`` with the model versions each window of a finding's segment saw."""
-    for f in findings:
-        seg = {k: f.segment.get(k) for k in keys if k != "model_version" and k in f.segment}
-        rows = inventory[_segment_mask(inventory, seg)]
-        base = {str(r.model_version): int(r.n_baseline) for r in rows.itertuples() if r.n_baseline}
-        cur = {str(r.model_version): int(r.n_current) for r in rows.itertuples() if r.n_current}
-        f.details["versions_baseline"] = base
-        f.details["versions_current"] = cur
-        f.details["new_versions"] = sorted(set(cur) - set(base))
-
-
-# ------------------------------------------------------------------------------- change points
-def _iso(value: Any) -> str:
-    return pd.Timestamp(value).tz_convert("UTC").isoformat().replace("+00:00", "Z")
-
-
-def _segment_where(segment: dict[str, Any], keys: list[str]) -> tuple[str, list[Any]]:
-    terms, params = [], []
-    for k in keys:
-        if k not in segment:
-            continue
-        if segment[k] is None:
-            terms.append(f"{k} IS NULL")
-        else:
-            terms.append(f"{k} = ?")
-            params.append(segment[k])
-    return " AND ".join(terms) or "TRUE", params
-
-
-def _length_series(m: Any, where: str, params: list[Any], measure: str) -> tuple[list[Any], np.ndarray]:
-    """Hourly counts of the (non-refusal) length in the 4 bins between the pooled quartiles."""
-    pooled = m.sql(f"SELECT {measure} AS v, count(*) AS c FROM events WHERE ({where}) AND {measure} IS NOT NULL "
-                   f"AND NOT coalesce(refusal, false) GROUP BY 1", params)
-    if pooled.empty:
-        return [], np.zeros((0, 1))
-    hist = IntHistogram.from_pairs(pooled.v.to_numpy(), pooled.c.to_numpy())
-    cuts = sorted({int(hist.order_statistic(min(hist.n - 1, int(hist.n * q / 4)))) for q in (1, 2, 3)})
-    case = " ".join(f"WHEN {measure} <= {c} THEN {i}" for i, c in enumerate(cuts))
-    frame = m.sql(f"SELECT time_bucket(INTERVAL '1 hour', ts) AS bucket, CASE {case} ELSE {len(cuts)} END AS bin, "
-                  f"count(*) AS c FROM events WHERE ({where}) AND {measure} IS NOT NULL "
-                  f"AND NOT coalesce(refusal, false) GROUP BY ALL ORDER BY ALL", params)
-    table = frame.pivot_table(index="bucket", columns="bin", values="c", fill_value=0, aggfunc="sum").sort_index()
-    return list(table.index), table.to_numpy(dtype=np.float64)
-
-
-def locate_changes(m: Any, findings: list[Finding], keys: list[str], baseline: str, current: str, *,
-                   confidence: float = 0.95, inventory: pd.DataFrame | None = None,
-                   progress: Progress | None = None) -> None:
-    """Fill ``changed_at``, ``changed_at_low/high`` and ``versions_near_change`` of every alert.
-
-    The series is hourly over the union of both windows, restricted to the finding's segment
-    (on ``keys``); the estimate is :func:`detectors.changepoint.changepoint_rate` for rates and
-    the quartile-bin count change (as :func:`detectors.changepoint.changepoint_length`) for length.
-    """
-    alerts = [f for f in findings if f.alert]
-    if not alerts:
-        return
-    window_where, window_params = _or_where(baseline, current)
-    from monitor.store import EVENT_COLUMNS
-
-    measure = m.config.length_measure if m.config.length_measure in EVENT_COLUMNS else "chars"
-    if inventory is None:
-        inventory = version_inventory(m, keys, baseline, current)
-    series_cache: dict[str, pd.DataFrame] = {}
-    items = progress.steps("change points", alerts, len(alerts)) if progress else alerts
-    for f in items:
-        seg_where, seg_params = _segment_where(f.segment, [k for k in keys if k != "model_version"])
-        where = f"({window_where}) AND {seg_where}"
-        params = window_params + seg_params
-        if f.metric == "response_length":
-            times, matrix = _length_series(m, where, params, measure)
-            if len(times) < 2:
-                continue
-            result = changepoint_counts(matrix, times=times, confidence=confidence)
-        else:
-            num, den = METRIC[f.metric].numerator, METRIC[f.metric].denominator
-            key = f.segment_key
-            if key not in series_cache:
-                series_cache[key] = m.store.read(lambda con: time_series(con, where, params, [], "1 hour"))
-            series = series_cache[key]
-            series = series[series[den] > 0]
-            if len(series) < 2:
-                continue
-            result = changepoint_rate(series[num].to_numpy(), series[den].to_numpy(),
-                                      times=list(series.bucket), confidence=confidence)
-        if result.index is None:
-            continue
-        f.changed_at, f.changed_at_low, f.changed_at_high = _iso(result.time), _iso(result.time_low), _iso(result.time_high)
-        f.details["change_log_bayes_factor"] = round(float(result.log_bayes_factor), 2)
-        lo = pd.Timestamp(result.time_low) - pd.Timedelta(hours=1)
-        hi = pd.Timestamp(result.time_high) + pd.Timedelta(hours=2)
-        seg = {k: f.segment.get(k) for k in keys if k != "model_version" and k in f.segment}
-        rows = inventory[_segment_mask(inventory, seg)]
-        near = rows[(rows.first_seen >= lo) & (rows.first_seen < hi)]
-        f.versions_near_change = sorted(str(v) for v in near.model_version.unique())
-
-
 # ------------------------------------------------------------------------------- the job
-def _dsn(config: Any) -> str | None:
-    return config.sentry.resolved_dsn()
+@dataclass
+class NightlyResult:
+    """What one nightly run found: the comparison (with change points and versions), the new
+    model versions of the day, and where the report went."""
+
+    day: dt.date
+    comparison: Any
+    new_versions: list[Finding] = field(default_factory=list)
+    report: Path | None = None
+    crons_status: str | None = None
+    """``ok`` / ``error`` of the Sentry Crons check-in; None without a DSN."""
+
+    @property
+    def alerts(self) -> list[Finding]:
+        """The alerting findings, then one ``new_model_version`` finding per new version."""
+        return list(self.comparison.alerts) + list(self.new_versions)
 
 
 def _count(m: Any, selector: str) -> int:
@@ -299,26 +124,33 @@ def _count(m: Any, selector: str) -> int:
     return int(m.sql(f"SELECT count(*) AS n FROM events WHERE {where}", params).n.iloc[0])
 
 
-def nightly_job(m: Any, args: argparse.Namespace, progress: Progress, out: TextIO) -> int:
-    """The job's body (no Sentry Crons); returns the exit code."""
+def _say(out: TextIO | None, text: str) -> None:
+    if out is not None:
+        print(text, file=out)
+
+
+def nightly_job(m: Any, *, day: dt.date | str | None = None, by: Iterable[str] | None = None,
+                report: str | os.PathLike[str] | None = None, compact: bool = True,
+                progress: Progress | None = None, out: TextIO | None = None) -> NightlyResult:
+    """The job's body, without Sentry Crons (see the module docstring); one line per step to ``out``."""
     from monitor.alerting import dispatch
-    from monitor.compaction import compact
+    from monitor.compaction import compact as compact_day
     from sinks.console import render_table, render_unmatched
 
-    day = parse_day(getattr(args, "date", None))
-    report_path = getattr(args, "report", None)
-    if report_path:
+    progress = progress or Progress(enabled=False)
+    day = day if isinstance(day, dt.date) else parse_day(day)
+    if report:
         from monitor.report import check_report_path
 
-        check_report_path(report_path)
-    if not getattr(args, "no_compact", False):
-        report = compact(m.store, day, progress=lambda d, t: progress.update("compaction", d, t))
+        check_report_path(report)
+    if compact:
+        summary = compact_day(m.store, day, progress=lambda d, t: progress.update("compaction", d, t))
         progress.done("compaction")
-        print(report.summary(), file=out)
-    keys = check_segment_keys(nightly_keys(getattr(args, "by", None), m.config.segment_by))
+        _say(out, summary.summary())
+    keys = check_segment_keys(list(by) if by else nightly_keys(None, m.config.segment_by))
     baseline, current = nightly_windows(day, m.config.nightly_baseline_days, m.config.nightly_baseline)
     n_base, n_cur = _count(m, baseline), _count(m, current)
-    print(f"baseline: {baseline} ({n_base} events); current: {current} ({n_cur} events)", file=out)
+    _say(out, f"baseline: {baseline} ({n_base} events); current: {current} ({n_cur} events)")
     if n_cur == 0 and n_base > 0:
         raise UserError(f"no events on {day.isoformat()} in {m.store.root} although the baseline has {n_base}: "
                         "is ingestion running?")
@@ -329,26 +161,27 @@ def nightly_job(m: Any, args: argparse.Namespace, progress: Progress, out: TextI
     name_versions(comparison.items, inventory, comparison.by)
     locate_changes(m, comparison.items, comparison.by, baseline, current, inventory=inventory, progress=progress)
     if comparison.items:
-        print(render_table([f.to_dict() for f in comparison.items]), file=out)
+        _say(out, render_table([f.to_dict() for f in comparison.items]))
     if comparison.unmatched:
-        print(render_unmatched(comparison.unmatched), file=out)
+        _say(out, render_unmatched(comparison.unmatched))
     for f in comparison.alerts:
         since = f" since {f.changed_at} [{f.changed_at_low} .. {f.changed_at_high}]" if f.changed_at else ""
         versions = f"; versions near the change: {', '.join(f.versions_near_change)}" if f.versions_near_change else ""
-        print(f"ALERT {f.metric} {f.segment_key}{since}{versions}", file=out)
-    new_versions = new_versions_on(m, day) if m.config.sentry.alert_on_new_model else []
-    for f in new_versions:
-        print(f"ALERT {f.reason}", file=out)
-    note = dispatch(comparison.items + new_versions, m.store, m.config, source="nightly")  # alerts first: a report
-    if note:                                                                  # problem must not hold them
-        print(note, file=out)
-    if report_path:
+        _say(out, f"ALERT {f.metric} {f.segment_key}{since}{versions}")
+    result = NightlyResult(day, comparison, new_versions_on(m, day) if m.config.sentry.alert_on_new_model else [])
+    for f in result.new_versions:
+        _say(out, f"ALERT {f.reason}")
+    # alerts first: a report problem must not hold them
+    note = dispatch(comparison.items + result.new_versions, m.store, m.config, source="nightly")
+    if note:
+        _say(out, note)
+    if report:
         from monitor.report import write_report
 
-        path = write_report(m, comparison, report_path)
-        print(f"report: {path}", file=out)
-    print(f"{len(comparison.alerts) + len(new_versions)} alert(s) for {day.isoformat()}", file=out)
-    return EXIT_ALERT if comparison.alerts or new_versions else EXIT_OK
+        result.report = write_report(m, comparison, report)
+        _say(out, f"report: {result.report}")
+    _say(out, f"{len(result.alerts)} alert(s) for {day.isoformat()}")
+    return result
 
 
 def new_versions_on(m: Any, day: dt.date) -> list[Finding]:
@@ -361,30 +194,21 @@ def new_versions_on(m: Any, day: dt.date) -> list[Finding]:
     return new_version_findings(inventory)
 
 
-def run_nightly(args: argparse.Namespace) -> int:
-    """The ``nightly`` command: exit 0 (no alert), 1 (alerts) or 2 (error, one line on stderr)."""
-    from monitor.api import open as open_monitor
+def run_nightly(m: Any, *, day: dt.date | str | None = None, by: Iterable[str] | None = None,
+                report: str | os.PathLike[str] | None = None, compact: bool = True,
+                progress: Progress | None = None, out: TextIO | None = None) -> NightlyResult:
+    """The nightly job, wrapped in a Sentry Crons check-in pair when a DSN is configured.
 
-    progress = Progress()
-    try:
-        m = open_monitor(getattr(args, "store", None), config=getattr(args, "config", None))
-    except UserError as exc:
-        sys.stderr.write(f"llm-monitor nightly: error: {exc}\n")
-        return EXIT_ERROR
-    dsn = _dsn(m.config)
+    Errors are :class:`UserError` (after a failed check-in when there is a DSN).
+    """
+    options = dict(day=day, by=by, report=report, compact=compact, progress=progress, out=out)
+    dsn = m.config.sentry.resolved_dsn()
     if not dsn:
-        try:
-            return nightly_job(m, args, progress, sys.stdout)
-        except UserError as exc:
-            sys.stderr.write(f"llm-monitor nightly: error: {exc}\n")
-            return EXIT_ERROR
-        except Exception as exc:  # noqa: BLE001 - one line, exit 2
-            sys.stderr.write(f"llm-monitor nightly: error: {type(exc).__name__}: {exc}\n")
-            return EXIT_ERROR
-    return _run_with_crons(m, args, progress, dsn)
+        return nightly_job(m, **options)
+    return _run_with_crons(m, dsn, options)
 
 
-def _run_with_crons(m: Any, args: argparse.Namespace, progress: Progress, dsn: str) -> int:
+def _run_with_crons(m: Any, dsn: str, options: dict[str, Any]) -> NightlyResult:
     from sinks.crons import cron_job, monitor_config
     from sinks.sentry import SentrySink
 
@@ -393,33 +217,27 @@ def _run_with_crons(m: Any, args: argparse.Namespace, progress: Progress, dsn: s
         cfg = monitor_config(s.schedule, timezone=s.timezone, checkin_margin=s.checkin_margin,
                              max_runtime=s.max_runtime)
     except ValueError as exc:
-        sys.stderr.write(f"llm-monitor nightly: error: sentry.schedule: {exc}\n")
-        return EXIT_ERROR
+        raise UserError(f"sentry.schedule: {exc}") from None
     try:
         sink = SentrySink(dsn=dsn, environment=s.environment, send_text=s.send_text)
-    except Exception as exc:  # noqa: BLE001 - a malformed DSN: one line, exit 2
-        sys.stderr.write(f"llm-monitor nightly: error: Sentry DSN: {type(exc).__name__}: {exc}\n")
-        return EXIT_ERROR
-    code = EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - a malformed DSN is the user's to fix
+        raise UserError(f"Sentry DSN: {type(exc).__name__}: {exc}") from None
     try:
         with cron_job(s.monitor_slug, cfg) as run:
             try:
-                code = nightly_job(m, args, progress, sys.stdout)
+                result = nightly_job(m, **options)
             finally:
                 # dispatch() delivers through its own Sentry client and closes it; the closing
                 # check-in needs a live client again.
                 if not sentry_client_active():
                     sink = SentrySink(dsn=dsn, environment=s.environment, send_text=s.send_text)
-        print(f"Sentry Crons: {s.monitor_slug} {run.status}")
+        result.crons_status = run.status
+        _say(options.get("out"), f"Sentry Crons: {s.monitor_slug} {run.status}")
+        return result
     except UserError as exc:
-        sys.stderr.write(f"llm-monitor nightly: error: {exc} (Sentry Crons: error)\n")
-        code = EXIT_ERROR
-    except Exception as exc:  # noqa: BLE001 - reported as a failed check-in, then one line, exit 2
-        sys.stderr.write(f"llm-monitor nightly: error: {type(exc).__name__}: {exc} (Sentry Crons: error)\n")
-        code = EXIT_ERROR
+        raise UserError(f"{exc} (Sentry Crons: error)") from None
     finally:
         sink.close()
-    return code
 
 
 def sentry_client_active() -> bool:

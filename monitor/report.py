@@ -17,7 +17,8 @@ shown only in this local file and never when the store was ingested with redacti
 Example:
     >>> import tempfile, os, monitor
     >>> m = monitor.open(tempfile.mkdtemp())
-    >>> c = m.compare("since=2026-11-01,until=2026-11-02", "since=2026-11-02,until=2026-11-03")
+    >>> c = monitor.Comparison([], "since=2026-11-01,until=2026-11-02", "since=2026-11-02,until=2026-11-03",
+    ...                        ["route"], monitor=m)
     >>> path = write_report(m, c, os.path.join(tempfile.mkdtemp(), "r.html"))
     >>> text = path.read_text()
     >>> 'id="summary"' in text and "http://" not in text and "https://" not in text
@@ -311,7 +312,7 @@ def _method(m: Any, data: Any) -> str:
 
 def render_report(m: Any, comparison: Any, *, title: str | None = None) -> str:
     """The report as one HTML string (see the module doc)."""
-    from monitor.nightly import locate_changes, name_versions, version_inventory
+    from monitor.attribution import locate_changes, name_versions, version_inventory
     from monitor.report_data import gather
 
     started = time.perf_counter()

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,7 +94,8 @@ def segment_rows(frame: pd.DataFrame, keys: list[str], key: SegmentKey) -> pd.Da
 def gather(m: Any, comparison: Any, *, max_examples: int = 12, per_class: int = 3) -> ReportData:
     """Read the series, histograms, parse statuses and examples the report needs."""
     keys, compared, base, cur = split_keys(comparison)
-    data = ReportData(comparison.baseline, comparison.current, keys, compared, list(comparison.items),
+    findings = copy.deepcopy(list(comparison.items))  # the report annotates its own copies, never the caller's
+    data = ReportData(comparison.baseline, comparison.current, keys, compared, findings,
                       store_windows=not (base.file or cur.file), unmatched=list(comparison.unmatched))
     if not data.store_windows:
         return data

@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["render_table", "render_compared", "render_unmatched", "segment_key", "format_value", "format_effect"]
+__all__ = ["render_table", "render_compared", "render_unmatched", "render_sample", "segment_key", "format_value", "format_effect"]
 
 LENGTH_METRICS = frozenset({"response_length"})
 
@@ -163,3 +163,25 @@ def render_unmatched(unmatched: Sequence[Mapping[str, Any]], *, limit: int = 20)
     if len(unmatched) > limit:
         lines.append(f"  ... and {len(unmatched) - limit} more")
     return "\n".join(lines)
+
+
+def render_sample(rows: Sequence[Mapping[str, Any]], *, width: int = 100) -> str:
+    """An audit sample (``llm-monitor sample``): one block per decision, easy to scan.
+
+    >>> print(render_sample([{"request_id": "r1", "model": "m", "route": "chat", "refusal_class": "full_refusal",
+    ...     "refusal_rule": "en_apology_inability", "refusal_span": "sorry, i can't", "response": "Sorry, I can't."}]))
+    r1  model=m  route=chat  full_refusal  en_apology_inability  span: "sorry, i can't"
+        Sorry, I can't.
+    >>> render_sample([])
+    '(no event matches)'
+    """
+    if not rows:
+        return "(no event matches)"
+    out = []
+    for r in rows:
+        span = f'  span: "{r.get("refusal_span")}"' if r.get("refusal_span") else ""
+        out.append(f"{r.get('request_id')}  model={r.get('model')}  route={r.get('route')}  "
+                   f"{r.get('refusal_class')}  {r.get('refusal_rule') or '-'}{span}")
+        text = " ".join(str(r.get("response") or "").split())
+        out.append("    " + (text[: width - 1] + "…" if len(text) > width else text))
+    return "\n".join(out)

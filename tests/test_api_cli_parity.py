@@ -153,3 +153,77 @@ def test_models_equals_models_json(workdir: Path, capsys: pytest.CaptureFixture[
     api = monitor.open("store").models(since=since)
     assert json.loads(cli.stdout) == json.loads(api.to_json(orient="records", date_format="iso"))
     assert [r["model_version"] for r in json.loads(cli.stdout) if r["new"]] == [demo.NEW_VERSION]
+
+
+# ----------------------------------------------------------------------------- every other command
+def test_ingest_equals_ingest(workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                              tmp_path: Path) -> None:
+    monkeypatch.chdir(workdir)
+    cli = _main(["ingest", "--store", str(tmp_path / "cli"), "demo-events.jsonl"], capsys)
+    assert cli.returncode == 0, cli.stderr
+    report = monitor.open(tmp_path / "api").ingest(["demo-events.jsonl"])
+    assert cli.stdout.splitlines()[0] == report.summary()
+    query = "SELECT request_id, refusal_class, parse_status, chars FROM events ORDER BY request_id"
+    assert monitor.open(tmp_path / "cli").sql(query).equals(monitor.open(tmp_path / "api").sql(query))
+
+
+def test_signals_equals_signals(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.cli import SIGNAL_COLUMNS
+
+    monkeypatch.chdir(workdir)
+    cli = _main(["signals", "demo-events.jsonl"], capsys)
+    assert cli.returncode == 0
+    rows = [json.loads(line) for line in cli.stdout.splitlines()]
+    frame = monitor.open("store").signals("demo-events.jsonl")
+    assert len(rows) == len(frame) == 300 * 12
+    for row, (_, api) in zip(rows[:500], frame[SIGNAL_COLUMNS].iterrows()):
+        assert row == {k: _plain(api[k]) for k in SIGNAL_COLUMNS}
+    # the quarantined lines: the same reasons on stderr as in the frame's attrs
+    assert len(cli.stderr.splitlines()) == len(frame.attrs["rejects"]) == 3
+
+
+def test_sample_equals_sample(workdir: Path, capsys: pytest.CaptureFixture[str],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(workdir)
+    cli = _main(["sample", "--store", "store", "--where", "refusal_class=full_refusal|partial_refusal",
+                 "--n", "12", "--seed", "3", "--format", "jsonl"], capsys)
+    assert cli.returncode == 0, cli.stderr
+    rows = [json.loads(line) for line in cli.stdout.splitlines()]
+    api = monitor.open("store").sample(where={"refusal_class": ["full_refusal", "partial_refusal"]}, n=12, seed=3)
+    assert [r["request_id"] for r in rows] == api.request_id.tolist() and len(rows) == 12
+    assert all(r["refusal_rule"] and r["refusal_class"] != "compliance" for r in rows)
+    table = _main(["sample", "--store", "store", "--where", "refusal_class=full_refusal", "--n", "3"], capsys)
+    assert table.returncode == 0 and table.stdout.count("full_refusal") == 3
+
+
+def test_nightly_equals_nightly(workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                tmp_path: Path) -> None:
+    import shutil
+
+    monkeypatch.chdir(workdir)
+    monkeypatch.delenv("SENTRY_DSN", raising=False)
+    for name in ("cli", "api"):  # each run writes its alert log: two copies of the store
+        shutil.copytree(workdir / "store", tmp_path / name)
+    cli = _main(["nightly", "--store", str(tmp_path / "cli"), "--date", _day(1), "--no-compact"], capsys)
+    result = monitor.open(tmp_path / "api").nightly(_day(1), compact=False)
+    assert cli.returncode == (1 if result.alerts else 0) == 1, cli.stderr
+    cli_alerts = sorted(line for line in cli.stdout.splitlines() if line.startswith("ALERT "))
+    api_alerts = [f for f in result.comparison.alerts]
+    assert len(cli_alerts) == len(api_alerts) + len(result.new_versions)
+    for f in api_alerts:
+        assert any(line.startswith(f"ALERT {f.metric} {f.segment_key}") for line in cli_alerts)
+
+
+def test_demo_equals_run_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from monitor.demo import run_demo
+
+    cli = _main(["demo", "--store", str(tmp_path / "cli"), "--events", "300", "--seed", "5"], capsys)
+    assert cli.returncode == 0, cli.stderr
+    result = run_demo(tmp_path / "api", events=300, seed=5, out=io.StringIO())
+    alert_rows = [line for line in cli.stdout.splitlines() if "  ALERT  " in line]
+    assert len(alert_rows) == len(result.alerts) >= 1
+    assert f"{len(result.alerts)} alert(s) in" in cli.stdout
+    assert cli.stdout.count("\n") > 10
