@@ -25,7 +25,8 @@ import pandas as pd
 
 from detectors.finding import Finding
 from monitor.compare import IDENTITY_KEYS, compare_windows, match_windows, nothing_matched, pinned_apart
-from monitor.config import FORMATS, Config, check_segment_keys, load_config
+from monitor.config import Config, check_segment_keys, load_config
+from monitor.formats import FORMATS
 from monitor.errors import NothingToCompare, UserError
 from monitor.ingest import IngestReport, describe_rejects, ingest_files, load_file
 from monitor.selectors import Selector, parse_selector
@@ -102,8 +103,8 @@ class Comparison:
         return self.monitor
 
     def plot(self, metric: str = "response_length", **kwargs: Any) -> Any:
-        """A matplotlib figure of ``metric`` for the compared segments (see ``monitor.plots``)."""
-        from monitor import plots
+        """A matplotlib figure of ``metric`` for the compared segments (see ``monitor.report.plots``)."""
+        from monitor.report import plots
 
         try:
             return plots.plot_comparison(self, metric, **kwargs)

@@ -119,7 +119,7 @@ def _version() -> str:
 
 
 def _formats() -> list[str]:
-    from monitor.config import FORMATS
+    from monitor.formats import FORMATS
 
     return ["auto", *FORMATS]
 

@@ -22,12 +22,11 @@ from typing import Any, Callable, Iterable
 
 from detectors.policy import PolicyConfig
 from monitor.errors import ConfigError, UserError
+from monitor.formats import FORMATS
 
 CONFIG_FILENAME = "llm-monitor.toml"
 SEGMENT_KEYS = ("model", "model_version", "route", "schema_name", "requested_model")
 
-FORMATS: tuple[str, ...] = ("native", "openai", "ollama", "otel", "litellm", "mapping")
-"""The log formats (``monitor.adapters``), the one list the CLI, the config and the API read."""
 
 
 def check_segment_keys(by: "str | Iterable[str]") -> list[str]:

@@ -45,7 +45,7 @@ from monitor.config import Config
 from monitor.errors import UserError
 from monitor.events import SchemaResolver, check_event, events_to_frame
 from monitor.signals import derive_signals
-from monitor.signal_config import signal_config_from
+from monitor.signals.config import signal_config_from
 from monitor.store import EVENT_SCHEMA, Store
 
 BATCH_LINES = 100_000

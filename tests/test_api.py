@@ -216,7 +216,7 @@ def test_compare_a_log_file_with_the_store(m: monitor.Monitor, tmp_path: Path) -
 
 
 def test_comparison_plot_when_plots_exist(m: monitor.Monitor) -> None:
-    pytest.importorskip("monitor.plots", reason="monitor/plots.py not there yet")
+    pytest.importorskip("monitor.report.plots", reason="monitor/plots.py not there yet")
     import matplotlib
 
     matplotlib.use("Agg")

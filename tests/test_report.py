@@ -144,7 +144,7 @@ def test_redacted_store_shows_no_text(tmp_path: Path) -> None:
 def test_plot_comparison_returns_figures(demo: tuple[monitor.Monitor, Path]) -> None:
     from matplotlib.figure import Figure
 
-    from monitor.plots import plot_comparison
+    from monitor.report.plots import plot_comparison
 
     m, _ = demo
     comparison = m.compare(f"model_version={OLD_VERSION}", f"model_version={NEW_VERSION}", by=["model", "route"])

@@ -115,7 +115,7 @@ redact = "hash"
 
 
 def test_bad_user_refusal_rule_pattern_names_the_key(tmp_path: Path) -> None:
-    from monitor.signal_config import signal_config_from
+    from monitor.signals.config import signal_config_from
 
     cfg = load_config(_write(tmp_path, "[[signals.refusal_rules]]\nname = \"x\"\npattern = \"(unclosed\"\n"))
     with pytest.raises(ConfigError) as info:

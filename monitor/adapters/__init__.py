@@ -24,7 +24,7 @@ from . import litellm, mapping as _mapping, native, ollama, openai, otel
 from ._base import AdapterError, Converted
 from .detect import detect_format, detect_record
 from .identity import Identity, is_pinned, split_identity
-from monitor.config import FORMATS
+from monitor.formats import FORMATS
 
 __all__ = ["FORMATS", "AdapterError", "Converted", "detect_format", "detect_record", "convert",
            "is_pinned", "split_identity", "Identity", "validate_mapping", "open_stream_lines"]

@@ -136,7 +136,7 @@ def _versions(f: Finding) -> str:
 
 
 def _img(fig: Any, alt: str) -> str:
-    from monitor.plots import to_png_base64
+    from monitor.report.plots import to_png_base64
 
     try:
         data = to_png_base64(fig)
@@ -183,7 +183,7 @@ def _summary(data: Any) -> str:
 
 
 def _metric_section(data: Any, metric: str, measure: str) -> str:
-    from monitor.plots import figures
+    from monitor.report.plots import figures
 
     sid = metric.replace("_", "-")
     title = TITLES[metric]
@@ -210,8 +210,8 @@ def _metric_section(data: Any, metric: str, measure: str) -> str:
 
 
 def _parse_section(data: Any) -> str:
-    from monitor.plots import figures, segment_label
-    from monitor.report_data import segment_rows
+    from monitor.report.plots import figures, segment_label
+    from monitor.report.data import segment_rows
 
     out = ['<section id="parse-failures"><h2>Parse failures by status</h2>']
     rel = [f for f in data.findings if f.metric == "parse_failure_rate"]
@@ -313,7 +313,7 @@ def _method(m: Any, data: Any) -> str:
 def render_report(m: Any, comparison: Any, *, title: str | None = None) -> str:
     """The report as one HTML string (see the module doc)."""
     from monitor.attribution import locate_changes, name_versions, version_inventory
-    from monitor.report_data import gather
+    from monitor.report.data import gather
 
     started = time.perf_counter()
     data = gather(m, comparison)

@@ -279,8 +279,8 @@ def forest_figure(findings: list[Finding], metric: str, limit: int = 20) -> Figu
 
 # ----------------------------------------------------------------------------- entry point
 def figures(data: Any, metric: str, *, limit: int = 4, measure: str = "chars") -> Figure:
-    """The report figure for ``metric`` from gathered :class:`monitor.report_data.ReportData`."""
-    from monitor.report_data import segment_rows
+    """The report figure for ``metric`` from gathered :class:`monitor.report.data.ReportData`."""
+    from monitor.report.data import segment_rows
 
     if not data.store_windows:
         return forest_figure(data.findings, metric)
@@ -321,7 +321,7 @@ def plot_comparison(comparison: Any, metric: str = "response_length", *, monitor
         raise ValueError(f"unknown metric {metric!r}")
     if m is None:
         return forest_figure(list(comparison.items), "parse_failure_rate" if metric == "parse_status" else metric)
-    from monitor.report_data import gather
+    from monitor.report.data import gather
 
     data = gather(m, comparison, max_examples=0)
     return figures(data, metric, limit=limit, measure=m.config.length_measure)
