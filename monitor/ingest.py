@@ -188,7 +188,7 @@ class BatchLoader:
         if self.fmt is None and records:
             self.fmt = adapters.detect_format([r for _, r in records[:DETECT_SAMPLE]])
             if self.fmt is None:
-                rejects.extend((n, "format not recognised (use --input-format)") for n, _ in records)
+                rejects.extend((n, "format not recognised (name the input format to force one)") for n, _ in records)
                 records = []
         events: list[tuple[int, dict[str, Any]]] = []
         if records:

@@ -91,7 +91,11 @@ def parse_time(text: str, key: str) -> pd.Timestamp:
 def parse_selector(text: str, *, now: pd.Timestamp | None = None) -> Selector:
     """Parse a selector string (see the module doc).
 
-    >>> parse_selector("events.jsonl").file if os.path.exists("events.jsonl") else "events.jsonl"
+    >>> import tempfile
+    >>> log = tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False).name
+    >>> parse_selector(log).file == log     # an existing path is a log file
+    True
+    >>> parse_selector("events.jsonl").file  # no "=" in it: a path, even before it exists
     'events.jsonl'
     >>> parse_selector("colour=blue")
     Traceback (most recent call last):

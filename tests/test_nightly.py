@@ -160,7 +160,7 @@ def test_failing_job_checks_in_error_and_exits_2(store: Path, sentry_receiver: S
 def test_bad_date_is_a_one_line_error(tmp_path: Path) -> None:
     proc = run_cli("nightly", "--store", str(tmp_path / "s"), "--date", "yesterday")
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "llm-monitor nightly: error: --date 'yesterday' is not a date: use YYYY-MM-DD"
+    assert proc.stderr.strip() == "llm-monitor nightly: error: day 'yesterday' is not a date: use YYYY-MM-DD"
 
 
 def test_window_helpers() -> None:

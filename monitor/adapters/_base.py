@@ -52,10 +52,6 @@ class Converted:
 # ---------------------------------------------------------------------------------------------
 # small typed getters
 
-def is_obj(v: Any) -> bool:
-    return isinstance(v, dict)
-
-
 def get_str(d: Any, key: str) -> str | None:
     """d[key] if it is a non-empty string, else None."""
     if isinstance(d, dict):
@@ -63,14 +59,6 @@ def get_str(d: Any, key: str) -> str | None:
         if isinstance(v, str) and v != "":
             return v
     return None
-
-
-def get_int(d: Any, key: str, *, what: str | None = None) -> int | None:
-    """d[key] as a non-negative int (None if absent/null); AdapterError on a wrong type."""
-    if not isinstance(d, dict):
-        return None
-    v = d.get(key)
-    return as_count(v, what or key)
 
 
 def as_count(v: Any, what: str) -> int | None:

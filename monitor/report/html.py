@@ -241,11 +241,19 @@ def _parse_section(data: Any) -> str:
     return "\n".join(out)
 
 
+def _shell_word(text: str) -> str:
+    return text if text and all(c.isalnum() or c in "=,._-:/|" for c in text) and "|" not in text else f"'{text}'"
+
+
 def _examples_section(data: Any) -> str:
     out = ['<section id="examples"><h2>Examples of new refusals and parse failures</h2>',
            '<p class="muted">Responses from the current window in a refusal rule or parse-failure status whose rate '
            "rose by half or more over the baseline (alerting segments first). Shown only in this local file; "
-           "never sent to Sentry.</p>"]
+           "never sent to Sentry.</p>",
+           '<p class="muted">To audit the refusal classifier on a reproducible random sample of its decisions '
+           "(class, rule and the matched text of each): <code>llm-monitor sample --select "
+           f"{_e(_shell_word(data.current))} --where refusal_class=full_refusal</code> "
+           "(<code>m.sample(...)</code> in Python; docs/SIGNALS.md).</p>"]
     if data.text_note:
         out.append(f"<p><b>{_e(data.text_note)}</b></p>")
     if data.examples is None or data.examples.empty:
@@ -372,21 +380,21 @@ def check_report_path(path: str | os.PathLike[str]) -> Path:
     """
     target = Path(path)
     if target.is_dir():
-        raise UserError(f"--report {path}: is a directory; give a file name such as report.html")
+        raise UserError(f"report {path}: is a directory; give a file name such as report.html")
     if not target.parent.exists():
-        raise UserError(f"--report {path}: directory {target.parent} does not exist")
+        raise UserError(f"report {path}: directory {target.parent} does not exist")
     return target
 
 
-def write_report(monitor: Any, comparison: Any, path: str | os.PathLike[str]) -> Path:
+def write_report(monitor: Any, comparison: Any, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
     """Write the self-contained HTML report of ``comparison`` to ``path`` (atomically); returns the path."""
     target = check_report_path(path)
-    text = render_report(monitor, comparison)
+    text = render_report(monitor, comparison, title=title)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise UserError(f"--report {path}: cannot write: {exc.strerror or exc}") from None
+        raise UserError(f"report {path}: cannot write: {exc.strerror or exc}") from None
     return target

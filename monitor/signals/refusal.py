@@ -26,7 +26,6 @@ the first two sentences of the normalized text, at most
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import threading
 from dataclasses import asdict
 from typing import Any, Iterable, Mapping, Sequence
@@ -591,14 +590,3 @@ def classify_text(text: str, model: str | None = None, rules: Sequence[RefusalRu
     """
     out = text_signals([text], [model], rules)
     return out["refusal_class"].iat[0], out["refusal_rule"].iat[0]
-
-
-def model_matches(model: str | None, globs: Sequence[str]) -> bool:
-    """Whether a model name matches any glob (same semantics as DuckDB ``GLOB``).
-
-    >>> model_matches("gpt-4o-mini", ["gpt-4o*"])
-    True
-    """
-    if not globs:
-        return True
-    return model is not None and any(fnmatch.fnmatchcase(model, g) for g in globs)
