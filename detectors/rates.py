@@ -127,7 +127,7 @@ def min_attainable_pvalue(n1: int, n2: int) -> float:
 
     Example:
         >>> round(min_attainable_pvalue(4, 4), 6), min_attainable_pvalue(10, 10) < 1e-5
-        (0.007812, True)
+        (0.007813, True)
     """
     if n1 <= 0 or n2 <= 0:
         return 1.0
