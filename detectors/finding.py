@@ -27,8 +27,18 @@ HIGHER_IS_WORSE: dict[str, bool] = {
     "refusal_rate": True,
     "parse_failure_rate": True,
     "task_success_rate": False,
+    "json_invalid_rate": True,
+    "schema_violation_rate": True,
 }
-"""Which direction of change counts as a regression for each metric."""
+"""Which direction of change counts as a regression for each metric (the two structured-output
+components ``json_invalid_rate`` and ``schema_violation_rate`` included, ready for the metric table)."""
+
+DERIVED_METRICS: dict[str, tuple[str, ...]] = {
+    "parse_failure_rate": ("json_invalid_rate", "schema_violation_rate"),
+}
+"""Metrics that are the union of others. When a run holds a component of the same segment, the
+union is reported for continuity but left out of the Benjamini-Hochberg family and never alerts
+(one failure is counted once; see docs/STATISTICS.md, "Structured output: one failure, one test")."""
 
 
 @dataclass
