@@ -8,14 +8,14 @@ Tests (all exact functions of the histograms, no raw arrays):
 
 One p-value per finding, sensitive to both kinds of change (``method``):
 
-* ``"permutation"`` for small windows (``n_baseline + n_current <= PERMUTATION_MAX_N``, 400):
+* ``"permutation"`` for small windows (``n_baseline + n_current <= PERMUTATION_MAX_N``, 200):
   a min-p permutation test (``scipy.stats.permutation_test``) of the statistic
   ``T = max(-ln p_KS, -ln p_MW)`` (the two asymptotic p-values, Kolmogorov's limiting law
   for KS and the tie-corrected normal for Mann-Whitney, used only as a common scale).
   The permutation distribution of T is exact when the number of distinct splits of the
   pooled sample is at most ``PERMUTATION_RESAMPLES`` (9,999) and a Monte Carlo estimate
   with the ``+1`` correction otherwise; both keep the size at or below alpha at every n
-  (the histogram is expanded only here, at most 400 values).  Unlike Bonferroni it does
+  (the histogram is expanded only here, at most 200 values).  Unlike Bonferroni it does
   not pay a factor 2 for looking at two statistics, and it needs no asymptotics at small n.
   The Monte Carlo p-value has a floor of ``1 / (PERMUTATION_RESAMPLES + 1)`` = 1e-4.
 * ``"asymptotic"`` above that: the Bonferroni combination ``min(1, 2 * min(p_KS, p_MW))`` of
@@ -53,7 +53,7 @@ from .histogram import IntHistogram, ks_2samp_hist, mannwhitney_hist, wasserstei
 __all__ = ["LengthShiftResult", "length_shift", "quantile_ci", "PERMUTATION_MAX_N", "PERMUTATION_RESAMPLES",
            "min_attainable_pvalue"]
 
-PERMUTATION_MAX_N = 400
+PERMUTATION_MAX_N = 200
 """Windows with at most this many responses together get the permutation p-value."""
 
 PERMUTATION_RESAMPLES = 9999

@@ -49,7 +49,7 @@ Example:
     >>> out[0].reason
     'refusal_rate 2.0% -> 5.1% (+3.1 pp, 95% CI +2.2..+4.1), q=3e-10: alert'
     >>> out[2].alert, out[2].details["method"]
-    (True, 'boschloo')
+    (True, 'z')
     >>> apply_policy([compare_rate("task_success_rate", seg, 3, 4, 1, 4, policy)], policy)[0].reason
     'too few events: 4 < 10 in baseline and current windows'
 """
