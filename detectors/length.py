@@ -245,6 +245,15 @@ def _permutation_pvalue(baseline: IntHistogram, current: IntHistogram) -> float:
     if pooled_sorted[0] == pooled_sorted[-1]:
         return 1.0
     statistic = _minp_statistic_factory(pooled_sorted, n1, n2)
+    if min(n1, n2) == 1:  # scipy needs two observations a sample; enumerate the n1 + n2 splits here
+        n = n1 + n2
+        if n1 == 1:
+            splits = np.arange(n)[:, None]
+        else:
+            splits = np.array([np.delete(np.arange(n), j) for j in range(n)])
+        t_all = statistic(splits, None, axis=-1)
+        t_obs = statistic(position[:n1][None, :], None, axis=-1)[0]
+        return float(min(1.0, np.mean(t_all >= t_obs * (1 - 1e-12))))
     res = stats.permutation_test(
         (position[:n1], position[n1:]), statistic, permutation_type="independent", vectorized=True,
         n_resamples=PERMUTATION_RESAMPLES, batch=2000, alternative="greater", rng=np.random.default_rng(20261130),

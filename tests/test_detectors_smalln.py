@@ -37,7 +37,7 @@ def test_boschloo_below_asymptotic_range_and_more_powerful_than_fisher() -> None
     assert choose_method(1, EXACT_MAX_N + 1, 6, EXACT_MAX_N + 1) == "fisher"
     # Boschloo's p-value is never above Fisher's of the same two-sided form, twice the smaller
     # one-sided p-value (scipy's two-sided Boschloo), since it is uniformly more powerful
-    for x1, n1, x2, n2 in [(0, 20, 5, 20), (1, 50, 6, 50), (2, 30, 0, 60), (3, 100, 9, 100)]:
+    for x1, n1, x2, n2 in [(0, 20, 5, 20), (1, 50, 6, 50), (2, 30, 0, 60), (1, 100, 7, 100)]:
         r = rate_change(x1, n1, x2, n2)
         t = [[x1, n1 - x1], [x2, n2 - x2]]
         fisher = min(1.0, 2 * min(stats.fisher_exact(t, alternative="less").pvalue,
