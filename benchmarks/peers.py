@@ -172,13 +172,16 @@ def run(ns: list[int], draws: int, seed: int, matched: float) -> dict:
                                for k, src in (("ref", base), ("aa", base), ("chg", changed))}
             stats = {ch: {k: _stats(w, ch == "structured") for k, w in win[ch].items()} for ch in CHANGES}
             t0 = time.perf_counter()
-            aa = [f for ch in CHANGES for f in _segment_findings(ch, stats[ch]["ref"], stats[ch]["aa"], policy)]
+            seg_aa = {ch: _segment_findings(ch, stats[ch]["ref"], stats[ch]["aa"], policy) for ch in CHANGES}
+            aa = [f for ch in CHANGES for f in seg_aa[ch]]
+            apply_policy(aa, policy)
             timing.append((time.perf_counter() - t0, len(aa)))
             ours["tested"] += sum(f.testable for f in aa)
             ours["untested"] += sum(not f.testable for f in aa)
             ours["aa_findings"].append(aa)
             for ch in CHANGES:
-                run_fs = [f for o in CHANGES for f in _segment_findings(o, stats[o]["ref"], stats[o]["chg" if o == ch else "aa"], policy)]
+                run_fs = [f for o in CHANGES
+                          for f in (_segment_findings(o, stats[o]["ref"], stats[o]["chg"], policy) if o == ch else seg_aa[o])]
                 ours["chg_findings"][ch].append(run_fs)
             def texts(kind: str) -> dict:
                 return {"length": win["length"][kind]["response"].tolist(), "refusal": win["refusal"][kind]["response"].tolist(),
