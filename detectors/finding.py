@@ -21,7 +21,9 @@ from typing import Any
 
 from .metrics import HIGHER_IS_WORSE, METRICS
 
-__all__ = ["Finding", "METRICS", "HIGHER_IS_WORSE"]
+from .metrics import DERIVED_METRICS, HIGHER_IS_WORSE, METRICS
+
+__all__ = ["Finding", "METRICS", "HIGHER_IS_WORSE", "DERIVED_METRICS"]
 
 
 @dataclass

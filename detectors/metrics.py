@@ -12,7 +12,7 @@ Example:
     >>> METRIC["refusal_rate"].numerator, METRIC["refusal_rate"].denominator
     ('refusals', 'n')
     >>> [m.name for m in RATE_METRICS]
-    ['refusal_rate', 'parse_failure_rate', 'task_success_rate']
+    ['refusal_rate', 'parse_failure_rate', 'json_invalid_rate', 'schema_violation_rate', 'task_success_rate']
     >>> HIGHER_IS_WORSE["task_success_rate"], DEFAULT_FLOORS["refusal_rate"]
     (False, 0.005)
 """
@@ -38,6 +38,8 @@ class Metric:
     """Human title, e.g. ``Refusal rate``."""
     among: str = ""
     """What the denominator counts when it is not every event, for axis labels: ``labelled events``."""
+    parts: tuple[str, ...] = ()
+    """For a metric that is the union of others: their names (see :data:`DERIVED_METRICS`)."""
 
     @property
     def axis_label(self) -> str:
@@ -53,7 +55,11 @@ class Metric:
 METRIC_TABLE: tuple[Metric, ...] = (
     Metric("response_length", None, None, True, 0.05, "Response length", "non-refusal responses"),
     Metric("refusal_rate", "refusals", "n", True, 0.005, "Refusal rate"),
-    Metric("parse_failure_rate", "parse_failures", "json_n", True, 0.005, "Parse-failure rate", "JSON-expecting events"),
+    Metric("parse_failure_rate", "parse_failures", "json_n", True, 0.005, "Parse-failure rate", "JSON-expecting events",
+           parts=("json_invalid_rate", "schema_violation_rate")),
+    Metric("json_invalid_rate", "json_invalid", "json_n", True, 0.005, "Invalid-JSON rate", "JSON-expecting events"),
+    Metric("schema_violation_rate", "schema_violations", "schema_checked", True, 0.005, "Schema-violation rate",
+           "parsed JSON with a schema"),
     Metric("task_success_rate", "task_successes", "task_n", False, 0.02, "Task-success rate", "labelled events"),
 )
 """Every metric, in the order findings are reported."""
@@ -63,3 +69,7 @@ METRICS: tuple[str, ...] = tuple(m.name for m in METRIC_TABLE)
 RATE_METRICS: tuple[Metric, ...] = tuple(m for m in METRIC_TABLE if m.is_rate)
 HIGHER_IS_WORSE: dict[str, bool] = {m.name: m.higher_is_worse for m in METRIC_TABLE}
 DEFAULT_FLOORS: dict[str, float] = {m.name: m.floor for m in METRIC_TABLE}
+DERIVED_METRICS: dict[str, tuple[str, ...]] = {m.name: m.parts for m in METRIC_TABLE if m.parts}
+"""Metrics that are the union of others. When a run holds a component of the same segment, the
+union is reported for continuity but left out of the Benjamini-Hochberg family and never alerts
+(one failure is counted once; see docs/STATISTICS.md, "Structured output: one failure, one test")."""

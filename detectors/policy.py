@@ -2,9 +2,14 @@
 
 An alert needs all of:
 
-1. enough data: at least ``min_samples`` observations in *each* window (per metric overridable
-   with ``min_samples_by_metric``); otherwise the finding is not tested at all (``p_value`` is
-   None, ``alert`` False, ``reason`` says "too few events: 42 < 100 in current window");
+1. enough data: at least ``min_samples`` (default 10) observations in *each* window, counted
+   the way the test counts them (rates: the denominator, e.g. JSON-expecting events; length:
+   the responses that are not refusals), per metric overridable with
+   ``min_samples_by_metric``; and a window pair whose smallest attainable p-value exceeds
+   ``alpha`` (it could never alert, only dilute Benjamini-Hochberg) is not tested either.
+   An untested finding has ``p_value`` None, ``alert`` False and a ``reason`` saying why
+   ("too few events: 7 < 10 in current window", "too few responses to test length
+   (refusals are not counted): ...");
 2. significance after multiple-testing correction: Benjamini-Hochberg q-value (over every
    testable finding of one run, all metrics x segments) ``<= alpha``;
 3. a practically relevant effect: ``|effect| >= floors[metric]`` on the point estimate
@@ -21,6 +26,12 @@ Default floors (see docs/STATISTICS.md for the power they leave):
 * ``parse_failure_rate`` 0.005 (0.5 pp): 5 more broken structured outputs per 1,000.
 * ``task_success_rate`` 0.02 (2 pp): task-success proxies are noisy; 2 pp is the smallest
   change product teams usually act on.
+* ``json_invalid_rate`` and ``schema_violation_rate`` 0.005 (0.5 pp): the two components of
+  ``parse_failure_rate``, same floor.  When a run holds them, ``parse_failure_rate`` (their
+  union) is reported for continuity but kept out of Benjamini-Hochberg and never alerts.
+
+Multiple testing: one Benjamini-Hochberg family per run, each failure counted once (see
+``DERIVED_METRICS``).
 
 Severity: ``"error"`` when the finding alerts, is worse, and its confidence interval lies
 entirely beyond the floor (the regression is at least floor-sized with the stated confidence);
@@ -34,11 +45,13 @@ Example:
     ...       compare_rate("task_success_rate", seg, 30, 40, 10, 40, policy)]
     >>> out = apply_policy(fs, policy)
     >>> [(f.alert, f.direction, f.severity) for f in out]
-    [(True, 'worse', 'error'), (False, 'worse', 'info'), (False, 'none', 'info')]
+    [(True, 'worse', 'error'), (False, 'worse', 'info'), (True, 'worse', 'error')]
     >>> out[0].reason
-    'refusal_rate 2.0% -> 5.1% (+3.1 pp, 95% CI +2.2..+4.1), q=2e-10: alert'
-    >>> out[2].reason
-    'too few events: 40 < 100 in baseline and current windows'
+    'refusal_rate 2.0% -> 5.1% (+3.1 pp, 95% CI +2.2..+4.1), q=3e-10: alert'
+    >>> out[2].alert, out[2].details["method"]
+    (True, 'z')
+    >>> apply_policy([compare_rate("task_success_rate", seg, 3, 4, 1, 4, policy)], policy)[0].reason
+    'too few events: 4 < 10 in baseline and current windows'
 """
 
 from __future__ import annotations
@@ -51,14 +64,24 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from . import length as _length
+from . import rates as _rates
 from .finding import Finding
-from .metrics import DEFAULT_FLOORS, HIGHER_IS_WORSE
+from .metrics import DEFAULT_FLOORS, DERIVED_METRICS, HIGHER_IS_WORSE, METRICS
 from .metrics import RATE_METRICS as _RATE_METRICS
 from .histogram import IntHistogram
 from .length import length_shift
 from .rates import rate_change
 
-__all__ = ["PolicyConfig", "DEFAULT_FLOORS", "compare_length", "compare_rate", "apply_policy"]
+__all__ = ["PolicyConfig", "DEFAULT_FLOORS", "DEFAULT_MIN_SAMPLES", "compare_length", "compare_rate", "apply_policy"]
+
+DEFAULT_MIN_SAMPLES = 10
+"""Default observations per window below which a finding is not tested (docs/STATISTICS.md 4.1).
+
+The exact tests used at small n (Boschloo, permutation) are valid at every n, so validity sets
+no minimum; 10 a window is where both can still reach the Benjamini-Hochberg threshold of a
+crowded run (alpha / m = 0.01 / 80 = 1.25e-4): Boschloo's smallest p at 10 vs 10 events is
+1.9e-6, the length permutation test's is its Monte Carlo floor 1e-4."""
 
 RATE_METRICS = tuple(m.name for m in _RATE_METRICS)
 
@@ -73,13 +96,13 @@ class PolicyConfig:
     Example:
         >>> p = PolicyConfig(alpha=0.05, floors={"refusal_rate": 0.01})
         >>> p.floor("refusal_rate"), p.floor("response_length"), p.min_samples_for("refusal_rate")
-        (0.01, 0.05, 100)
+        (0.01, 0.05, 10)
         >>> PolicyConfig(min_samples={"default": 50, "task_success_rate": 300}).min_samples_for("task_success_rate")
         300
     """
 
     alpha: float = 0.01
-    min_samples: int = 100
+    min_samples: int = DEFAULT_MIN_SAMPLES
     floors: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_FLOORS))
     alert_on: str = "both"
     confidence: float = 0.95
@@ -89,7 +112,7 @@ class PolicyConfig:
         if isinstance(self.min_samples, dict):  # e.g. straight from a config file: {"default": 100, "task_success_rate": 300}
             per_metric = {k: int(v) for k, v in self.min_samples.items() if k != "default"}
             self.min_samples_by_metric = {**per_metric, **self.min_samples_by_metric}
-            self.min_samples = int(self.min_samples.get("default", 100))
+            self.min_samples = int(self.min_samples.get("default", DEFAULT_MIN_SAMPLES))
         for k, v in self.min_samples_by_metric.items():
             if int(v) < 1:
                 raise ValueError(f"min_samples for {k} must be >= 1, got {v!r}")
@@ -117,14 +140,19 @@ class PolicyConfig:
         return int(self.min_samples_by_metric.get(metric, self.min_samples))
 
 
-def _too_few(metric: str, nb: int, nc: int, need: int) -> str:
+def _too_few(metric: str, nb: int, nc: int, need: int, what: str = "events") -> str:
     if nb < need and nc < need:
         if nb == nc:
-            return f"too few events: {nb} < {need} in baseline and current windows"
-        return f"too few events: {nb} (baseline), {nc} (current) < {need}"
+            return f"too few {what}: {nb} < {need} in baseline and current windows"
+        return f"too few {what}: {nb} (baseline), {nc} (current) < {need}"
     if nb < need:
-        return f"too few events: {nb} < {need} in baseline window"
-    return f"too few events: {nc} < {need} in current window"
+        return f"too few {what}: {nb} < {need} in baseline window"
+    return f"too few {what}: {nc} < {need} in current window"
+
+
+def _cannot_reach(min_p: float, nb: int, nc: int, alpha: float) -> str:
+    return (f"not tested: at {nb} (baseline) and {nc} (current) the smallest attainable p-value is "
+            f"{min_p:.2g} > alpha {alpha:g}, so no outcome could alert")
 
 
 def _direction(metric: str, signed_effect: float) -> str:
@@ -143,9 +171,11 @@ def _num(x: Any) -> float | None:
 
 
 def _finding(metric: str, segment: dict, nb: int, nc: int, need: int, baseline_value: Any,
-             current_value: Any, r: Any, details: dict[str, Any]) -> Finding:
+             current_value: Any, r: Any, details: dict[str, Any], *, too_few: str | None = None,
+             cannot_reach: str | None = None) -> Finding:
     """A Finding from a detector result ``r`` (``effect``/``difference``, ``ci_low``, ``ci_high``,
-    ``statistic``, ``pvalue``); untested (no p-value, a reason) below ``need`` events a window."""
+    ``statistic``, ``pvalue``); untested (no p-value, a reason) below ``need`` events a window
+    (reason ``too_few`` when given) or when ``cannot_reach`` says no outcome could alert."""
     effect = r.effect if hasattr(r, "effect") else r.difference
     f = Finding(
         metric=metric, segment=dict(segment), n_baseline=nb, n_current=nc,
@@ -154,17 +184,24 @@ def _finding(metric: str, segment: dict, nb: int, nc: int, need: int, baseline_v
         statistic=_num(r.statistic), p_value=None, details=details,
     )
     if nb < need or nc < need:
-        f.reason = _too_few(metric, nb, nc, need)
+        f.reason = too_few or _too_few(metric, nb, nc, need)
+        return f
+    if cannot_reach:
+        f.reason = cannot_reach
         return f
     f.p_value = float(r.pvalue) if math.isfinite(r.pvalue) else None
     return f
 
 
-def compare_length(segment: dict, baseline: IntHistogram, current: IntHistogram, policy: PolicyConfig) -> Finding:
+def compare_length(segment: dict, baseline: IntHistogram, current: IntHistogram, policy: PolicyConfig, *,
+                   events_baseline: int | None = None, events_current: int | None = None) -> Finding:
     """Finding for metric ``response_length`` (values are medians in characters).
 
     ``effect`` = median ratio - 1 with its CI; KS, Mann-Whitney, Wasserstein and p90 go to
-    ``details``.  Windows below the minimum sample size are reported untested.
+    ``details``.  The histograms hold the responses that are not refusals, and the minimum
+    sample size counts exactly those; below it the finding is reported untested with a reason
+    that says so (with the window's event count when ``events_baseline`` / ``events_current``
+    are given).
 
     Example:
         >>> b = IntHistogram.from_pairs([100, 200, 300], [300, 400, 300])
@@ -172,13 +209,28 @@ def compare_length(segment: dict, baseline: IntHistogram, current: IntHistogram,
         >>> f = compare_length({"route": "chat"}, b, c, PolicyConfig())
         >>> f.baseline_value, f.current_value, round(f.effect, 2), f.p_value < 1e-10
         (200.0, 260.0, 0.3, True)
+        >>> few = IntHistogram.from_samples([100] * 7)
+        >>> compare_length({}, b, few, PolicyConfig(), events_current=50).reason
+        'too few responses to test length (refusals are not counted): 7 < 10 in current window (of 50 events)'
     """
     metric = "response_length"
     nb, nc = baseline.n, current.n
     need = policy.min_samples_for(metric)
     r = length_shift(baseline, current, confidence=policy.confidence)
+    too_few = None
+    if nb < need or nc < need:
+        too_few = _too_few(metric, nb, nc, need, what="responses to test length (refusals are not counted)")
+        events = [(w, e) for w, e, k in (("baseline", events_baseline, nb), ("current", events_current, nc))
+                  if e is not None and k < need]
+        if events:
+            too_few += " (of " + ", ".join(f"{e} events" + (f" in {w}" if len(events) > 1 else "")
+                                           for w, e in events) + ")"
+    min_p = _length.min_attainable_pvalue(nb, nc)
+    cannot = _cannot_reach(min_p, nb, nc, policy.alpha) if min_p > policy.alpha else None
     details: dict[str, Any] = {
-        "test": "min(1, 2*min(KS, Mann-Whitney))",
+        "test": ("permutation min-p of KS and Mann-Whitney" if r.method == "permutation"
+                 else "min(1, 2*min(KS, Mann-Whitney))"),
+        "method": r.method,
         "ks_statistic": r.statistic,
         "ks_pvalue": r.ks_pvalue,
         "mw_pvalue": r.mw_pvalue,
@@ -197,7 +249,8 @@ def compare_length(segment: dict, baseline: IntHistogram, current: IntHistogram,
         "floor": policy.floor(metric),
         "unit": "chars",
     }
-    return _finding(metric, segment, nb, nc, need, r.baseline_median, r.current_median, r, details)
+    return _finding(metric, segment, nb, nc, need, r.baseline_median, r.current_median, r, details,
+                    too_few=too_few, cannot_reach=cannot)
 
 
 def compare_rate(
@@ -216,11 +269,17 @@ def compare_rate(
         >>> f.effect, f.p_value
         (0.0, 1.0)
         >>> compare_rate("refusal_rate", {}, 0, 0, 3, 50, PolicyConfig()).reason
-        'too few events: 0 (baseline), 50 (current) < 100'
+        'too few events: 0 < 10 in baseline window'
+        >>> compare_rate("refusal_rate", {}, 0, 3, 3, 3, PolicyConfig(min_samples=1)).reason
+        'not tested: at 3 (baseline) and 3 (current) the smallest attainable p-value is 0.031 > alpha 0.01, so no outcome could alert'
     """
     nb, nc = int(baseline_n), int(current_n)
     need = policy.min_samples_for(metric)
     r = rate_change(baseline_count, baseline_n, current_count, current_n, confidence=policy.confidence)
+    cannot = None
+    if 0 < min(nb, nc) < 8:  # from 8 a window on, the smallest attainable p-value is below 2 * 4**-8
+        min_p = _rates.min_attainable_pvalue(nb, nc)
+        cannot = _cannot_reach(min_p, nb, nc, policy.alpha) if min_p > policy.alpha else None
     details: dict[str, Any] = {
         "baseline_count": r.baseline_count,
         "current_count": r.current_count,
@@ -231,7 +290,7 @@ def compare_rate(
         "confidence": policy.confidence,
         "floor": policy.floor(metric),
     }
-    return _finding(metric, segment, nb, nc, need, r.baseline_rate, r.current_rate, r, details)
+    return _finding(metric, segment, nb, nc, need, r.baseline_rate, r.current_rate, r, details, cannot_reach=cannot)
 
 
 def _fmt_q(q: float) -> str:
@@ -292,8 +351,12 @@ def apply_policy(findings: list[Finding], policy: PolicyConfig) -> list[Finding]
     """Fill ``q_value``, ``alert``, ``reason``, ``direction`` and ``severity`` for one run.
 
     Benjamini-Hochberg (``scipy.stats.false_discovery_control``) runs over every testable
-    finding in ``findings`` (all metrics x segments together).  Returns new Finding objects
-    in the same order; the input is not modified.
+    finding in ``findings`` (all metrics x segments together), each failure counted once: a
+    derived metric (``DERIVED_METRICS``: ``parse_failure_rate``, the union of
+    ``json_invalid_rate`` and ``schema_violation_rate``) whose segment also has a component
+    finding in the run keeps its p-value for reading but is left out of the family, gets no
+    q-value and never alerts.  Returns new Finding objects in the same order; the input is
+    not modified.
 
     Example:
         >>> p = PolicyConfig()
@@ -303,13 +366,25 @@ def apply_policy(findings: list[Finding], policy: PolicyConfig) -> list[Finding]
         (False, 1.0, 'none')
     """
     out = [dataclasses.replace(f, details=dict(f.details), segment=dict(f.segment)) for f in findings]
-    idx = [i for i, f in enumerate(out) if f.testable]
+    present = {(f.segment_key, f.metric) for f in out}
+    derived = {i for i, f in enumerate(out)
+               if any((f.segment_key, c) in present for c in DERIVED_METRICS.get(f.metric, ()))}
+    idx = [i for i, f in enumerate(out) if f.testable and i not in derived]
     if idx:
         ps = np.clip(np.array([out[i].p_value for i in idx], dtype=np.float64), 0.0, 1.0)
         qs = stats.false_discovery_control(ps, method="bh")
         for i, q in zip(idx, qs):
             out[i].q_value = float(max(q, out[i].p_value))
-    for f in out:
+    for i, f in enumerate(out):
+        if i in derived:
+            parts = " and ".join(DERIVED_METRICS[f.metric])
+            f.alert, f.severity, f.q_value = False, "info", None
+            f.direction = _direction(f.metric, _signed_change(f)) if f.testable else "none"
+            f.details["derived_from"] = list(DERIVED_METRICS[f.metric])
+            f.details["in_fdr_family"] = False
+            f.reason = (f"{_summary(f, policy.confidence)}: reported for continuity, not tested on its own "
+                        f"(the union of {parts}, which are tested)")
+            continue
         signed = _signed_change(f)
         f.direction = _direction(f.metric, signed)
         f.alert = False

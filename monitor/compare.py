@@ -35,6 +35,7 @@ from itertools import combinations
 from typing import Any, Iterable
 
 from detectors.finding import METRICS, Finding
+from detectors.metrics import RATE_METRICS
 from detectors.policy import PolicyConfig, apply_policy, compare_length, compare_rate
 from monitor.errors import NothingToCompare
 from monitor.selectors import Selector
@@ -266,16 +267,12 @@ def compare_windows(baseline: dict[SegmentKey, SegmentStats], current: dict[Segm
 
 def _segment_findings(segment: dict[str, Any], b: SegmentStats, c: SegmentStats,
                       policy: PolicyConfig) -> list[Finding]:
-    """The segment's findings; a rate whose denominator is empty in both windows is not applicable
-    (no event expects JSON, or none carries a task label) and yields no finding."""
-    findings = [
-        compare_length(segment, b.length, c.length, policy),
-        compare_rate("refusal_rate", segment, b.refusals, b.n, c.refusals, c.n, policy),
-    ]
-    if b.json_n or c.json_n:
-        findings.append(compare_rate("parse_failure_rate", segment, b.parse_failures, b.json_n,
-                                     c.parse_failures, c.json_n, policy))
-    if b.task_n or c.task_n:
-        findings.append(compare_rate("task_success_rate", segment, b.task_successes, b.task_n,
-                                     c.task_successes, c.task_n, policy))
+    """The segment's findings, one per row of the metric table; a rate whose denominator is empty
+    in both windows is not applicable (no event expects JSON, none carries a schema or a task
+    label) and yields no finding."""
+    findings = [compare_length(segment, b.length, c.length, policy, events_baseline=b.n, events_current=c.n)]
+    for metric in RATE_METRICS:
+        (xb, nb), (xc, nc) = b.rate(metric.numerator, metric.denominator), c.rate(metric.numerator, metric.denominator)
+        if nb or nc or metric.name == "refusal_rate":
+            findings.append(compare_rate(metric.name, segment, xb, nb, xc, nc, policy))
     return findings

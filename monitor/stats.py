@@ -20,7 +20,8 @@ Example:
     >>> con = duckdb.connect()
     >>> _ = con.register("events", pd.DataFrame({"model": ["m", "m"], "chars": [3, 5], "words": [1, 1],
     ...     "output_tokens": [None, None], "refusal": [False, True], "expects_json": [False, False],
-    ...     "parse_failed": [False, False], "task_success": [None, True], "ts": pd.to_datetime(["2026-01-01"] * 2)}))
+    ...     "parse_failed": [False, False], "parse_status": ["not_expected"] * 2, "schema": [None, None],
+    ...     "task_success": [None, True], "ts": pd.to_datetime(["2026-01-01"] * 2)}))
     >>> stats = window_stats(con, "TRUE", [], ["model"])
     >>> s = stats[("m",)]
     >>> s.n, s.refusals, s.task_n, s.task_successes, s.length.n
@@ -43,11 +44,16 @@ from detectors.histogram import IntHistogram
 
 SegmentKey = tuple[Any, ...]
 
+_JSON_INVALID = "expects_json AND parse_failed AND parse_status <> 'schema_violation'"
+
 COUNT_PREDICATES: dict[str, str] = {
     "n": "TRUE",
     "refusals": "refusal",
     "json_n": "expects_json",
     "parse_failures": "expects_json AND parse_failed",
+    "json_invalid": _JSON_INVALID,
+    "schema_checked": f"expects_json AND schema IS NOT NULL AND NOT COALESCE({_JSON_INVALID}, FALSE)",
+    "schema_violations": "expects_json AND parse_status = 'schema_violation'",
     "task_n": "task_success IS NOT NULL",
     "task_successes": "task_success",
 }
@@ -71,6 +77,12 @@ class SegmentStats:
     refusals: int = 0
     json_n: int = 0
     parse_failures: int = 0
+    json_invalid: int = 0
+    """JSON-expecting events whose output is not JSON (not JSON, truncated, a Python literal,
+    fenced where ``json_mode`` is strict): the failures that are not schema violations."""
+    schema_checked: int = 0
+    """JSON-expecting events with a schema whose JSON parsed (so the schema was checked)."""
+    schema_violations: int = 0
     task_n: int = 0
     task_successes: int = 0
     length: IntHistogram = field(default_factory=IntHistogram.empty)

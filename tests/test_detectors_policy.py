@@ -91,7 +91,8 @@ def test_length_empty_windows_do_not_raise() -> None:
         r = length_shift(a, b)
         assert math.isnan(r.pvalue)
     f = apply_policy([compare_length({}, e, h, PolicyConfig())], PolicyConfig())[0]
-    assert not f.alert and "too few events" in f.reason
+    assert not f.alert and f.p_value is None and f.q_value is None
+    assert f.reason == "too few responses to test length (refusals are not counted): 0 (baseline), 3 (current) < 10"
     z = IntHistogram.from_samples([0] * 200)
     f = apply_policy([compare_length({}, z, z, PolicyConfig())], PolicyConfig())[0]
     assert not f.alert
@@ -115,10 +116,20 @@ def test_policy_validation() -> None:
 
 
 def test_min_samples_never_alerts_and_reason() -> None:
+    # the documented rule: default min_samples 10 a window (docs/STATISTICS.md 4.1)
     p = PolicyConfig()
-    fs = apply_policy([compare_rate("refusal_rate", {"r": 1}, 0, 1000, 42, 42, p)], p)
+    assert p.min_samples == 10
+    fs = apply_policy([compare_rate("refusal_rate", {"r": 1}, 0, 1000, 9, 9, p)], p)
+    assert not fs[0].alert and fs[0].reason == "too few events: 9 < 10 in current window"
+    assert fs[0].q_value is None and fs[0].p_value is None
+    # a user setting still holds: the old default of 100 leaves 42 events untested
+    p100 = PolicyConfig(min_samples=100)
+    fs = apply_policy([compare_rate("refusal_rate", {"r": 1}, 0, 1000, 42, 42, p100)], p100)
     assert not fs[0].alert and fs[0].reason == "too few events: 42 < 100 in current window"
     assert fs[0].q_value is None and fs[0].p_value is None
+    # and with the default, 42 events are tested (0/1000 -> 42/42 refusals is an alert)
+    fs = apply_policy([compare_rate("refusal_rate", {"r": 1}, 0, 1000, 42, 42, p)], p)
+    assert fs[0].alert and fs[0].p_value is not None and fs[0].p_value < 1e-10
 
 
 def test_floor_blocks_tiny_significant_effects_and_alert_on_worse() -> None:

@@ -41,7 +41,7 @@ from monitor.errors import UserError
 from sinks.console import segment_key
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-SECTIONS = ("summary", "response-length", "refusal-rate", "parse-failure-rate", "task-success-rate",
+SECTIONS = ("summary", *(m.name.replace("_", "-") for m in METRIC_TABLE),
             "parse-failures", "examples", "all-findings", "method")
 """The ids of the report's sections, in order."""
 TITLES = {m.name: m.label for m in METRIC_TABLE}
@@ -191,7 +191,7 @@ def _metric_section(data: Any, metric: str, measure: str) -> str:
     out = [f'<section id="{sid}"><h2>{_e(title)}</h2>']
     if not rel:
         out.append('<p class="muted">Not applicable: no segment has events for this metric '
-                   "(no event expects JSON / carries a task label).</p></section>")
+                   "(no event expects JSON / carries a schema / carries a task label).</p></section>")
         return "\n".join(out)
     n_alerts = sum(f.alert for f in rel)
     if metric == "response_length":
