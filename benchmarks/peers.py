@@ -46,7 +46,7 @@ from detectors.policy import PolicyConfig, apply_policy, compare_length, compare
 from monitor.demo import INVOICE_SCHEMA, _invoice  # noqa: E402
 from monitor.signals import derive_signals  # noqa: E402
 
-XSTEST = Path("/work/shared/data/refusal_dev_xstest.jsonl")
+XSTEST = ROOT.parent / "shared" / "data" / "refusal_dev_xstest.jsonl"
 VENV = ROOT / "benchmarks" / ".peers-venv"
 CHANGES = ("length", "refusal", "structured")
 METRIC_OF = {"length": ("response_length",), "refusal": ("refusal_rate",),
