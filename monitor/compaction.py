@@ -116,7 +116,10 @@ def replaced_segments(path: Path) -> list[str]:
 
 def _ts_range(path: Path) -> tuple[dt.datetime | None, dt.datetime | None]:
     """Min and max ``ts`` of a segment from its Parquet statistics (the column if stats are missing)."""
-    meta = pq.ParquetFile(path).metadata
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except pa.ArrowInvalid as exc:  # a damaged segment: the user's to repair, not a bug
+        raise UserError(f"unreadable segment {path}: {str(exc).splitlines()[0]}") from None
     names = [meta.schema.column(i).name for i in range(meta.num_columns)]
     if "ts" not in names:
         return None, None

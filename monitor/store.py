@@ -272,7 +272,11 @@ class Store:
         files = [str(p) for p in self.live_segments()]
         if files:
             listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet([{listing}], union_by_name = true)")
+            try:
+                con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet([{listing}], union_by_name = true)")
+            except duckdb.InvalidInputException as exc:  # a damaged segment: the user's to repair
+                con.close()
+                raise UserError(f"unreadable segment in store {self.root}: {str(exc).splitlines()[0]}") from None
         else:
             con.register("empty_events", EVENT_SCHEMA.empty_table())
             con.execute("CREATE VIEW events AS SELECT * FROM empty_events")
@@ -290,15 +294,17 @@ class Store:
         segment holds the same rows).
         """
         for attempt in range(6):
-            con = self.connect()
+            con = None
             try:
+                con = self.connect()
                 return work(con)
             except duckdb.IOException:
                 if attempt == 5:
                     raise
                 time.sleep(0.05 * (attempt + 1))
             finally:
-                con.close()
+                if con is not None:
+                    con.close()
         raise AssertionError("unreachable")
 
     # ---- writer lock -------------------------------------------------------------------
