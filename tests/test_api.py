@@ -183,7 +183,7 @@ def test_compare_finds_the_injected_regressions(m: monitor.Monitor) -> None:
     r = m.compare(baseline=OLD, current=NEW, by=["route"])
     assert {(f.segment["route"], f.metric) for f in r.alerts} == {
         ("chat", "response_length"), ("support", "refusal_rate"),
-        ("extract", "parse_failure_rate"), ("summarize", "task_success_rate")}
+        ("extract", "json_invalid_rate"), ("summarize", "task_success_rate")}
     assert not [f for f in r.alerts if f.segment["route"] == "faq"]
     assert r.by == ["route"]
     # A segment key both selectors pin to different values is the thing compared: routes are matched.

@@ -195,8 +195,8 @@ def test_demo_finds_every_injected_regression_and_nothing_else(tmp_path: Path) -
     assert check.returncode == 1
     findings = json.loads(check.stdout)["findings"]
     alerts = {(f["segment"]["route"], f["metric"]) for f in findings if f["alert"]}
-    assert alerts == {("chat", "response_length"), ("support", "refusal_rate"), ("extract", "parse_failure_rate"),
-                      ("summarize", "task_success_rate")}
+    assert alerts == {("chat", "response_length"), ("support", "refusal_rate"), ("extract", "json_invalid_rate"),
+                      ("extract", "schema_violation_rate"), ("summarize", "task_success_rate")}
     worse = {(f["segment"]["route"], f["metric"]): f["direction"] for f in findings if f["alert"]}
     assert set(worse.values()) == {"worse"}
     # the alert log holds the demo's alerts

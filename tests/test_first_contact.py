@@ -18,7 +18,7 @@ from helpers import run_cli
 from monitor import demo
 
 INJECTED = {("chat", "response_length"), ("support", "refusal_rate"),
-            ("extract", "parse_failure_rate"), ("summarize", "task_success_rate")}
+            ("extract", "json_invalid_rate"), ("summarize", "task_success_rate")}
 
 
 @pytest.fixture(scope="module")

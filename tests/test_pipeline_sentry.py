@@ -9,7 +9,8 @@ from pathlib import Path
 
 from helpers import run_cli
 
-DEMO_ALERTS = {("chat", "response_length"), ("support", "refusal_rate"), ("extract", "parse_failure_rate"),
+DEMO_ALERTS = {("chat", "response_length"), ("support", "refusal_rate"), ("extract", "json_invalid_rate"),
+               ("extract", "schema_violation_rate"),
                ("summarize", "task_success_rate")}
 
 

@@ -153,7 +153,8 @@ def _rising_classes(data: ReportData) -> list[tuple[SegmentKey, str, str, int, i
     if data.classes.empty:
         return []
     alert_keys = {data.key_of(f) for f in data.findings
-                  if f.alert and f.metric in ("refusal_rate", "parse_failure_rate")}
+                  if f.alert and f.metric in ("refusal_rate", "parse_failure_rate", "json_invalid_rate",
+                                                 "schema_violation_rate")}
     out = []
     grouped = data.classes.groupby(data.keys + ["kind", "class"], dropna=False) if data.keys else \
         data.classes.groupby(["kind", "class"], dropna=False)
