@@ -173,7 +173,7 @@ def bench_statistical_delay(runs: int) -> None:
 
     from detectors.histogram import IntHistogram
     from monitor.config import Config
-    from monitor.tail_detect import WindowState
+    from monitor.tail.detect import WindowState
     from monitor.windows import SegmentStats
 
     floors = Config().policy.floors
@@ -255,9 +255,9 @@ def profile_batches(path: Path, work: Path, n: int) -> None:
     from monitor.ingest import BatchLoader
     from monitor.store import Store
     from monitor.tail import batch_stats
-    from monitor.tail_sources import Follower
+    from monitor.tail.follower import Follower
     from monitor.tail import TailSettings
-    from monitor.tail_store import DuplicateGuard, commit_tail_batch
+    from monitor.tail.writer import DuplicateGuard, commit_tail_batch
 
     sub = work / "prof.jsonl"
     with open(path, "rb") as src, open(sub, "wb") as dst:

@@ -45,7 +45,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from monitor.compaction import replaced_segments
-from monitor.recent_ids import RecentIds
+from monitor.tail.dedup import RecentIds
 from monitor.store import Store
 
 

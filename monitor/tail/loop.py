@@ -3,13 +3,13 @@
 One loop in one process (plus one thread that delivers the outbox to Sentry):
 
 1. look at the files (``--poll-interval``): new files matching the globs, rotated files
-   (rename-and-create, copytruncate), complete new lines (:mod:`monitor.tail_sources`);
+   (rename-and-create, copytruncate), complete new lines (:mod:`monitor.tail.follower`);
 2. per source, turn up to ``max_batch_lines`` new lines into events with signals
    (:class:`monitor.ingest.BatchLoader`) and **commit** them: under the store's writer lock,
    write the quarantined lines (one file, atomic rename), then drop request ids the store
    already holds and write the events as one Parquet segment (atomic rename);
 3. add the committed events' sufficient statistics to the in-memory window, feed the
-   sequential detectors and check them (:mod:`monitor.tail_detect`); alerts go through the
+   sequential detectors and check them (:mod:`monitor.tail.detect`); alerts go through the
    alert log, the alert lifecycle and the outbox (``<store>/outbox.sqlite``);
 4. every ``--status-interval`` seconds, a status line on stderr and ``--status-file``.
 
@@ -70,12 +70,12 @@ import pandas as pd
 from monitor.config import Config, load_config
 from monitor.errors import UserError
 from monitor.ingest import BatchLoader, LoadedBatch, Line
-from monitor.memory import release_free_memory, resident_bytes, tune_for_long_run
+from monitor.tail.memory import release_free_memory, resident_bytes, tune_for_long_run
 from monitor.selectors import parse_selector
 from monitor.store import Store, default_store_path, open_store
-from monitor.tail_detect import WindowState
-from monitor.tail_sources import Follower, Source, has_magic
-from monitor.tail_store import Compactor, DuplicateGuard, commit_tail_batch, committed_positions
+from monitor.tail.detect import WindowState
+from monitor.tail.follower import Follower, Source, has_magic
+from monitor.tail.writer import Compactor, DuplicateGuard, commit_tail_batch, committed_positions
 from monitor.windows import SegmentKey, SegmentStats, window_stats
 
 __all__ = ["run_tail", "TailSettings", "Tailer", "batch_stats"]
