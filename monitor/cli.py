@@ -235,7 +235,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_tail(args: argparse.Namespace) -> int:
     from monitor.tail import run_tail
 
-    return run_tail(args)
+    return run_tail(args.paths, store=args.store, config=args.config, baseline=args.baseline,
+                    input_format=args.input_format, status_file=args.status_file,
+                    status_interval=args.status_interval, check_interval=args.check_interval,
+                    poll_interval=args.poll_interval, once=args.once)
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:

@@ -83,7 +83,8 @@ def test_duplicate_guard_sees_other_writers_and_survives_compaction(tmp_path) ->
 
     from monitor.compaction import compact
     from monitor.store import Store
-    from monitor.tail.writer import DuplicateGuard, commit_tail_batch
+    from monitor.tail.dedup import DuplicateGuard
+    from monitor.tail.writer import commit_tail_batch
 
     store = Store(tmp_path)
 

@@ -18,7 +18,7 @@ from monitor.compaction import candidates, compact
 from monitor.tail.memory import release_free_memory, resident_bytes
 from monitor.store import REPLACES_KEY, Store
 from monitor.tail.follower import Follower
-from monitor.tail.writer import Compactor
+from monitor.tail.compactor import Compactor
 from test_compaction import _add_segments, _expected, _snapshot
 
 

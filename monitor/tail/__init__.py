@@ -43,7 +43,7 @@ from typing import Any
 
 __all__ = ["run_tail", "Tailer", "TailSettings"]
 
-_WHERE = {"run_tail": "monitor.tail.loop", "Tailer": "monitor.tail.loop", "TailSettings": "monitor.tail.loop"}
+_WHERE = {"run_tail": "monitor.tail.loop", "Tailer": "monitor.tail.loop", "TailSettings": "monitor.tail.settings"}
 
 
 def __getattr__(name: str) -> Any:
