@@ -310,7 +310,7 @@ def _count(m: Any, selector: str) -> int:
 
 def nightly_job(m: Any, args: argparse.Namespace, progress: Progress, out: TextIO) -> int:
     """The job's body (no Sentry Crons); returns the exit code."""
-    from monitor.alerting import dispatch
+    from monitor.alerting import dispatch, purge_outbox
     from monitor.compaction import compact
     from sinks.console import render_table, render_unmatched
 
@@ -351,6 +351,7 @@ def nightly_job(m: Any, args: argparse.Namespace, progress: Progress, out: TextI
     note = dispatch(comparison.items + new_versions, m.store, m.config, source="nightly")  # alerts first: a report
     if note:                                                                  # problem must not hold them
         print(note, file=out)
+    purge_outbox(m.store, m.config)  # the outbox's retention ([outbox] retention_days)
     if report_path:
         from monitor.report import write_report
 
