@@ -12,6 +12,7 @@ import pytest
 
 import monitor
 from helpers import event, run_cli, write_jsonl
+from monitor.errors import NothingToCompare
 
 FILES = 3
 PER_FILE = 150
@@ -162,12 +163,21 @@ def test_reads_while_tail_follows_a_growing_log(tmp_path: Path) -> None:
     counts: list[int] = []
 
     def read() -> int:
-        ids = m.events(columns=["request_id"]).request_id
+        frame = m.events(columns=["request_id", "model_version"])
+        ids = frame.request_id
         assert ids.is_unique, "a row was seen twice"
+        try:
+            r = m.compare("model_version=v1", "model_version=v2", by=["route"])
+        except NothingToCompare:  # a version not stored yet; never once both were read before
+            assert set(frame.model_version) != {"v1", "v2"}, "both versions stored, yet nothing compared"
+            compared = None
+        else:
+            [refusal] = [f for f in r.items if f.metric == "refusal_rate"]
+            assert refusal.segment == {"route": "chat"} and not r.unmatched
+            compared = refusal.n_baseline + refusal.n_current
+            assert compared >= len(ids), "the comparison missed events that were read before it"
         n = m.sql("SELECT count(*) AS n FROM events").n[0]
-        assert n >= len(ids)
-        r = m.compare("model_version=v1", "model_version=v2", by=["route"])
-        assert r.items is not None
+        assert n >= len(ids) and (compared is None or n >= compared)
         for value in (len(ids), int(n)):
             assert not counts or value >= counts[-1], f"count went down: {counts[-3:]} then {value}"
             counts.append(value)
@@ -199,3 +209,6 @@ def test_reads_while_tail_follows_a_growing_log(tmp_path: Path) -> None:
     assert "lock" not in err.lower(), err[-2000:]
     assert counts[-1] == total
     assert len(set(counts)) >= 3, counts  # reads overlapped the tailing
+    [refusal] = [f for f in m.compare("model_version=v1", "model_version=v2", by=["route"]).items
+                 if f.metric == "refusal_rate"]
+    assert (refusal.n_baseline, refusal.n_current) == (total // 2, total // 2)
