@@ -59,6 +59,8 @@ class Compactor(threading.Thread):
         self.interval_s, self.min_segments = interval_s, min_segments
         self.small_bytes, self.target_bytes = small_bytes, target_bytes
         self.log = log or (lambda _t: None)
+        self.runs = 0  # groups merged, and segments merged, since start
+        self.merged = 0
 
     def run(self) -> None:
         while not self.stop_event.wait(self.interval_s):
@@ -76,5 +78,7 @@ class Compactor(threading.Thread):
                                        min_segments=self.min_segments, settle_s=settle_s)
             if not merged:
                 break
+            self.runs += 1
+            self.merged += merged
             total += merged
         return total

@@ -317,7 +317,7 @@ class Tailer:
 
     # ------------------------------------------------------------------ status
     def status(self, now: float) -> dict[str, Any]:
-        """The status as a dict (what ``--status-file`` holds)."""
+        """The status as a dict (what the status file holds)."""
         span = max(1e-9, now - self._last_status)
         sources = self.follower.all_sources()
         lagging = [s for s in sources if s.lag_bytes > 0]
