@@ -173,7 +173,7 @@ def bench_statistical_delay(runs: int) -> None:
 
     from detectors.histogram import IntHistogram
     from monitor.config import Config
-    from monitor.tail_detect import WindowState
+    from monitor.tail.detect import WindowState
     from monitor.stats import SegmentStats
 
     floors = Config().policy.floors
@@ -182,7 +182,7 @@ def bench_statistical_delay(runs: int) -> None:
     def lengths(n: int) -> IntHistogram:
         return IntHistogram.from_samples(np.rint(rng.lognormal(6, 0.5, n)).astype(int))
 
-    print("\nStatistical part alone (tail_detect.WindowState on a simulated clock, checks every second, "
+    print("\nStatistical part alone (tail.detect.WindowState on a simulated clock, checks every second, "
           "default budget 1 false alarm / 30 days / metric-segment):")
     print("| change | rate | runs | median delay s | p90 delay s | missed (> 30 min) |")
     print("|---|---|---|---|---|---|")
@@ -254,10 +254,11 @@ def profile_batches(path: Path, work: Path, n: int) -> None:
     from monitor.config import Config
     from monitor.ingest import BatchLoader
     from monitor.store import Store
-    from monitor.tail import batch_stats
-    from monitor.tail_sources import Follower
-    from monitor.tail import TailSettings
-    from monitor.tail_store import DuplicateGuard, commit_tail_batch
+    from monitor.tail.dedup import DuplicateGuard, RecentIds
+    from monitor.tail.detect import batch_stats
+    from monitor.tail.follower import Follower
+    from monitor.tail.settings import TailSettings
+    from monitor.tail.writer import commit_tail_batch
 
     sub = work / "prof.jsonl"
     with open(path, "rb") as src, open(sub, "wb") as dst:
@@ -290,21 +291,22 @@ def profile_batches(path: Path, work: Path, n: int) -> None:
     wall = time.perf_counter() - t0
     st = pstats.Stats(prof)
     cum = {}
-    for (file, _line, func), (_cc, _nc, _tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+    for (file, line, func), (_cc, _nc, _tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
         cum[(os.path.basename(file), func)] = cum.get((os.path.basename(file), func), 0.0) + ct
+        cum[(os.path.basename(file), line, func)] = ct  # methods of the same name in one file
     rows = [
-        ("read + split lines (tail_sources.Follower.read)", ("tail_sources.py", "read")),
+        ("read + split lines (tail.follower.Follower.read)", ("follower.py", "read")),
         ("parse JSON (ingest.parse_lines, orjson)", ("ingest.py", "parse_lines")),
         ("adapter convert (adapters.convert)", ("__init__.py", "convert")),
         ("validate events (events.check_event)", ("events.py", "check_event")),
         ("events -> frame (events.events_to_frame)", ("events.py", "events_to_frame")),
         ("signals (signals.derive_signals)", ("__init__.py", "derive_signals")),
         ("  of which refusal/length SQL (refusal.text_signals)", ("refusal.py", "text_signals")),
-        ("commit (tail_store.commit_tail_batch)", ("tail_store.py", "commit_tail_batch")),
-        ("  of which dedup: new segments' ids (DuplicateGuard.refresh)", ("tail_store.py", "refresh")),
-        ("  of which dedup: lookup (RecentIds.seen)", ("recent_ids.py", "seen")),
+        ("commit (tail.writer.commit_tail_batch)", ("writer.py", "commit_tail_batch")),
+        ("  of which dedup: new segments' ids (DuplicateGuard.refresh)", ("dedup.py", "refresh")),
+        ("  of which dedup: lookup (RecentIds.seen)", ("dedup.py", RecentIds.seen.__code__.co_firstlineno, "seen")),
         ("  of which Parquet write (Store.write_segment)", ("store.py", "write_segment")),
-        ("window statistics (tail.batch_stats)", ("tail.py", "batch_stats")),
+        ("window statistics (tail.detect.batch_stats)", ("detect.py", "batch_stats")),
     ]
     print(f"\nWhere the time goes (in process, profiled, {n} events, {wall:.1f} s = {n / wall:,.0f} events/s "
           "under the profiler):")

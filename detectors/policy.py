@@ -73,7 +73,8 @@ from .histogram import IntHistogram
 from .length import length_shift
 from .rates import rate_change
 
-__all__ = ["PolicyConfig", "DEFAULT_FLOORS", "DEFAULT_MIN_SAMPLES", "compare_length", "compare_rate", "apply_policy"]
+__all__ = ["PolicyConfig", "DEFAULT_FLOORS", "DEFAULT_MIN_SAMPLES", "Decision", "compare_length", "compare_rate",
+           "decide", "apply_policy"]
 
 DEFAULT_MIN_SAMPLES = 10
 """Default observations per window below which a finding is not tested (docs/STATISTICS.md 4.1).
@@ -347,6 +348,75 @@ def _ci_beyond_floor(f: Finding, floor: float, direction_sign: float) -> bool:
     return f.ci_high <= -floor
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What the alert policy decided for one finding (:func:`decide`).
+
+    ``direction``: ``worse``, ``better`` or ``none``; ``practical_size``: the size compared with
+    the floor (rates: ``|difference|``; length: the larger of ``|median ratio - 1|`` and
+    ``wasserstein_normalized``); ``above_floor``: ``practical_size >= floor`` with a direction;
+    ``alert``; ``severity``: ``error``, ``warning`` or ``info``; ``verdict``: the words that end
+    the finding's reason.
+    """
+
+    direction: str
+    practical_size: float
+    floor: float
+    above_floor: bool
+    alert: bool
+    severity: str
+    verdict: str
+
+
+def decide(f: Finding, policy: PolicyConfig, *, significant: bool) -> Decision:
+    """The alert policy for one tested finding, given whether its test is ``significant``.
+
+    The one place that turns a change into an alert, shared by the batch comparison
+    (:func:`apply_policy`: significant = BH ``q <= alpha``) and the sidecar
+    (:mod:`monitor.tail.detect`: significant = the sequential detector alarmed). Reads
+    ``f.metric``, ``f.effect``, ``f.ci_low``/``f.ci_high`` and, for length,
+    ``details["wasserstein_normalized"]`` (and the means when the median does not move):
+
+    * direction from :data:`detectors.finding.HIGHER_IS_WORSE`;
+    * the practical floor ``policy.floors[metric]`` against the practical size (see
+      :class:`Decision`);
+    * alert = significant, at least floor-sized, and worse (or either way with
+      ``alert_on = "both"``);
+    * severity ``error`` for a worse alert whose confidence interval lies entirely beyond the
+      floor, ``warning`` for any other worse alert, ``info`` otherwise.
+
+    Example:
+        >>> p = PolicyConfig()
+        >>> f = compare_rate("refusal_rate", {}, 20, 1000, 60, 1000, p)
+        >>> d = decide(f, p, significant=True)
+        >>> d.direction, d.above_floor, d.alert, d.severity, d.verdict
+        ('worse', True, True, 'error', 'alert')
+        >>> decide(f, p, significant=False).verdict, decide(f, PolicyConfig(floors={"refusal_rate": 0.1}),
+        ...                                                 significant=True).verdict
+        ('not significant', 'below practical floor 0.1')
+    """
+    signed = _signed_change(f)
+    direction = _direction(f.metric, signed)
+    floor = policy.floor(f.metric)
+    size = _practical_size(f)
+    above = size >= floor and direction != "none"
+    alert = False
+    if not significant:
+        verdict = "not significant"
+    elif not above:
+        verdict = f"below practical floor {floor:g}"
+    elif policy.alert_on == "worse" and direction != "worse":
+        verdict = "improvement, not alerting (alert_on=worse)"
+    else:
+        alert = True
+        verdict = "alert"
+    severity = "info"
+    if alert and direction == "worse":
+        sign = 1.0 if signed > 0 else -1.0
+        severity = "error" if _ci_beyond_floor(f, floor, sign) else "warning"
+    return Decision(direction, size, floor, above, alert, severity, verdict)
+
+
 def apply_policy(findings: list[Finding], policy: PolicyConfig) -> list[Finding]:
     """Fill ``q_value``, ``alert``, ``reason``, ``direction`` and ``severity`` for one run.
 
@@ -385,8 +455,6 @@ def apply_policy(findings: list[Finding], policy: PolicyConfig) -> list[Finding]
             f.reason = (f"{_summary(f, policy.confidence)}: reported for continuity, not tested on its own "
                         f"(the union of {parts}, which are tested)")
             continue
-        signed = _signed_change(f)
-        f.direction = _direction(f.metric, signed)
         f.alert = False
         f.severity = "info"
         if not f.testable:
@@ -395,22 +463,8 @@ def apply_policy(findings: list[Finding], policy: PolicyConfig) -> list[Finding]
                 f.reason = "not testable: empty window"
             f.q_value = None
             continue
-        floor = policy.floor(f.metric)
-        size = _practical_size(f)
-        summary = _summary(f, policy.confidence)
-        qtxt = f"q={_fmt_q(f.q_value)}"
-        if f.q_value > policy.alpha:
-            verdict = "not significant"
-        elif size < floor or f.direction == "none":
-            verdict = f"below practical floor {floor:g}"
-        elif policy.alert_on == "worse" and f.direction != "worse":
-            verdict = "improvement, not alerting (alert_on=worse)"
-        else:
-            f.alert = True
-            verdict = "alert"
-        if f.alert and f.direction == "worse":
-            sign = 1.0 if signed > 0 else -1.0
-            f.severity = "error" if _ci_beyond_floor(f, floor, sign) else "warning"
-        f.reason = f"{summary}, {qtxt}: {verdict}"
-        f.details["practical_size"] = size
+        d = decide(f, policy, significant=f.q_value <= policy.alpha)
+        f.direction, f.alert, f.severity = d.direction, d.alert, d.severity
+        f.reason = f"{_summary(f, policy.confidence)}, q={_fmt_q(f.q_value)}: {d.verdict}"
+        f.details["practical_size"] = d.practical_size
     return out

@@ -70,3 +70,27 @@ def deliver_outbox(outbox: Outbox, config: Config, dsn: str, opened: int = 0) ->
     if report.pending:
         text += f", {report.pending} pending ({'; '.join(report.errors[:2]) or 'will retry'})"
     return text
+
+
+def purge_outbox(store: Store, config: Config, *, now: float | None = None, outbox: Outbox | None = None) -> int:
+    """Apply the outbox's retention: delete entries sent (or permanently failed) more than
+    ``[outbox] retention_days`` ago; pending entries are kept whatever their age. Returns how
+    many were deleted. The sidecar calls it hourly, the nightly job after its dispatch.
+
+    ``outbox``: an open :class:`~sinks.outbox.Outbox` to use (default: the store's, opened and
+    closed here).
+
+    >>> import tempfile
+    >>> from sinks.outbox import SendResult
+    >>> store = Store(tempfile.mkdtemp())
+    >>> with Outbox(store.outbox_path) as box:
+    ...     _ = box.enqueue({"metric": "refusal_rate", "segment": {}}, now=0)
+    ...     _ = box.deliver(lambda p, e: SendResult(delivered=True, status=200), now=0)
+    >>> purge_outbox(store, Config(), now=6 * 86400), purge_outbox(store, Config(), now=8 * 86400)
+    (0, 1)
+    """
+    older_than = config.outbox_retention_days * 86400.0
+    if outbox is not None:
+        return outbox.purge(older_than, now=now)
+    with Outbox(store.outbox_path) as box:
+        return box.purge(older_than, now=now)

@@ -234,6 +234,21 @@ class Monitor:
 
         return run_nightly(self, day=day, by=by, report=report, compact=compact, progress=progress, out=out)
 
+    def tail(self, paths: Iterable[str] | str, *, baseline: str | None = None, input_format: str | None = None,
+             status_file: str | Path | None = None, status_interval: float = 10.0, check_interval: float = 5.0,
+             poll_interval: float = 0.2, once: bool = False, quiet: bool = False) -> int:
+        """Follow log files into this store and alert within seconds (``llm-monitor tail``).
+
+        Runs until SIGTERM / SIGINT, or with ``once=True`` ingests what is there, checks once and
+        returns. Returns the exit code (0). See docs/TAIL.md and :func:`monitor.tail.run_tail`.
+        """
+        from monitor.tail import run_tail
+
+        return run_tail([paths] if isinstance(paths, str) else list(paths), store=self.store, config=self.config,
+                        baseline=baseline, input_format=input_format, status_file=status_file,
+                        status_interval=status_interval, check_interval=check_interval,
+                        poll_interval=poll_interval, once=once, quiet=quiet)
+
     # --------------------------------------------------------------------------- writing
     def ingest(self, paths: Iterable[str], *, input_format: str | None = None,
                redact: str | None = None) -> IngestReport:

@@ -28,6 +28,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error and exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        message = " ".join(message.split("\n"))  # an argument may hold a newline: still one line
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
         sys.exit(EXIT_USAGE)
 
@@ -267,9 +268,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
-    from monitor.tail import run_tail
-
-    return run_tail(args)
+    return _open(args).tail(args.paths, baseline=args.baseline, input_format=args.input_format,
+                            status_file=args.status_file, status_interval=args.status_interval,
+                            check_interval=args.check_interval, poll_interval=args.poll_interval, once=args.once)
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:

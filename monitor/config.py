@@ -102,6 +102,7 @@ class Config:
     nightly_baseline: str | None = None
     nightly_baseline_days: int = 7
     tail: dict[str, Any] = field(default_factory=dict)
+    outbox_retention_days: float = 7.0
 
 
 def _is_str(v: Any) -> bool:
@@ -118,6 +119,10 @@ def _is_pos_int(v: Any) -> bool:
 
 def _is_nonneg_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+
+
+def _is_pos_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
 
 
 def _is_prob(v: Any) -> bool:
@@ -164,8 +169,9 @@ _SCALARS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "sentry.alert_on_new_model": (_is_bool, "true or false"),
     "nightly.baseline": (_is_str, "a selector such as \"model_version=v1\""),
     "nightly.baseline_days": (_is_pos_int, "a whole number of days >= 1"),
+    "outbox.retention_days": (_is_pos_num, "days, a number > 0"),
 }
-_TABLES = {"store", "segments", "policy", "signals", "ingest", "sentry", "nightly", "mapping", "tail"}
+_TABLES = {"store", "segments", "policy", "signals", "ingest", "sentry", "nightly", "outbox", "mapping", "tail"}
 _RULE_KEYS = {"name", "pattern", "family", "position", "models"}
 
 
@@ -242,6 +248,10 @@ def _apply(raw: dict[str, Any], cfg: Config, where: str, base_dir: Path) -> None
             if not valid(value):
                 raise ConfigError(dotted, f"must be {expected}, got {value!r}", where)
             _set(cfg, dotted, value, base_dir)
+    if cfg.tail:  # validated here so that a bad [tail] key stops every command, not only tail
+        from monitor.tail.settings import TailSettings
+
+        TailSettings.from_config(cfg.tail, where)
     cfg.mapping = dict(raw.get("mapping", {}))
     if cfg.mapping:
         from monitor.adapters import AdapterError, validate_mapping
@@ -307,3 +317,5 @@ def _set(cfg: Config, dotted: str, value: Any, base_dir: Path) -> None:
         setattr(cfg.sentry, key, value)
     elif table == "nightly":
         setattr(cfg, "nightly_baseline" if key == "baseline" else "nightly_baseline_days", value)
+    elif table == "outbox":
+        cfg.outbox_retention_days = float(value)

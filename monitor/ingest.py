@@ -357,27 +357,19 @@ def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_fo
 
 
 def commit_batch(store: Store, batch: LoadedBatch, report: IngestReport) -> None:
-    """Dedup against the store and write the batch's quarantine, then its segment, under the writer lock.
+    """Commit one batch through :func:`monitor.commit.commit_events` (quarantine first, then dedup
+    against the whole store and the segment, under the writer lock) and count it in ``report``.
 
-    The quarantine file is renamed into place before the segment: the segment's offsets mark
-    the batch as done, so a crash between the two renames re-reads the batch, and the
+    A crash between the quarantine rename and the segment rename re-reads the batch, and the
     quarantine rows (deduplicated by source, line and bytes) and events (by request id) are
-    not written twice.
+    not written twice. Rejected lines quarantined before count as duplicates.
     """
-    frame = batch.frame
-    with store.writer_lock():
-        fresh = store.new_quarantine_rows(batch.rejects)
-        report.duplicates += len(batch.rejects) - len(fresh)
-        store.write_quarantine(fresh)
-        report.quarantined += len(fresh)
-        report.reasons.update(reason_class(r["reason"]) for r in fresh)
-        if not frame.empty:
-            before = len(frame)
-            frame = frame.drop_duplicates("request_id", keep="first")
-            existing = store.existing_request_ids(frame["request_id"])
-            if existing:
-                frame = frame[~frame["request_id"].isin(existing)]
-            report.duplicates += before - len(frame)
-            if not frame.empty:
-                report.segments.append(str(store.write_segment(store.frame_to_table(frame))))
-                report.ingested += len(frame)
+    from monitor.commit import commit_events
+
+    result = commit_events(store, batch.frame, batch.rejects)
+    report.duplicates += result.duplicates + result.known_rejects
+    report.quarantined += result.quarantined
+    report.reasons.update(reason_class(r["reason"]) for r in result.quarantine_rows)
+    if result.segment is not None:
+        report.segments.append(result.segment)
+        report.ingested += len(result.frame)

@@ -133,7 +133,7 @@ def nightly_job(m: Any, *, day: dt.date | str | None = None, by: Iterable[str] |
                 report: str | os.PathLike[str] | None = None, compact: bool = True,
                 progress: Progress | None = None, out: TextIO | None = None) -> NightlyResult:
     """The job's body, without Sentry Crons (see the module docstring); one line per step to ``out``."""
-    from monitor.alerting import dispatch
+    from monitor.alerting import dispatch, purge_outbox
     from monitor.compaction import compact as compact_day
     from sinks.console import render_table, render_unmatched
 
@@ -175,6 +175,7 @@ def nightly_job(m: Any, *, day: dt.date | str | None = None, by: Iterable[str] |
     note = dispatch(comparison.items + result.new_versions, m.store, m.config, source="nightly")
     if note:
         _say(out, note)
+    purge_outbox(m.store, m.config)  # the outbox's retention ([outbox] retention_days)
     if report:
         from monitor.report import write_report
 

@@ -375,19 +375,27 @@ class Outbox:
             report.blocked_until = until
             return True
 
-    def purge_sent(self, older_than: float, now: float | None = None) -> int:
-        """Delete ``sent`` entries delivered more than ``older_than`` seconds ago; return how many.
+    def purge(self, older_than: float, now: float | None = None) -> int:
+        """Delete finished entries older than ``older_than`` seconds; return how many.
+
+        Finished: ``sent`` (by the time it was delivered) or ``failed`` (permanently rejected;
+        by the time it was enqueued). ``pending`` entries are never deleted, however old: they
+        wait for a DSN or for Sentry to recover. The retention is
+        ``[outbox] retention_days`` (:func:`monitor.alerting.purge_outbox`).
 
         >>> import tempfile, os
         >>> box = Outbox(os.path.join(tempfile.mkdtemp(), "o.sqlite"))
         >>> _ = box.enqueue({"metric": "m", "segment": {}}, now=0)
         >>> _ = box.deliver(lambda p, e: SendResult(delivered=True, status=200), now=0)
-        >>> box.purge_sent(3600, now=100), box.purge_sent(3600, now=7200)
-        (0, 1)
+        >>> _ = box.enqueue({"metric": "m2", "segment": {}}, now=0)  # stays pending
+        >>> box.purge(3600, now=100), box.purge(3600, now=7200), box.counts()
+        (0, 1, {'pending': 1, 'sent': 0, 'failed': 0})
         """
         cutoff = self._now(now) - older_than
         with self.transaction():
-            cur = self._db.execute("DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?", (cutoff,))
+            cur = self._db.execute(
+                "DELETE FROM outbox WHERE (state = 'sent' AND sent_at < ?) OR (state = 'failed' AND created_at < ?)",
+                (cutoff, cutoff))
             return cur.rowcount
 
     def counts(self) -> dict[str, int]:

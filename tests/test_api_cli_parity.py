@@ -227,3 +227,17 @@ def test_demo_equals_run_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert len(alert_rows) == len(result.alerts) >= 1
     assert f"{len(result.alerts)} alert(s) in" in cli.stdout
     assert cli.stdout.count("\n") > 10
+
+
+def test_tail_once_equals_tail_once(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(workdir)
+    monkeypatch.delenv("SENTRY_DSN", raising=False)
+    cli = _main(["tail", "--store", str(tmp_path / "cli"), "--once", "demo-events.jsonl"], capsys)
+    assert cli.returncode == 0, cli.stderr
+    code = monitor.open(tmp_path / "api").tail("demo-events.jsonl", once=True, quiet=True)
+    assert code == 0
+    query = "SELECT request_id, refusal_class, parse_status, chars FROM events ORDER BY request_id"
+    a, b = monitor.open(tmp_path / "cli"), monitor.open(tmp_path / "api")
+    assert len(a.sql(query)) == 300 * 12 and a.sql(query).equals(b.sql(query))
+    assert len(a.quarantine()) == len(b.quarantine()) == 3

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.recent_ids import RecentIds
+from monitor.tail.dedup import RecentIds
 
 ops = st.lists(st.tuples(st.sampled_from(["add", "seen"]), st.lists(st.integers(0, 40).map(lambda i: f"id-{i}"),
                                                                     max_size=12),
@@ -83,7 +83,8 @@ def test_duplicate_guard_sees_other_writers_and_survives_compaction(tmp_path) ->
 
     from monitor.compaction import compact
     from monitor.store import Store
-    from monitor.tail_store import DuplicateGuard, commit_tail_batch
+    from monitor.tail.dedup import DuplicateGuard
+    from monitor.tail.writer import commit_tail_batch
 
     store = Store(tmp_path)
 

@@ -15,15 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.compaction import candidates, compact
-from monitor.memory import release_free_memory, resident_bytes
+from monitor.tail.memory import release_free_memory, resident_bytes
 from monitor.store import REPLACES_KEY, Store
-from monitor.tail_sources import Follower
-from monitor.tail_store import Compactor
+from monitor.tail.follower import Follower
+from monitor.tail.compactor import Compactor
 from test_compaction import _add_segments, _expected, _snapshot
 
 
 def test_tuning_caps_the_arenas_in_a_fresh_process() -> None:
-    code = ("import json; from monitor.memory import tune_for_long_run, resident_bytes; "
+    code = ("import json; from monitor.tail.memory import tune_for_long_run, resident_bytes; "
             "print(json.dumps([tune_for_long_run(), resident_bytes()]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     applied, rss = json.loads(out.stdout)

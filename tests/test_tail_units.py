@@ -16,8 +16,8 @@ from monitor.errors import UserError
 from monitor.ingest import BatchLoader, Line
 from monitor.store import Store
 from monitor.tail import Tailer, TailSettings
-from monitor.tail_detect import WindowState
-from monitor.tail_sources import Follower
+from monitor.tail.detect import WindowState
+from monitor.tail.follower import Follower
 from monitor.stats import SegmentStats
 from test_tail_support import native
 

@@ -1,17 +1,21 @@
-"""``llm-monitor tail``: follow inference logs, ingest continuously, alert within seconds.
+"""The sidecar's main loop (:class:`Tailer`) and its library entry point (:func:`run_tail`).
 
-One loop in one process (plus one thread that delivers the outbox to Sentry):
+One loop in one process (plus a thread that delivers the outbox to Sentry and one that
+compacts small segments):
 
-1. look at the files (``--poll-interval``): new files matching the globs, rotated files
-   (rename-and-create, copytruncate), complete new lines (:mod:`monitor.tail_sources`);
+1. look at the files (every ``poll_interval`` seconds): new files matching the globs, rotated
+   files (rename-and-create, copytruncate), complete new lines (:mod:`monitor.tail.follower`);
 2. per source, turn up to ``max_batch_lines`` new lines into events with signals
-   (:class:`monitor.ingest.BatchLoader`) and **commit** them: under the store's writer lock,
-   write the quarantined lines (one file, atomic rename), then drop request ids the store
-   already holds and write the events as one Parquet segment (atomic rename);
+   (:class:`monitor.ingest.BatchLoader`) and **commit** them (:mod:`monitor.tail.writer`, the
+   commit path of ``ingest``): under the store's writer lock, write the quarantined lines (one
+   file, atomic rename), then drop request ids the store already holds and write the events
+   as one Parquet segment (atomic rename);
 3. add the committed events' sufficient statistics to the in-memory window, feed the
-   sequential detectors and check them (:mod:`monitor.tail_detect`); alerts go through the
-   alert log, the alert lifecycle and the outbox (``<store>/outbox.sqlite``);
-4. every ``--status-interval`` seconds, a status line on stderr and ``--status-file``.
+   sequential detectors and check them (:mod:`monitor.tail.detect`); alerts go through the
+   alert log, the alert lifecycle and the outbox (``<store>/outbox.sqlite``,
+   :mod:`monitor.tail.delivery`);
+4. every ``status_interval`` seconds, a status line on stderr and the status file; every hour,
+   the outbox's retention.
 
 Exactly once across ``kill -9``
     Nothing but the store records progress. Each event row carries ``source_id`` (the source's
@@ -32,35 +36,34 @@ Shutdown
 
 See docs/TAIL.md for the guarantees, the status fields and the ``[tail]`` keys.
 
-Example (``--once``: ingest what is there, check once, exit):
-    >>> import tempfile, os, json, argparse
+Example (``once=True``: ingest what is there, check once, exit):
+    >>> import tempfile, os, json
     >>> d = tempfile.mkdtemp(); log = os.path.join(d, "app.log")
     >>> with open(log, "w") as fh:
     ...     _ = fh.write(json.dumps({"ts": "2026-11-01T10:00:00Z", "request_id": "r1", "model": "m",
     ...                              "response": "Hello"}) + "\\n{oops\\n")
-    >>> args = argparse.Namespace(paths=[log], store=os.path.join(d, "store"), config=None, baseline=None,
-    ...     input_format=None, status_file=None, status_interval=10.0, check_interval=5.0,
-    ...     poll_interval=0.2, once=True)
-    >>> run_tail(args, quiet=True)
+    >>> store = os.path.join(d, "store")
+    >>> run_tail([log], store=store, once=True, quiet=True)
     0
     >>> from monitor.store import Store
-    >>> s = Store(os.path.join(d, "store"))
+    >>> s = Store(store)
     >>> int(s.sql("select count(*) as n from events").n[0]), len(s.quarantine())
     (1, 1)
-    >>> run_tail(args, quiet=True), int(s.sql("select count(*) as n from events").n[0]), len(s.quarantine())
-    (0, 1, 1)
+    >>> run_tail([log], store=store, once=True, quiet=True), int(s.sql("select count(*) as n from events").n[0])
+    (0, 1)
+    >>> len(s.quarantine())
+    1
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -70,141 +73,19 @@ import pandas as pd
 from monitor.config import Config, load_config
 from monitor.errors import UserError
 from monitor.ingest import BatchLoader, LoadedBatch, Line
-from monitor.memory import release_free_memory, resident_bytes, tune_for_long_run
 from monitor.selectors import parse_selector
 from monitor.store import Store, default_store_path, open_store
-from monitor.tail_detect import WindowState
-from monitor.tail_sources import Follower, Source, has_magic
-from monitor.tail_store import Compactor, DuplicateGuard, commit_tail_batch, committed_positions
-from monitor.stats import SegmentKey, SegmentStats, window_stats
+from monitor.tail.compactor import Compactor
+from monitor.tail.dedup import DuplicateGuard
+from monitor.tail.delivery import Deliverer, Housekeeping
+from monitor.tail.detect import WindowState, batch_stats
+from monitor.tail.follower import Follower, Source, has_magic
+from monitor.tail.memory import release_free_memory, resident_bytes, tune_for_long_run
+from monitor.tail.settings import TailSettings
+from monitor.tail.writer import commit_tail_batch, committed_positions
+from monitor.stats import SegmentKey
 
-__all__ = ["run_tail", "TailSettings", "Tailer", "batch_stats"]
-
-STATS_COLUMNS = ("refusal", "expects_json", "parse_failed", "task_success")
-
-
-@dataclass
-class TailSettings:
-    """The tailer's settings: ``[tail]`` keys of ``llm-monitor.toml`` plus the command line.
-
-    >>> s = TailSettings.from_config({"by": ["route"], "window_s": 60})
-    >>> s.by, s.window_s, s.flush_interval_s
-    (['route'], 60.0, 1.0)
-    >>> TailSettings.from_config({"colour": 1})
-    Traceback (most recent call last):
-    ...
-    monitor.errors.UserError: [tail] colour: unknown key; known: baseline, baseline_refresh_s, by, compact_interval_s, compact_min_segments, dedup_horizon_s, dedup_max_ids, false_alarms_per_day, flush_interval_s, max_batch_bytes, max_batch_lines, max_line_bytes, min_baseline, min_current, retry_base_s, retry_max_s, rotate_grace_s, sentry_timeout_s, shutdown_timeout_s, window_s
-    """
-
-    by: list[str] = field(default_factory=lambda: ["model", "route"])
-    baseline: str = "last=7d"
-    window_s: float = 300.0
-    false_alarms_per_day: float = 1 / 30
-    min_baseline: int = 100
-    min_current: int = 30
-    flush_interval_s: float = 1.0
-    max_batch_lines: int = 5_000
-    max_batch_bytes: int = 8 << 20
-    max_line_bytes: int = 8 << 20
-    rotate_grace_s: float = 30.0
-    baseline_refresh_s: float = 300.0
-    sentry_timeout_s: float = 1.5
-    retry_base_s: float = 1.0
-    retry_max_s: float = 30.0
-    shutdown_timeout_s: float = 4.0
-    dedup_horizon_s: float = 600.0
-    dedup_max_ids: int = 1_000_000
-    compact_interval_s: float = 60.0
-    compact_min_segments: int = 32
-    # from the command line
-    check_interval: float = 5.0
-    poll_interval: float = 0.2
-    status_interval: float = 10.0
-
-    _CONFIG_KEYS = ("by", "baseline", "window_s", "false_alarms_per_day", "min_baseline", "min_current",
-                    "flush_interval_s", "max_batch_lines", "max_batch_bytes", "max_line_bytes", "rotate_grace_s",
-                    "baseline_refresh_s", "sentry_timeout_s", "retry_base_s", "retry_max_s", "shutdown_timeout_s",
-                    "dedup_horizon_s", "dedup_max_ids", "compact_interval_s", "compact_min_segments")
-
-    @classmethod
-    def from_config(cls, table: dict[str, Any], where: str = "llm-monitor.toml") -> "TailSettings":
-        """Validate the ``[tail]`` table; a bad key or value is a :class:`UserError` naming it."""
-        from monitor.config import SEGMENT_KEYS
-
-        s = cls()
-        for key, value in table.items():
-            if key not in cls._CONFIG_KEYS:
-                raise UserError(f"[tail] {key}: unknown key; known: {', '.join(sorted(cls._CONFIG_KEYS))}")
-            if key == "by":
-                keys = [value] if isinstance(value, str) else value
-                if not isinstance(keys, list) or not keys or any(k not in SEGMENT_KEYS for k in keys):
-                    raise UserError(f"{where}: [tail] by: must be a list of segment keys from {list(SEGMENT_KEYS)}")
-                s.by = list(keys)
-            elif key == "baseline":
-                if not isinstance(value, str) or not value.strip():
-                    raise UserError(f"{where}: [tail] baseline: must be a selector string")
-                parse_selector(value)
-                s.baseline = value
-            else:
-                default = getattr(cls, key)
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-                if isinstance(default, int) and not isinstance(default, bool):
-                    ok = ok and float(value).is_integer()
-                if not ok:
-                    raise UserError(f"{where}: [tail] {key}: must be a number > 0, got {value!r}")
-                setattr(s, key, type(default)(value))
-        return s
-
-
-# --------------------------------------------------------------------------- statistics
-def batch_stats(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, by: list[str],
-                length_measure: str = "chars") -> dict[SegmentKey, SegmentStats]:
-    """Per-segment sufficient statistics of a frame of committed events.
-
-    >>> import duckdb, pandas as pd
-    >>> f = pd.DataFrame({"route": ["a", "a", "b"], "chars": [5, 7, 9], "refusal": [False, True, False],
-    ...                   "expects_json": [False] * 3, "parse_failed": [False] * 3, "task_success": [None] * 3})
-    >>> st = batch_stats(duckdb.connect(), f, ["route"])
-    >>> st[("a",)].n, st[("a",)].refusals, st[("a",)].length.n, st[("b",)].n
-    (2, 1, 1, 1)
-    """
-    if frame.empty:
-        return {}
-    cols = list(dict.fromkeys([*by, length_measure, *STATS_COLUMNS]))
-    sub = frame[cols]
-    con.register("tail_batch", sub)
-    try:
-        return window_stats(con, "TRUE", [], by, length_measure, relation="tail_batch")
-    finally:
-        con.unregister("tail_batch")
-
-
-# --------------------------------------------------------------------------- delivery
-class _Deliverer(threading.Thread):
-    """Delivers pending outbox entries to Sentry, one at a time, until stopped."""
-
-    def __init__(self, outbox: Any, sink: Any, wake: threading.Event, stop: threading.Event,
-                 log: Any) -> None:
-        super().__init__(name="tail-outbox", daemon=True)
-        self.outbox, self.sink, self.wake, self.stop_event, self.log = outbox, sink, wake, stop, log
-        self.sent = 0
-        self.last_error: str | None = None
-
-    def run(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                report = self.outbox.deliver(self.sink.send, max_items=1)
-                self.sent += report.sent
-                if report.errors:
-                    self.last_error = report.errors[-1]
-                more = report.sent > 0 and report.pending > 0
-            except Exception as exc:  # noqa: BLE001 - keep delivering; the entry stays pending
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                more = False
-            if not more:
-                self.wake.wait(0.5)
-                self.wake.clear()
-
+__all__ = ["run_tail", "Tailer"]
 
 # --------------------------------------------------------------------------- the tailer
 @dataclass
@@ -239,10 +120,9 @@ class Tailer:
         self.counters = Counters()
         self._loaders: dict[str, BatchLoader] = {}
         self._con = duckdb.connect(":memory:")
-        self.window = WindowState(settings.by, floors=config.policy.floors, window_s=settings.window_s,
+        self.window = WindowState(settings.by, policy=config.policy, window_s=settings.window_s,
                                   min_baseline=settings.min_baseline, min_current=settings.min_current,
-                                  false_alarms_per_day=settings.false_alarms_per_day,
-                                  alert_on=config.policy.alert_on)
+                                  false_alarms_per_day=settings.false_alarms_per_day)
         self._positions, self._quarantined = committed_positions(store)
         self._dedup = DuplicateGuard(store, horizon_s=settings.dedup_horizon_s, capacity=settings.dedup_max_ids)
         self.follower = Follower(patterns, self._resume, rotate_grace=settings.rotate_grace_s,
@@ -258,7 +138,8 @@ class Tailer:
         self._outbox: Any = None
         self._lifecycle: Any = None
         self._sink: Any = None
-        self._deliverer: _Deliverer | None = None
+        self._deliverer: Deliverer | None = None
+        self._housekeeping: Housekeeping | None = None
         self._wake = threading.Event()
         self._deliver_stop = threading.Event()
         self._compactor: Compactor | None = None
@@ -291,13 +172,14 @@ class Tailer:
         self._lifecycle = AlertLifecycle(self._outbox, cooldown=self.config.sentry.cooldown_s,
                                          resolve_after=self.config.sentry.resolve_after_s)
         self._open_alerts = len(self._lifecycle.open_alerts())
+        self._housekeeping = Housekeeping(self.store, self.config, self._outbox)
         if self.dsn:
             from sinks.sentry import SentrySink
 
             self._sink = SentrySink(dsn=self.dsn, environment=self.config.sentry.environment,
                                     send_text=self.config.sentry.send_text, timeout=s.sentry_timeout_s)
             if not self.once:
-                self._deliverer = _Deliverer(self._outbox, self._sink, self._wake, self._deliver_stop, self.log)
+                self._deliverer = Deliverer(self._outbox, self._sink, self._wake, self._deliver_stop)
                 self._deliverer.start()
 
     def _close_sinks(self, deadline: float) -> None:
@@ -368,6 +250,17 @@ class Tailer:
         self._tracked_keys[key] = (values, metric)
         return values, metric
 
+    def _tidy_outbox(self, now: float) -> None:
+        """The outbox's retention (``[outbox] retention_days``); a failure is logged, never fatal."""
+        try:
+            purged = self._housekeeping.run(now)
+        except Exception as exc:  # noqa: BLE001 - housekeeping must not stop the sidecar
+            self.log(f"outbox retention not applied ({type(exc).__name__}: {exc}); will retry")
+            return
+        if purged:
+            self.log(f"outbox: {purged} delivered entr{'y' if purged == 1 else 'ies'} older than "
+                     f"{self.config.outbox_retention_days:g} days deleted")
+
     # ------------------------------------------------------------------ ingest
     def _load(self, loader: BatchLoader, lines: list[Line]) -> LoadedBatch:
         """``loader.load``; a batch that raises is split in halves until the bad lines are isolated
@@ -424,7 +317,7 @@ class Tailer:
 
     # ------------------------------------------------------------------ status
     def status(self, now: float) -> dict[str, Any]:
-        """The status as a dict (what ``--status-file`` holds)."""
+        """The status as a dict (what the status file holds)."""
         span = max(1e-9, now - self._last_status)
         sources = self.follower.all_sources()
         lagging = [s for s in sources if s.lag_bytes > 0]
@@ -498,6 +391,8 @@ class Tailer:
                     self._check(now)
                 if now - self._last_status >= self.settings.status_interval:
                     self._write_status(now)
+                if self._housekeeping.due(now):
+                    self._tidy_outbox(now)
                 if self.stop.is_set() or (self.once and not worked):
                     break
                 if not worked:
@@ -539,28 +434,65 @@ def _install_signals(tailer: Tailer) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def run_tail(args: argparse.Namespace, *, quiet: bool = False) -> int:
-    """Entry point of ``llm-monitor tail`` (see the module docstring). Returns the exit code."""
-    config = load_config(getattr(args, "config", None))
-    tune_for_long_run()
+def run_tail(paths: list[str] | str, *, store: str | os.PathLike[str] | Store | None = None,
+             config: str | os.PathLike[str] | Config | None = None, baseline: str | None = None,
+             input_format: str | None = None, status_file: str | os.PathLike[str] | None = None,
+             status_interval: float = 10.0, check_interval: float = 5.0, poll_interval: float = 0.2,
+             once: bool = False, quiet: bool = False) -> int:
+    """Follow ``paths`` (files or globs) into ``store`` until SIGTERM / SIGINT; returns the exit code (0).
+
+    The library face of ``llm-monitor tail`` (see the module docstring and docs/TAIL.md):
+
+    * ``store``: a store directory or :class:`~monitor.store.Store` (default:
+      ``LLM_MONITOR_STORE``, the config's ``store.path``, else ``./llm-monitor-data``);
+    * ``config``: a :class:`~monitor.config.Config` or the path of an ``llm-monitor.toml``
+      (default: ``./llm-monitor.toml`` if present);
+    * ``baseline``: a selector for the baseline window (default: ``[tail] baseline``);
+    * ``input_format``: force a log format (default: detected per file);
+    * ``status_file``: also write the status as JSON to this file (atomic rename);
+    * ``status_interval``, ``check_interval``, ``poll_interval``: seconds between status lines,
+      the longest time between sequential checks, and seconds between looks at the files;
+    * ``once``: ingest what is there now, check once, and return;
+    * ``quiet``: no status lines or log lines on stderr.
+
+    Mistakes (a path that is a directory, a missing parent directory, a bad baseline or
+    configuration) raise :class:`~monitor.errors.UserError`. See the module example.
+
+    >>> run_tail(["/no/such/dir/app.log"], once=True)
+    Traceback (most recent call last):
+    ...
+    monitor.errors.UserError: no such directory: /no/such/dir (for /no/such/dir/app.log)
+    >>> run_tail(["app.log"], baseline="nope=1", once=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    monitor.errors.SelectorError: ...nope...
+    """
+    patterns = [os.fspath(paths)] if isinstance(paths, (str, os.PathLike)) else [os.fspath(p) for p in paths]
+    if not patterns:
+        raise UserError("no log file or glob to follow")
+    config = config if isinstance(config, Config) else load_config(None if config is None else os.fspath(config))
     settings = TailSettings.from_config(config.tail, config.path or "llm-monitor.toml")
-    if getattr(args, "baseline", None):
-        parse_selector(args.baseline)
-        settings.baseline = args.baseline
-    settings.check_interval = float(args.check_interval)
-    settings.poll_interval = float(args.poll_interval)
-    settings.status_interval = float(args.status_interval)
-    for pattern in args.paths:
+    if baseline:
+        parse_selector(baseline)
+        settings.baseline = baseline
+    for name, value in (("status_interval", status_interval), ("check_interval", check_interval),
+                        ("poll_interval", poll_interval)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise UserError(f"{name} must be a number of seconds > 0, got {value!r}")
+        setattr(settings, name, float(value))
+    for pattern in patterns:
         if not has_magic(pattern) and os.path.isdir(pattern):
             raise UserError(f"is a directory, not a log file: {pattern} (quote a glob such as '{pattern}/*.log')")
         parent = os.path.dirname(pattern) or "."
         if not has_magic(parent) and not os.path.isdir(parent):
             raise UserError(f"no such directory: {parent} (for {pattern})")
-    store = open_store(default_store_path(getattr(args, "store", None), config.store))
+    if not isinstance(store, Store):
+        store = open_store(default_store_path(None if store is None else os.fspath(store), config.store))
     store.require_writable()
+    tune_for_long_run()
     dsn = config.sentry.resolved_dsn()
-    tailer = Tailer(list(args.paths), store, config, settings, input_format=getattr(args, "input_format", None),
-                    status_file=getattr(args, "status_file", None), once=bool(getattr(args, "once", False)),
+    tailer = Tailer(patterns, store, config, settings, input_format=input_format,
+                    status_file=None if status_file is None else os.fspath(status_file), once=once,
                     dsn=dsn, quiet=quiet)
     if threading.current_thread() is threading.main_thread() and not tailer.once:
         _install_signals(tailer)

@@ -12,11 +12,15 @@ Per segment (``[tail] by``, default ``model, route``) the tailer keeps
   statistics, in buckets that merge by addition; it gives the effect size reported with an
   alarm and decides when an open alert is back inside its practical floor.
 
-An alarm becomes an alert only if the recent effect is at least the metric's practical floor
-(``policy.floors``), in the worse direction (or either direction with ``policy.alert_on =
-"both"``). After an alarm the detector is reset (the SR protocol), so a persisting regression
-alarms again later; the alert lifecycle turns those into "still open" (no new Sentry event
-within the cooldown).
+An alarm becomes an alert through the same alert policy as ``llm-monitor check``
+(:func:`detectors.policy.decide`, with *significant* = the detector alarmed): the recent
+window's effect is computed with the batch functions (:func:`detectors.rates.rate_change`:
+difference with its Newcombe interval; :func:`detectors.length.length_shift`: median ratio
+with its interval and the normalized Wasserstein distance), so direction, the practical floor
+(for length the larger of ``|median ratio - 1|`` and ``W / mean``) and severity (``error`` only
+when the interval clears the floor) are decided exactly as in batch. After an alarm the
+detector is reset (the SR protocol), so a persisting regression alarms again later; the alert
+lifecycle turns those into "still open" (no new Sentry event within the cooldown).
 
 Example:
     >>> import numpy as np
@@ -31,21 +35,26 @@ Example:
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.finding import HIGHER_IS_WORSE, Finding
-from detectors.histogram import IntHistogram
-from detectors.sequential import LengthMonitor, RateMonitor, SequentialResult
-from monitor.stats import SegmentKey, SegmentStats
+import duckdb
+import pandas as pd
 
-RATE_FIELDS: dict[str, tuple[str, str]] = {
-    "refusal_rate": ("refusals", "n"),
-    "parse_failure_rate": ("parse_failures", "json_n"),
-    "task_success_rate": ("task_successes", "task_n"),
-}
+from detectors.finding import Finding
+from detectors.metrics import RATE_METRICS
+from detectors.length import length_shift
+from detectors.policy import PolicyConfig, decide
+from detectors.rates import rate_change
+from detectors.sequential import LengthMonitor, RateMonitor, SequentialResult
+from monitor.stats import SegmentKey, SegmentStats, window_stats
+
+RATE_FIELDS: dict[str, tuple[str, str]] = {m.name: (m.numerator, m.denominator) for m in RATE_METRICS if not m.parts}
+"""The rate metrics the sidecar watches, from the metric table (:mod:`detectors.metrics`): every
+rate but a union of others (``parse_failure_rate``), whose parts are watched instead, as ``check``
+tests them."""
 METHOD = "mixture Shiryaev-Roberts e-detector (detectors.sequential)"
 
 
@@ -55,12 +64,34 @@ def rate_of(stats: SegmentStats, metric: str) -> tuple[int, int]:
     >>> rate_of(SegmentStats(n=10, refusals=2), "refusal_rate")
     (2, 10)
     """
-    num, den = RATE_FIELDS[metric]
-    return int(getattr(stats, num)), int(getattr(stats, den))
+    return stats.rate(*RATE_FIELDS[metric])
 
 
-def _median(h: IntHistogram) -> float:
-    return float(h.quantile(0.5)) if h.n else math.nan
+STATS_COLUMNS = ("refusal", "expects_json", "parse_failed", "parse_status", "schema", "task_success")
+"""The event columns the statistics query reads (besides the segment keys and the length)."""
+
+
+def batch_stats(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, by: list[str],
+                length_measure: str = "chars") -> dict[SegmentKey, SegmentStats]:
+    """Per-segment sufficient statistics of a frame of committed events (the batch's share of
+    the window, by the same query as the store's windows).
+
+    >>> import duckdb, pandas as pd
+    >>> f = pd.DataFrame({"route": ["a", "a", "b"], "chars": [5, 7, 9], "refusal": [False, True, False],
+    ...                   "expects_json": [False] * 3, "parse_failed": [False] * 3, "parse_status": ["not_expected"] * 3,
+    ...                   "schema": [None] * 3, "task_success": [None] * 3})
+    >>> st = batch_stats(duckdb.connect(), f, ["route"])
+    >>> st[("a",)].n, st[("a",)].refusals, st[("a",)].length.n, st[("b",)].n
+    (2, 1, 1, 1)
+    """
+    if frame.empty:
+        return {}
+    cols = list(dict.fromkeys([*by, length_measure, *STATS_COLUMNS]))
+    con.register("tail_batch", frame[cols])
+    try:
+        return window_stats(con, "TRUE", [], by, length_measure, relation="tail_batch")
+    finally:
+        con.unregister("tail_batch")
 
 
 @dataclass
@@ -74,21 +105,25 @@ class _Segment:
 class WindowState:
     """Sequential detectors and the recent window for every segment; see the module docstring.
 
-    ``floors``: practical floors per metric; ``min_baseline``: fewest baseline observations
-    for a metric to be monitored; ``false_alarms_per_day``: budget per metric-segment.
+    ``policy``: the alert policy (floors, ``alert_on``, confidence; default
+    :class:`~detectors.policy.PolicyConfig` with ``alert_on="worse"``); ``floors`` / ``alert_on``
+    override its floors and ``alert_on``; ``min_baseline``: fewest baseline observations for a metric to be monitored;
+    ``min_current``: fewest recent observations for a resolution verdict;
+    ``false_alarms_per_day``: budget per metric-segment.
     """
 
-    def __init__(self, by: list[str], *, floors: dict[str, float] | None = None, window_s: float = 300.0,
-                 min_baseline: int = 100, false_alarms_per_day: float = 1 / 30, alert_on: str = "worse",
-                 min_current: int = 30) -> None:
+    def __init__(self, by: list[str], *, policy: PolicyConfig | None = None, floors: dict[str, float] | None = None,
+                 window_s: float = 300.0, min_baseline: int = 100, false_alarms_per_day: float = 1 / 30,
+                 alert_on: str | None = None, min_current: int = 30) -> None:
+        policy = policy or PolicyConfig(alert_on="worse")
+        self.policy = dataclasses.replace(policy, floors={**policy.floors, **(floors or {})},
+                                          alert_on=alert_on or policy.alert_on)
         self.by = list(by)
-        self.floors = dict(floors or {})
         self.window_s = float(window_s)
         self.bucket_s = max(1.0, self.window_s / 30)
         self.min_baseline = int(min_baseline)
         self.min_current = int(min_current)
         self.false_alarms_per_day = float(false_alarms_per_day)
-        self.alert_on = alert_on
         self.segments: dict[SegmentKey, _Segment] = {}
         self.unmonitored: set[SegmentKey] = set()
         self._buckets: deque[tuple[float, dict[SegmentKey, SegmentStats]]] = deque()
@@ -191,44 +226,43 @@ class WindowState:
 
     def _finding(self, seg: _Segment, metric: str, result: SequentialResult, now: float, *,
                  alarmed: bool) -> Finding:
+        """The finding of one detector: the recent window's effect (computed like batch) and the
+        sequential test's evidence; :func:`detectors.policy.decide` with significant = ``alarmed``."""
         recent = self.recent(seg.key, now)
         base = seg.baseline
+        confidence = self.policy.confidence
         if metric == "response_length":
-            n_cur = recent.length.n
-            b_val, c_val = _median(base.length), _median(recent.length)
-            effect = (c_val / b_val - 1.0) if n_cur and b_val else math.nan
-            n_base = base.length.n
+            r = length_shift(base.length, recent.length, confidence=confidence)
+            n_base, n_cur = base.length.n, recent.length.n
+            b_val, c_val = r.baseline_median, r.current_median
+            effect, ci_low, ci_high = r.effect, r.ci_low, r.ci_high
+            quantities = {"median_ratio": r.median_ratio, "wasserstein_normalized": r.wasserstein_normalized,
+                          "baseline_mean": r.baseline_mean, "current_mean": r.current_mean,
+                          "baseline_p90": r.baseline_p90, "current_p90": r.current_p90}
         else:
-            bc, bn = rate_of(base, metric)
+            bc, n_base = rate_of(base, metric)
             cc, n_cur = rate_of(recent, metric)
-            b_val = bc / bn if bn else math.nan
-            c_val = cc / n_cur if n_cur else math.nan
-            effect = c_val - b_val if n_cur else math.nan
-            n_base = bn
-        worse_sign = 1.0 if HIGHER_IS_WORSE.get(metric, True) else -1.0
-        floor = float(self.floors.get(metric, 0.0))
-        if math.isfinite(effect) and effect != 0:
-            direction = "worse" if effect * worse_sign > 0 else "better"
-        else:
-            direction = "none"
-        size = abs(effect) if math.isfinite(effect) else 0.0
-        big = size >= floor and direction != "none"
-        alert = alarmed and big and (direction == "worse" or self.alert_on == "both")
+            r = rate_change(bc, n_base, cc, n_cur, confidence=confidence)
+            b_val, c_val = r.baseline_rate, r.current_rate
+            effect, ci_low, ci_high = r.difference, r.ci_low, r.ci_high
+            quantities = {"baseline_count": bc, "current_count": cc}
         testable = n_cur >= self.min_current
-        segment = dict(zip(self.by, seg.key))
-        if alarmed:
-            verdict = "alert" if alert else ("effect below the practical floor" if not big else "improvement")
-            reason = f"sequential alarm ({verdict}): {result.reason}"
-        else:
-            reason = f"sequential monitor, recent {self.window_s:.0f} s: {result.reason}"
-        return Finding(
-            metric=metric, segment=segment, n_baseline=int(n_base), n_current=int(n_cur),
-            baseline_value=b_val, current_value=c_val, effect=effect, ci_low=None, ci_high=None,
-            statistic=result.statistic, p_value=(result.pvalue if testable or alarmed else None), q_value=None,
-            alert=alert, reason=reason, direction=direction,
-            severity="error" if alert else "info",
+        finding = Finding(
+            metric=metric, segment=dict(zip(self.by, seg.key)), n_baseline=int(n_base), n_current=int(n_cur),
+            baseline_value=float(b_val), current_value=float(c_val), effect=float(effect), ci_low=float(ci_low),
+            ci_high=float(ci_high), statistic=result.statistic,
+            p_value=(result.pvalue if testable or alarmed else None), q_value=None,
             details={"method": METHOD, "source": "tail", "e_value": result.e_value,
                      "log_threshold": result.threshold, "false_alarms_per_day": self.false_alarms_per_day,
-                     "practical_size": size, "floor": floor, "window_s": self.window_s,
-                     "events_since_reset": result.n},
+                     "window_s": self.window_s, "events_since_reset": result.n, "confidence": confidence,
+                     **quantities},
         )
+        d = decide(finding, self.policy, significant=alarmed)
+        finding.alert, finding.direction, finding.severity = d.alert, d.direction, d.severity
+        finding.details.update(practical_size=d.practical_size, floor=d.floor)
+        if alarmed:
+            finding.reason = f"sequential alarm ({d.verdict}): {result.reason}"
+        else:
+            finding.reason = f"sequential monitor, recent {self.window_s:.0f} s: {result.reason}"
+        return finding
+

@@ -13,15 +13,23 @@ it holds ``buffer`` ids. Merging two sorted runs with a stable sort is linear.
 Two different ids share a hash with probability 2**-64 per pair (keyed SipHash, a random key
 per process): with a million ids held, about one event in 2 * 10**13 would be wrongly taken
 for a duplicate.
+
+:class:`DuplicateGuard` fills a :class:`RecentIds` from the store: the ids of every segment
+written within the horizon, each segment read once, whoever wrote it.
 """
 from __future__ import annotations
 
 import secrets
 import time
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
+
+from monitor.compaction import replaced_segments
+from monitor.store import Store
 
 
 class RecentIds:
@@ -110,3 +118,84 @@ class RecentIds:
     @staticmethod
     def _stamp(now: float | None) -> int:
         return int(time.time() if now is None else now)
+
+
+def recent_segments(store: Store, horizon_s: float) -> list[Path]:
+    """Live segments modified in the last ``horizon_s`` seconds."""
+    cutoff = time.time() - horizon_s
+    out = []
+    for p in store.live_segments():
+        try:
+            if p.stat().st_mtime >= cutoff:
+                out.append(p)
+        except FileNotFoundError:
+            continue
+    return out
+
+
+class DuplicateGuard:
+    """The request ids of the store's recent segments, in memory (:class:`RecentIds`): the
+    sidecar's :class:`monitor.commit.RequestIdIndex`.
+
+    Every live segment modified in the last ``horizon_s`` seconds is read once (its
+    ``request_id`` column), whoever wrote it: at start-up that restores what a killed run
+    committed, later it covers other writers and merged segments. The tailer's own commits
+    are added as they are written.
+
+    >>> import tempfile
+    >>> store = Store(tempfile.mkdtemp())
+    >>> _ = store.write_segment(store.frame_to_table(pd.DataFrame({
+    ...     "ts": pd.to_datetime(["2026-11-25T10:00:00Z"]), "request_id": ["r1"], "model": ["m"]})))
+    >>> guard = DuplicateGuard(store)
+    >>> guard.refresh()
+    >>> guard.recent.seen(["r1", "r2"]).tolist()
+    [True, False]
+    """
+
+    def __init__(self, store: Store, *, horizon_s: float = 600.0, capacity: int = 1_000_000,
+                 read_batch_rows: int = 50_000) -> None:
+        self.store = store
+        self.recent = RecentIds(horizon_s=horizon_s, capacity=capacity)
+        self.read_batch_rows = read_batch_rows
+        self._covered: dict[str, float] = {}  # segment names whose ids are held -> when recorded
+        self.segments_read = 0
+
+    def refresh(self) -> None:
+        """Take in the ids of recent segments not covered yet.
+
+        A merged (``c-``) segment whose inputs are all covered is covered without reading it;
+        any other new segment is read once, ``read_batch_rows`` ids at a time.
+        """
+        now = time.time()
+        for p in recent_segments(self.store, self.recent.horizon_s):
+            if p.name in self._covered:
+                continue
+            replaces = replaced_segments(p) if p.name.startswith("c-") else []
+            if replaces and all(name in self._covered for name in replaces):
+                self._covered[p.name] = now
+                continue
+            try:
+                mtime = p.stat().st_mtime
+                with pq.ParquetFile(p) as pf:
+                    for batch in pf.iter_batches(batch_size=self.read_batch_rows, columns=["request_id"]):
+                        ids = batch.column(0).drop_null().to_pandas()
+                        self.recent.add(ids[~self.recent.seen(ids)], now=mtime)
+            except FileNotFoundError:
+                continue  # merged away meanwhile: the merged segment is read instead
+            self.segments_read += 1
+            for name in [p.name, *replaces]:
+                self._covered[name] = now
+        horizon = now - 2 * self.recent.horizon_s
+        if len(self._covered) > 1024:
+            self._covered = {name: t for name, t in self._covered.items() if t >= horizon}
+
+    def seen(self, request_ids: pd.Series) -> np.ndarray:
+        """Which ids a recent segment holds (after :meth:`refresh`): the dedup lookup of a commit
+        (:class:`monitor.commit.RequestIdIndex`)."""
+        self.refresh()
+        return self.recent.seen(request_ids)
+
+    def committed(self, segment: str | Path, request_ids: pd.Series) -> None:
+        """Record a segment this process has just written (its ids are not read back)."""
+        self.recent.add(request_ids)
+        self._covered[Path(segment).name] = time.time()
