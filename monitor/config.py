@@ -23,9 +23,9 @@ from typing import Any, Callable, Iterable
 from detectors.policy import PolicyConfig
 from monitor.errors import ConfigError, UserError
 from monitor.formats import FORMATS
+from monitor.keys import SEGMENT_KEYS
 
 CONFIG_FILENAME = "llm-monitor.toml"
-SEGMENT_KEYS = ("model", "model_version", "route", "schema_name", "requested_model")
 
 
 

@@ -75,7 +75,7 @@ class TailSettings:
         ...
         monitor.errors.ConfigError: cfg.toml: tail.window_s: must be a number > 0, got 0
         """
-        from monitor.config import SEGMENT_KEYS
+        from monitor.keys import SEGMENT_KEYS
 
         s = cls()
         for key, value in table.items():
