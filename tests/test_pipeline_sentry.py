@@ -19,9 +19,9 @@ def test_demo_sends_each_alert_once_without_text(tmp_path: Path, sentry_receiver
     result = run_cli("demo", "--store", str(store), "--events", "3000",
                      env={"SENTRY_DSN": sentry_receiver.dsn, "SENTRY_ENVIRONMENT": "ci"})
     assert result.returncode == 0, result.stderr
-    assert "Sentry: 4 sent" in result.stdout, result.stdout
+    assert "Sentry: 5 sent" in result.stdout, result.stdout
     events = sentry_receiver.events()
-    assert len(events) == 4
+    assert len(events) == 5
     seen = {(e["tags"]["route"], e["tags"]["metric"]) for e in events}
     assert seen == DEMO_ALERTS
     for e in events:
@@ -30,8 +30,11 @@ def test_demo_sends_each_alert_once_without_text(tmp_path: Path, sentry_receiver
         assert e["environment"] == "ci"
         assert e["level"] in ("warning", "error")
         n_current = e["contexts"]["finding"]["n_current"]
-        if e["tags"]["metric"] in ("refusal_rate", "parse_failure_rate", "task_success_rate"):
+        if e["tags"]["metric"] in ("refusal_rate", "json_invalid_rate", "task_success_rate"):
             assert n_current == 3000
+        elif e["tags"]["metric"] == "schema_violation_rate":  # among the events whose JSON parsed
+            finding = e["contexts"]["finding"]
+            assert 2500 < n_current < 3000 and finding["details"]["baseline_model_version"] == "2026-10-01"
         else:  # length counts the responses that are not refusals
             assert 2900 < n_current <= 3000
     raw = b"".join(r.envelope.raw for r in sentry_receiver.requests if r.envelope is not None)
@@ -42,7 +45,7 @@ def test_demo_sends_each_alert_once_without_text(tmp_path: Path, sentry_receiver
     again = run_cli("check", "--store", str(store), "--baseline", "model=acme-chat,model_version=2026-10-01",
                     "--current", "model=acme-chat,model_version=2026-11-20", env={"SENTRY_DSN": sentry_receiver.dsn})
     assert again.returncode == 1
-    assert len(sentry_receiver.events()) == 4
+    assert len(sentry_receiver.events()) == 5
 
 
 def test_alerts_wait_in_outbox_until_sentry_is_reachable(tmp_path: Path, sentry_receiver) -> None:
@@ -58,4 +61,4 @@ def test_alerts_wait_in_outbox_until_sentry_is_reachable(tmp_path: Path, sentry_
     assert again.returncode == 1
     assert sentry_receiver.wait_for(lambda r: len(r.events()) >= 4, timeout=10)
     assert {(e["tags"]["route"], e["tags"]["metric"]) for e in sentry_receiver.events()} == DEMO_ALERTS
-    assert len(sentry_receiver.events()) == 4
+    assert len(sentry_receiver.events()) == 5

@@ -89,7 +89,7 @@ def test_report_sections_and_content(demo: tuple[monitor.Monitor, Path]) -> None
     assert text.count('src="data:image/png;base64,') >= 5  # 4 metrics + parse-status breakdown
     summary = text[text.index('id="summary"'):text.index('id="response-length"')]
     for metric, route in (("Response length", "route=chat"), ("Refusal rate", "route=support"),
-                          ("Parse-failure rate", "route=extract"), ("Task-success rate", "route=summarize")):
+                          ("Invalid-JSON rate", "route=extract"), ("Task-success rate", "route=summarize")):
         assert re.search(f"{metric}</b> on <b>model={MODEL}, {route}</b>", summary), metric
     assert "route=faq" not in summary
     assert f"versions: baseline {OLD_VERSION}; current {NEW_VERSION}" in summary

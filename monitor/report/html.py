@@ -149,8 +149,8 @@ def _summary(data: Any) -> str:
     alerts = [f for f in data.findings if f.alert]
     out = ['<section id="summary"><h2>Summary</h2>']
     if alerts:
-        out.append(f'<div class="banner bad">{len(alerts)} regression(s) found across '
-                   f'{len({f.segment_key for f in alerts})} segment(s)</div><ul class="alerts">')
+        out.append(f'<div class="banner bad">{len(alerts)} alert(s) found across '
+                   f'{len({f.segment_key for f in alerts})} regressed segment(s)</div><ul class="alerts">')
         for f in alerts:
             since = ""
             if f.changed_at:
@@ -332,8 +332,8 @@ def render_report(m: Any, comparison: Any, *, title: str | None = None) -> str:
             inventory = version_inventory(m, data.keys, comparison.baseline, comparison.current)
             name_versions([f for f in data.findings if "versions_current" not in f.details], inventory, data.keys)
     measure = m.config.length_measure
-    alerts = sum(f.alert for f in data.findings)
-    heading = title or ("llm-monitor report: " + (f"{alerts} regression(s)" if alerts else "no regression"))
+    regressed = len({f.segment_key for f in data.findings if f.alert})  # a segment that regressed, on any metric
+    heading = title or ("llm-monitor report: " + (f"{regressed} regression(s)" if regressed else "no regression"))
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html>",
@@ -376,7 +376,7 @@ def check_report_path(path: str | os.PathLike[str]) -> Path:
     >>> check_report_path("/no/such/dir/r.html")
     Traceback (most recent call last):
     ...
-    monitor.errors.UserError: --report /no/such/dir/r.html: directory /no/such/dir does not exist
+    monitor.errors.UserError: report /no/such/dir/r.html: directory /no/such/dir does not exist
     """
     target = Path(path)
     if target.is_dir():
