@@ -136,7 +136,13 @@ def _ratio_ci(base: IntHistogram, cur: IntHistogram, q: float, confidence: float
     ratio = qc / qb
     se = math.hypot(_log_se(base, q, qb, confidence), _log_se(cur, q, qc, confidence))
     z = stats.norm.ppf(0.5 + confidence / 2.0)
-    return ratio, (ratio * math.exp(-z * se), ratio * math.exp(z * se))
+    # a handful of wildly spread lengths gives a log-scale half-width past exp's range: the
+    # interval is then unbounded (the upper bound inf, the lower 0), never an overflow
+    return ratio, (ratio * float(np.exp(-min(z * se, 700.0))), ratio * _exp_or_inf(z * se))
+
+
+def _exp_or_inf(x: float) -> float:
+    return math.inf if x > 700.0 else math.exp(x)
 
 
 def length_shift(baseline: IntHistogram, current: IntHistogram, *, confidence: float = 0.95) -> LengthShiftResult:

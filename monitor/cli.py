@@ -289,11 +289,15 @@ COMMANDS = {"ingest": cmd_ingest, "signals": cmd_signals, "check": cmd_check, "m
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``llm-monitor`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if any("\x00" in word for word in words):  # no shell can pass one; a path with it cannot be opened
+        parser.error("an argument holds a NUL byte")
+    args = parser.parse_args(words)
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:
-        sys.stderr.write(f"llm-monitor {args.command}: error: {exc}\n")
+        message = " ".join(str(exc).splitlines())  # a path may hold a newline: the message stays one line
+        sys.stderr.write(f"llm-monitor {args.command}: error: {message}\n")
         return EXIT_USAGE
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -102,3 +102,15 @@ def test_large_counts_never_expand() -> None:
     assert r.statistic == pytest.approx(0.25) and r.pvalue < 1e-300 or r.pvalue == 0.0
     assert a.quantile(0.5) == 200.0
     assert wasserstein_hist(a, b) == pytest.approx(25.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 10_000_000), min_size=1, max_size=6),
+       st.lists(st.integers(0, 10_000_000), min_size=1, max_size=6))
+def test_length_shift_of_tiny_wild_windows_never_raises(base: list[int], cur: list[int]) -> None:
+    """Found by the CLI fuzz test: three responses, one of 300,000 characters, overflowed exp()."""
+    from detectors.length import length_shift
+
+    r = length_shift(IntHistogram.from_samples(base), IntHistogram.from_samples(cur))
+    lo, hi = r.ci_low, r.ci_high
+    assert (math.isnan(lo) and math.isnan(hi)) or lo <= hi
