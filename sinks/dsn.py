@@ -21,3 +21,19 @@ ENV_VAR = "SENTRY_DSN"
 def resolve_dsn(explicit: str | None) -> str | None:
     """``explicit``, else ``$SENTRY_DSN``, else None (empty strings count as unset)."""
     return explicit or os.environ.get(ENV_VAR) or None
+
+
+def redact_dsn(dsn: str | None) -> str:
+    """The DSN without its key (the part before ``@``), for logs, status and errors.
+
+    >>> redact_dsn("https://abc123@o1.ingest.sentry.io/42"), redact_dsn(None)
+    ('https://***@o1.ingest.sentry.io/42', '(none)')
+    >>> redact_dsn("https://pub:secret@host/1"), redact_dsn("not a dsn")
+    ('https://***@host/1', '(set, not shown)')
+    """
+    if not dsn:
+        return "(none)"
+    scheme, sep, rest = dsn.partition("://")
+    if not sep or "@" not in rest:
+        return "(set, not shown)"
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
