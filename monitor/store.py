@@ -326,7 +326,7 @@ class Store:
         rows: list[dict[str, Any]] = []
         if self.quarantine_dir.is_dir():
             for p in sorted(self.quarantine_dir.glob("*.jsonl")):
-                with open(p, encoding="utf-8") as fh:
+                with contextlib.suppress(FileNotFoundError), open(p, encoding="utf-8") as fh:  # retention may delete
                     rows.extend(json.loads(line) for line in fh if line.strip())
         columns = ["quarantined_at", "source", "line", "reason", "raw", "raw_base64"]
         frame = pd.DataFrame(rows)
