@@ -271,7 +271,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
-    return _open(args).tail(args.paths, baseline=args.baseline, input_format=args.input_format,
+    import warnings
+
+    from monitor.store import StoreExposureWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StoreExposureWarning)  # the tailer logs it, in its --log-format
+        m = _open(args)
+    return m.tail(args.paths, baseline=args.baseline, input_format=args.input_format,
                             status_file=args.status_file, status_interval=args.status_interval,
                             check_interval=args.check_interval, poll_interval=args.poll_interval, once=args.once,
                             metrics_addr=args.metrics_addr, log_format=args.log_format)
