@@ -2,11 +2,10 @@
 
 What is kept (``[retention]`` and ``[outbox]`` in ``llm-monitor.toml``, docs/CONFIG.md):
 
-* **events**: with ``events_days`` set, a segment is deleted once its *newest* event is more
-  than ``events_days`` old (retention works segment by segment, so the store holds those days
-  plus at most the span of one segment; the sidecar's segments are seconds to hours long, the
-  nightly job's merged segments one day). Unset (the default), every event is kept: deleting
-  data is the user's decision.
+* **events**: with ``events_days`` set, events older than ``events_days`` (by ``ts``) are
+  deleted at each pass: a segment whose newest event is older is deleted, a segment that
+  straddles the cutoff is rewritten without its old rows through the compaction protocol.
+  Unset (the default), every event is kept: deleting data is the user's decision.
 * **quarantine**: files older than ``quarantine_days`` (30) are deleted, then the oldest files
   while the quarantine holds more than ``quarantine_max_bytes`` (256 MiB).
 * **alert log**: ``alerts.jsonl`` is rotated once it is larger than ``alerts_max_bytes``
@@ -23,7 +22,7 @@ deleted, the largest ``source_offset`` it holds for each tailed source is record
 ``<store>/retained.json`` (written to ``tmp/`` and renamed): the sidecar resumes a file past
 events that retention removed (:func:`monitor.tail.writer.committed_positions`) instead of
 reading it again from the start. A crash between the two steps leaves the segment in place;
-the next pass deletes it.
+the next pass deletes it (recording a position twice is harmless: the largest is kept).
 
 Example:
     >>> import tempfile, pandas as pd
@@ -35,8 +34,8 @@ Example:
     ...     "ts": pd.to_datetime(["2026-11-29T10:00:00Z"]), "request_id": ["new"], "model": ["m"]})))
     >>> now = pd.Timestamp("2026-11-30T00:00:00Z").timestamp()
     >>> r = apply_retention(store, RetentionConfig(events_days=30), now=now)
-    >>> r.event_segments, list(store.sql("select request_id from events").request_id)
-    (1, ['new'])
+    >>> r.event_segments, r.event_rows, list(store.sql("select request_id from events").request_id)
+    (1, 1, ['new'])
 """
 
 from __future__ import annotations
@@ -50,6 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -69,7 +69,9 @@ class RetentionReport:
     """What one :func:`apply_retention` pass deleted."""
 
     event_segments: int = 0
+    """Segments deleted, or rewritten without their old rows."""
     event_rows: int = 0
+    """Event rows deleted."""
     quarantine_files: int = 0
     alert_files: int = 0
 
@@ -77,9 +79,9 @@ class RetentionReport:
         """One line for the user.
 
         >>> RetentionReport(2, 900, 1, 0).summary()
-        'retention: 2 event segment(s) (900 rows), 1 quarantine file(s), 0 rotated alert log(s) deleted'
+        'retention: 900 event row(s) in 2 segment(s), 1 quarantine file(s), 0 rotated alert log(s) deleted'
         """
-        return (f"retention: {self.event_segments} event segment(s) ({self.event_rows} rows), "
+        return (f"retention: {self.event_rows} event row(s) in {self.event_segments} segment(s), "
                 f"{self.quarantine_files} quarantine file(s), {self.alert_files} rotated alert log(s) deleted")
 
 
@@ -96,31 +98,51 @@ def apply_retention(store: Store, retention: RetentionConfig, *, now: float | No
 
 
 def expire_events(store: Store, days: float, *, now: float | None = None) -> tuple[int, int]:
-    """Delete the live segments whose newest event is more than ``days`` old; returns (segments, rows).
+    """Delete the events more than ``days`` old; returns (segments deleted or rewritten, rows deleted).
 
-    Crash-safe as the module docstring says.
+    A segment whose newest event is older is deleted; a segment that straddles the cutoff is
+    rewritten without its old rows, by the compaction protocol (a ``c-`` segment that names the
+    segment it replaces; the replaced file is deleted by the next pass's
+    :func:`monitor.compaction.recover`, so no reader's listing can miss both). Crash-safe as the
+    module docstring says.
     """
-    from monitor.compaction import recover, ts_range
+    from monitor.compaction import recover, replaced_segments, ts_range
 
     cutoff = dt.datetime.fromtimestamp((time.time() if now is None else now) - days * 86400.0, dt.timezone.utc)
-    deleted = rows = 0
+    touched = rows = 0
     with store.writer_lock():
         recover(store)
         expired: list[Path] = []
+        straddling: list[Path] = []
         for p in store.live_segments():
             with contextlib.suppress(FileNotFoundError):
-                _, hi = ts_range(p)
+                lo, hi = ts_range(p)
                 if hi is not None and hi < cutoff:
                     expired.append(p)
-        if not expired:
+                elif lo is not None and lo < cutoff:
+                    straddling.append(p)
+        if not expired and not straddling:
             return 0, 0
-        _record_positions(store, expired)
+        kept: dict[str, pa.Table] = {}
+        dropped: list[pa.Table] = []
+        for p in straddling:
+            table = pq.read_table(p)
+            old = pc.less(table.column("ts"), pa.scalar(cutoff, table.schema.field("ts").type))
+            old = pc.fill_null(old, False)
+            dropped.append(table.filter(old))
+            kept[p.name] = table.filter(pc.invert(old))
+        _record_positions(store, [pq.read_table(p, columns=POSITION_COLUMNS) for p in expired] +
+                          [t.select(POSITION_COLUMNS) for t in dropped])
+        for p in straddling:  # the rewritten segment first: readers skip the one it replaces
+            store.write_segment(kept[p.name], prefix="c", replaces=sorted({p.name, *replaced_segments(p)}))
+            rows += pq.ParquetFile(p).metadata.num_rows - kept[p.name].num_rows
+            touched += 1
         for p in expired:
             with contextlib.suppress(FileNotFoundError):
                 rows += pq.ParquetFile(p).metadata.num_rows
                 p.unlink()
-                deleted += 1
-    return deleted, rows
+                touched += 1
+    return touched, rows
 
 
 def retained_positions(store: Store) -> dict[str, tuple[int, int]]:
@@ -137,14 +159,17 @@ def retained_positions(store: Store) -> dict[str, tuple[int, int]]:
     return {str(k): (int(v[0]), int(v[1])) for k, v in raw.items()}
 
 
-def _record_positions(store: Store, segments: list[Path]) -> None:
+POSITION_COLUMNS = ["source_id", "source_offset", "source_line"]
+
+
+def _record_positions(store: Store, tables: list[pa.Table]) -> None:
+    """Merge into ``retained.json`` the largest offset (and its line) per tailed source of ``tables``."""
     positions = retained_positions(store)
-    for p in segments:
-        table = pq.read_table(p, columns=["source_id", "source_offset", "source_line"])
+    for table in tables:
+        table = table.filter(pc.fill_null(pc.starts_with(table.column("source_id"), "tail:"), False))
         if table.num_rows == 0:
             continue
-        grouped = table.filter(pc.starts_with(table.column("source_id"), "tail:")).group_by("source_id").aggregate(
-            [("source_offset", "max")])
+        grouped = table.group_by("source_id").aggregate([("source_offset", "max")])
         for sid, off in zip(grouped.column("source_id").to_pylist(), grouped.column("source_offset_max").to_pylist()):
             if off is None or off <= positions.get(sid, (0, 0))[0]:
                 continue
