@@ -151,6 +151,7 @@ class Tailer:
         self._heartbeat: float | None = None  # monotonic time of the loop's last round (None: not started)
         self._waiting_s = 0.0  # longest time a file with unread bytes has gone without a commit
         self._last_publish = 0.0
+        self._last_sequential = -1e18
         if settings.metrics_addr:
             from monitor.tail.metrics import TailMetrics
 
@@ -230,7 +231,8 @@ class Tailer:
         from sinks.alert_log import append_alerts, new_run_id
 
         findings = self.window.check(now)
-        if self.metrics is not None:
+        if self.metrics is not None and (findings or now - self._last_sequential >= 1.0):
+            self._last_sequential = now  # the gauges need not be fresher than a second (scrapes: 15-30 s)
             self.metrics.sequential(self.window.statistics, self.settings.by)
         due_status = now - self._last_check >= self.settings.check_interval
         if not findings and not due_status:
