@@ -11,7 +11,8 @@
    for ``--rss-minutes``; samples every 5 s.
 4. **Metrics cost**: ``tail --once`` throughput with ``--metrics-addr`` (scraped every 0.5 s
    while it runs) against without, runs alternated, one core; the cost in percent.
-5. **Footprint**: the RSS of importing what ``tail`` imports (fresh interpreter), and a sidecar
+5. **Disk**: bytes per million events in the store, as committed and after compaction.
+6. **Footprint**: the RSS of importing what ``tail`` imports (fresh interpreter), and a sidecar
    at default settings fed at a fixed rate (1,000 and 20,000 events/s): RSS in steady state
    and CPU seconds per million events (from ``/proc/<pid>/stat``).
 
@@ -21,6 +22,7 @@ Usage::
     python benchmarks/tail.py --only latency --trials 10
     python benchmarks/tail.py --only metrics
     python benchmarks/tail.py --only footprint --footprint-seconds 60
+    python benchmarks/tail.py --only disk
 """
 
 from __future__ import annotations
@@ -522,6 +524,40 @@ def bench_metrics_updates(batches: int = 2000) -> None:
     print(f"| per scrape (exposition of every series) | {per_scrape * 1e3:.2f} ms |")
 
 
+# ----------------------------------------------------------------------------- disk
+def bench_disk(work: Path, n: int) -> None:
+    """Bytes on disk per million events: the sidecar's segments as committed, and after compaction."""
+    from monitor.compaction import compact
+    from monitor.store import Store
+
+    path = work / "disk.jsonl"
+    rng = random.Random(7)
+    with open(path, "wb") as fh:
+        for i in range(n):
+            fh.write(event_line(i, route=f"r{i % 5}", refuse=rng.random() < 0.03, rng=rng, prefix="d") + b"\n")
+    log_bytes = path.stat().st_size
+    store = Store(work / "disk-store")
+    res = subprocess.run([sys.executable, "-m", "monitor.cli", "tail", str(path), "--store", str(store.root), "--once",
+                          "--input-format", "native"], env=env_without_sentry(), capture_output=True, text=True, cwd=work)
+    if res.returncode:
+        raise SystemExit(res.stderr)
+
+    def events_bytes() -> tuple[int, int]:
+        files = list(store.events_dir.glob("*.parquet"))
+        return sum(p.stat().st_size for p in files), len(files)
+
+    raw, raw_n = events_bytes()
+    compact(store, None, settle_s=0)
+    merged, merged_n = events_bytes()
+    per_m = 1e6 / n
+    print(f"\n## Disk per million events ({n} events of {log_bytes / n:.0f} bytes as JSON lines, native format)")
+    print("| state | segments | MB per million events | bytes per event | share of the log's size |")
+    print("|---|---|---|---|---|")
+    for label, b, k in (("as committed by tail --once (batches of 5,000)", raw, raw_n),
+                        ("after compaction", merged, merged_n)):
+        print(f"| {label} | {k} | {b * per_m / 1e6:,.0f} | {b / n:,.0f} | {b / log_bytes:.0%} |")
+
+
 # ----------------------------------------------------------------------------- footprint
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as fh:
@@ -601,7 +637,7 @@ def bench_footprint(work: Path, rates: list[float], seconds: float, warm_up: flo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=["latency", "throughput", "rss", "metrics", "footprint"])
+    ap.add_argument("--only", choices=["latency", "throughput", "rss", "metrics", "footprint", "disk"])
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--rate", type=float, default=1000.0, help="events/s written in the latency run")
     ap.add_argument("--events", type=int, default=200_000, help="events in the throughput run")
@@ -609,6 +645,7 @@ def main() -> None:
     ap.add_argument("--delay-runs", type=int, default=20, help="simulated runs per step size (statistical delay)")
     ap.add_argument("--metrics-events", type=int, default=100_000, help="events per run of the metrics-cost runs")
     ap.add_argument("--metrics-runs", type=int, default=3, help="runs with and without metrics")
+    ap.add_argument("--disk-events", type=int, default=100_000, help="events of the disk-use run")
     ap.add_argument("--footprint-seconds", type=float, default=60.0, help="measured seconds per footprint rate")
     ap.add_argument("--footprint-rates", default="1000,20000", help="events/s, comma-separated")
     args = ap.parse_args()
@@ -624,6 +661,8 @@ def main() -> None:
             bench_rss(work, args.rss_minutes)
         if args.only in (None, "metrics"):
             bench_metrics_cost(work, args.metrics_events, args.metrics_runs)
+        if args.only in (None, "disk"):
+            bench_disk(work, args.disk_events)
         if args.only in (None, "footprint"):
             bench_import_rss()
             bench_footprint(work, [float(r) for r in args.footprint_rates.split(",")], args.footprint_seconds)
