@@ -37,3 +37,24 @@ def redact_dsn(dsn: str | None) -> str:
     if not sep or "@" not in rest:
         return "(set, not shown)"
     return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+
+
+def dsn_problem(dsn: str) -> str | None:
+    """Why ``dsn`` is not a usable Sentry DSN (a message without its key), or None.
+
+    >>> dsn_problem("https://abc123@o1.ingest.sentry.io/42") is None
+    True
+    >>> dsn_problem("ftp://abc123@host/1")
+    "Sentry DSN ftp://***@host/1 is not valid: Unsupported scheme 'ftp'"
+    """
+    from sentry_sdk.utils import BadDsn, Dsn
+
+    try:
+        Dsn(dsn)
+    except BadDsn as exc:
+        reason = str(exc)
+        key = dsn.partition("://")[2].rpartition("@")[0]
+        if key:
+            reason = reason.replace(key, "***")
+        return f"Sentry DSN {redact_dsn(dsn)} is not valid: {reason}"
+    return None

@@ -264,3 +264,17 @@ def test_store_modes_are_private_and_a_loose_store_is_warned(tmp_path: Path) -> 
     assert warn == [f"llm-monitor: warning: store {store} is accessible to group or others (events/ 0755); it holds "
                     f"prompts and responses: run chmod -R go-rwx {store}"], res.stderr
     assert stat.S_IMODE((store / "events").stat().st_mode) == 0o755  # warned, not changed behind the user's back
+
+
+def test_a_bad_dsn_is_a_usage_error_without_its_key(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_bytes(native(1) + b"\n")
+    secret = "beefbeef9999"
+    for dsn in (f"ftp://{secret}@127.0.0.1/1", f"http://{secret}@127.0.0.1", secret):
+        res = subprocess.run([sys.executable, "-m", "monitor.cli", "tail", str(log), "--store", str(tmp_path / "s"),
+                              "--once"], cwd=tmp_path, env=clean_env(SENTRY_DSN=dsn), capture_output=True, text=True,
+                             timeout=120)
+        assert res.returncode == 2, res.stderr
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and "is not valid" in lines[0] and "Traceback" not in res.stderr, res.stderr
+        assert secret not in res.stderr

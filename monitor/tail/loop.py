@@ -600,6 +600,12 @@ def run_tail(paths: list[str] | str, *, store: str | os.PathLike[str] | Store | 
     store.require_writable()
     tune_for_long_run()
     dsn = config.sentry.resolved_dsn()
+    if dsn:
+        from sinks.dsn import dsn_problem
+
+        problem = dsn_problem(dsn)
+        if problem:
+            raise UserError(f"{problem} (SENTRY_DSN or sentry.dsn)")
     tailer = Tailer(patterns, store, config, settings, input_format=input_format,
                     status_file=None if status_file is None else os.fspath(status_file), once=once,
                     dsn=dsn, quiet=quiet)
