@@ -116,13 +116,15 @@ def exposure(root: str | os.PathLike[str]) -> list[str]:
     []
     >>> os.chmod(s.events_dir, 0o755); exposure(s.root)
     ['events/ 0755']
+    >>> link = s.root.parent / "link"; link.symlink_to(s.root); os.chmod(s.events_dir, 0o700); exposure(link)
+    []
     """
     root = Path(root)
     loose: list[str] = []
 
     def look(p: Path, label: str) -> None:
         try:
-            mode = stat.S_IMODE(p.lstat().st_mode)
+            mode = stat.S_IMODE(p.stat().st_mode)  # through a symlink (its own mode is 0777)
         except OSError:
             return
         if mode & 0o077:
