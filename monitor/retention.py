@@ -105,6 +105,15 @@ def expire_events(store: Store, days: float, *, now: float | None = None) -> tup
     segment it replaces; the replaced file is deleted by the next pass's
     :func:`monitor.compaction.recover`, so no reader's listing can miss both). Crash-safe as the
     module docstring says.
+
+    >>> import tempfile, pandas as pd
+    >>> store = Store(tempfile.mkdtemp())
+    >>> _ = store.write_segment(store.frame_to_table(pd.DataFrame({"model": ["m"] * 2, "request_id": ["a", "b"],
+    ...     "ts": pd.to_datetime(["2026-11-01T00:00:00Z", "2026-11-29T12:00:00Z"])})))
+    >>> expire_events(store, 7, now=pd.Timestamp("2026-11-30T00:00:00Z").timestamp())
+    (1, 1)
+    >>> list(store.sql("select request_id from events").request_id)
+    ['b']
     """
     from monitor.compaction import recover, replaced_segments, ts_range
 

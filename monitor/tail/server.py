@@ -128,6 +128,19 @@ class ProbeServer:
 
     ``metrics()`` returns the exposition bytes; ``health()`` and ``ready()`` return the list of
     reasons for failing (``[]`` = 200).
+
+    >>> import urllib.request, urllib.error
+    >>> srv = ProbeServer("127.0.0.1:0", metrics=lambda: b"up 1\\n", content_type="text/plain",
+    ...                   health=lambda: [], ready=lambda: ["store not writable: tmp/ is missing"])
+    >>> srv.start()
+    >>> urllib.request.urlopen(srv.url + "/healthz").read()
+    b'{"status": "alive"}\\n'
+    >>> try:
+    ...     urllib.request.urlopen(srv.url + "/readyz")
+    ... except urllib.error.HTTPError as e:
+    ...     print(e.code, e.read().decode().strip())
+    503 {"status": "not ready", "reasons": ["store not writable: tmp/ is missing"]}
+    >>> srv.close()
     """
 
     def __init__(self, addr: str, *, metrics: Callable[[], bytes], content_type: str,
