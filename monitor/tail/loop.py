@@ -231,9 +231,13 @@ class Tailer:
         from sinks.alert_log import append_alerts, new_run_id
 
         findings = self.window.check(now)
-        if self.metrics is not None and (findings or now - self._last_sequential >= 1.0):
-            self._last_sequential = now  # the gauges need not be fresher than a second (scrapes: 15-30 s)
-            self.metrics.sequential(self.window.statistics, self.settings.by)
+        if self.metrics is not None:
+            for f in findings:
+                if f.alert:
+                    self.metrics.alert(f.metric)  # before the gauges (see monitor.tail.metrics)
+            if findings or now - self._last_sequential >= 1.0:
+                self._last_sequential = now  # the gauges need not be fresher than a second (scrapes: 15-30 s)
+                self.metrics.sequential(self.window.statistics, self.settings.by)
         due_status = now - self._last_check >= self.settings.check_interval
         if not findings and not due_status:
             return
@@ -245,8 +249,6 @@ class Tailer:
             t = self._lifecycle.observe(f.to_dict(), now=wall)
             self._tracked_keys[t.key] = (tuple(f.segment[k] for k in self.settings.by), f.metric)
             self.counters.alerts += 1
-            if self.metrics is not None:
-                self.metrics.alert(f.metric)
             self.log(f"alert {t.action}: {f.metric} on {f.segment_key}: {f.reason}", "warning", metric=f.metric,
                      segment=f.segment, action=t.action, severity=f.severity)
             if t.event_id:

@@ -135,14 +135,17 @@ class TailMetrics:
         self.delivered = Counter(PREFIX + "outbox_delivered", "Outbox entries delivered to Sentry.", registry=r)
         self.delivery_errors = Counter(PREFIX + "sentry_delivery_errors",
                                        "Failed Sentry sends (the entry stays pending and is retried).", registry=r)
-        self.alerts = Counter(PREFIX + "alerts", "Alerts raised by the sequential detectors, by metric.", ["metric"],
-                              registry=r)
+        # the sequential gauges are registered (so read by a scrape) before the alerts counter, and
+        # the loop counts an alert before it publishes the gauges: a scrape that sees a statistic at
+        # its threshold also sees the alert it raised
         self.log_evalue = Gauge(PREFIX + "log_evalue", "Current log statistic of the sequential e-detector "
                                 "(mixture Shiryaev-Roberts) per metric and segment; an alarm when it reaches "
                                 "llm_monitor_tail_log_threshold. Segments beyond metrics_max_segments: the largest "
                                 "in segment='other'.", ["metric", "segment"], registry=r)
         self.log_threshold = Gauge(PREFIX + "log_threshold", "Alarm threshold of the sequential statistic (log).",
                                    ["metric", "segment"], registry=r)
+        self.alerts = Counter(PREFIX + "alerts", "Alerts raised by the sequential detectors, by metric.", ["metric"],
+                              registry=r)
         self.rss = Gauge(PREFIX + "rss_bytes", "Resident set size of the sidecar.", registry=r)
         self.live_segments = Gauge(PREFIX + "segments_live", "Live event segments in the store.", registry=r)
         self.outbox_pending = Gauge(PREFIX + "outbox_pending", "Alerts waiting in the outbox for delivery.", registry=r)
