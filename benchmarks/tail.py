@@ -9,11 +9,20 @@
    time of one batch goes (parse / convert+validate / signals / commit / statistics).
 3. **Memory**: RSS of a tailer fed continuously (with rotations and deletion of old files)
    for ``--rss-minutes``; samples every 5 s.
+4. **Metrics cost**: ``tail --once`` throughput with ``--metrics-addr`` (scraped every 0.5 s
+   while it runs) against without, runs alternated, one core; the cost in percent.
+5. **Disk**: bytes per million events in the store, as committed and after compaction.
+6. **Footprint**: the RSS of importing what ``tail`` imports (fresh interpreter), and a sidecar
+   at default settings fed at a fixed rate (1,000 and 20,000 events/s): RSS in steady state
+   and CPU seconds per million events (from ``/proc/<pid>/stat``).
 
 Usage::
 
-    python benchmarks/tail.py                     # all three, ~12 minutes
+    python benchmarks/tail.py                     # all of them, ~20 minutes
     python benchmarks/tail.py --only latency --trials 10
+    python benchmarks/tail.py --only metrics
+    python benchmarks/tail.py --only footprint --footprint-seconds 60
+    python benchmarks/tail.py --only disk
 """
 
 from __future__ import annotations
@@ -409,14 +418,236 @@ def bench_rss(work: Path, minutes: float) -> None:
           f"({samples[-1][2] / (samples[-1][0] or 1):,.0f} events/s sustained on 2 shared cores, writer included)")
 
 
+# ----------------------------------------------------------------------------- metrics cost
+def bench_metrics_cost(work: Path, n: int, runs: int) -> None:
+    """``tail --once`` over ``n`` events with and without ``--metrics-addr`` (alternated; median of ``runs``)."""
+    import re
+    import urllib.request
+
+    path = work / "met.jsonl"
+    rng = random.Random(5)
+    with open(path, "wb") as fh:
+        for i in range(n):
+            fh.write(event_line(i, route=f"r{i % 5}", refuse=rng.random() < 0.03, rng=rng, prefix="mt") + b"\n")
+    empty = work / "met-empty.jsonl"
+    empty.write_bytes(b"")
+    taskset = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+
+    def once(target: Path, store: Path, metrics: bool) -> tuple[float, float, int]:
+        """(wall seconds, CPU seconds of the tailer process, scrapes)."""
+        import resource
+
+        extra = ["--metrics-addr", "127.0.0.1:0"] if metrics else []
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([*taskset, sys.executable, "-m", "monitor.cli", "tail", str(target), "--store",
+                                 str(store), "--once", "--input-format", "native", *extra], env=env_without_sentry(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=work)
+        scrapes = 0
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            m = re.search(r"metrics on (http://[0-9.:]+)/metrics", line)
+            if m:  # scrape every 0.5 s until the run ends (Prometheus' default is every 15 s)
+                url = m.group(1)
+
+                def scraper() -> None:
+                    nonlocal scrapes
+                    while proc.poll() is None:
+                        try:
+                            urllib.request.urlopen(url + "/metrics", timeout=2).read()
+                            scrapes += 1
+                        except OSError:
+                            pass
+                        time.sleep(0.5)
+
+                threading.Thread(target=scraper, daemon=True).start()
+        if proc.wait():
+            raise SystemExit(f"tail --once failed ({proc.returncode})")
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return wall, cpu, scrapes
+
+    results: dict[bool, list[float]] = {False: [], True: []}
+    cpu_us: dict[bool, list[float]] = {False: [], True: []}
+    scraped = []
+    for k in range(runs):
+        for metrics in (False, True) if k % 2 == 0 else (True, False):
+            wall0, cpu0, _ = once(empty, work / f"met-empty-{k}-{metrics}", metrics)
+            wall, cpu, scrapes = once(path, work / f"met-store-{k}-{metrics}", metrics)
+            results[metrics].append(n / max(1e-9, wall - wall0))
+            cpu_us[metrics].append((cpu - cpu0) / n * 1e6)
+            if metrics:
+                scraped.append(scrapes)
+    off, on = statistics.median(results[False]), statistics.median(results[True])
+    c_off, c_on = statistics.median(cpu_us[False]), statistics.median(cpu_us[True])
+    print(f"\n## Metrics cost: tail --once, {n} events, one core ({'taskset -c 0' if taskset else 'no taskset'}), "
+          f"{runs} alternated runs each, start-up (an empty file, same flags) subtracted; load average "
+          f"{os.getloadavg()[0]:.1f}")
+    print("| metrics | events/s (median) | runs (events/s) | CPU µs/event (median) | runs (µs/event) | scrapes per run |")
+    print("|---|---|---|---|---|---|")
+    print(f"| off | {off:,.0f} | {', '.join(f'{x:,.0f}' for x in results[False])} | {c_off:.1f} | "
+          f"{', '.join(f'{x:.1f}' for x in cpu_us[False])} | - |")
+    print(f"| on, scraped every 0.5 s | {on:,.0f} | {', '.join(f'{x:,.0f}' for x in results[True])} | {c_on:.1f} | "
+          f"{', '.join(f'{x:.1f}' for x in cpu_us[True])} | {', '.join(map(str, scraped))} |")
+    print(f"cost: throughput {100 * (off - on) / off:+.1f}%, CPU per event {100 * (c_on - c_off) / c_off:+.1f}% "
+          "(medians; a negative cost is noise)")
+    bench_metrics_updates()
+
+
+def bench_metrics_updates(batches: int = 2000) -> None:
+    """The metrics' own work in process: what the loop adds per committed batch and per check."""
+    from monitor.tail.metrics import TailMetrics
+
+    m = TailMetrics()
+    reasons = ["invalid JSON: x"] * 5
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        m.committed(lines=5000, events=4995, duplicates=0, reasons=reasons, seconds=0.1)
+    per_batch = (time.perf_counter() - t0) / batches
+    stats = {((f"m{i % 4}", f"r{i}"), metric): (1.0, 12.0) for i in range(100)
+             for metric in ("refusal_rate", "task_success_rate", "schema_violation_rate", "response_length")}
+    t0 = time.perf_counter()
+    for _ in range(200):
+        m.sequential(stats, ["model", "route"])
+    per_check = (time.perf_counter() - t0) / 200
+    m.files({f"/var/log/app{i}.log": i for i in range(6)})
+    t0 = time.perf_counter()
+    for _ in range(50):
+        m.exposition()
+    per_scrape = (time.perf_counter() - t0) / 50
+    print("\nThe metrics' own work, in process (TailMetrics):")
+    print("| operation | time |")
+    print("|---|---|")
+    print(f"| per committed batch (counters, 5 quarantine reasons, histogram) | {per_batch * 1e6:.1f} µs |")
+    print(f"| per check, 100 segments x 4 metrics (gauges, folding into 50 + other) | {per_check * 1e3:.2f} ms |")
+    print(f"| per scrape (exposition of every series) | {per_scrape * 1e3:.2f} ms |")
+
+
+# ----------------------------------------------------------------------------- disk
+def bench_disk(work: Path, n: int) -> None:
+    """Bytes on disk per million events: the sidecar's segments as committed, and after compaction."""
+    from monitor.compaction import compact
+    from monitor.store import Store
+
+    path = work / "disk.jsonl"
+    rng = random.Random(7)
+    with open(path, "wb") as fh:
+        for i in range(n):
+            fh.write(event_line(i, route=f"r{i % 5}", refuse=rng.random() < 0.03, rng=rng, prefix="d") + b"\n")
+    log_bytes = path.stat().st_size
+    store = Store(work / "disk-store")
+    res = subprocess.run([sys.executable, "-m", "monitor.cli", "tail", str(path), "--store", str(store.root), "--once",
+                          "--input-format", "native"], env=env_without_sentry(), capture_output=True, text=True, cwd=work)
+    if res.returncode:
+        raise SystemExit(res.stderr)
+
+    def events_bytes() -> tuple[int, int]:
+        files = list(store.events_dir.glob("*.parquet"))
+        return sum(p.stat().st_size for p in files), len(files)
+
+    raw, raw_n = events_bytes()
+    compact(store, None, settle_s=0)
+    merged, merged_n = events_bytes()
+    per_m = 1e6 / n
+    print(f"\n## Disk per million events ({n} events of {log_bytes / n:.0f} bytes as JSON lines, native format)")
+    print("| state | segments | MB per million events | bytes per event | share of the log's size |")
+    print("|---|---|---|---|---|")
+    for label, b, k in (("as committed by tail --once (batches of 5,000)", raw, raw_n),
+                        ("after compaction", merged, merged_n)):
+        print(f"| {label} | {k} | {b * per_m / 1e6:,.0f} | {b / n:,.0f} | {b / log_bytes:.0%} |")
+
+
+# ----------------------------------------------------------------------------- footprint
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_import_rss() -> None:
+    code = ("import sys, monitor.cli, monitor.api, monitor.tail.loop\n"
+            "rss = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')][0] / 1024\n"
+            "heavy = [m for m in ('pandas', 'scipy', 'scipy.stats', 'scipy.special', 'matplotlib', 'duckdb', "
+            "'pyarrow', 'pyarrow.parquet', 'sentry_sdk', 'jsonschema', 'prometheus_client') if m in sys.modules]\n"
+            "print(f'{rss:.0f}', ' '.join(heavy))")
+    base = subprocess.run([sys.executable, "-c", "print([int(l.split()[1]) for l in open('/proc/self/status') "
+                           "if l.startswith('VmRSS')][0] / 1024)"], capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    rss, _, heavy = res.stdout.strip().partition(" ")
+    print("\n## Footprint: importing what `tail` imports (monitor.cli, monitor.api, monitor.tail.loop), fresh interpreter")
+    print("| RSS MB | bare interpreter MB | heavy modules loaded |")
+    print("|---|---|---|")
+    print(f"| {rss} | {float(base.stdout):.0f} | {heavy} |")
+
+
+def bench_footprint(work: Path, rates: list[float], seconds: float, warm_up: float = 20.0) -> None:
+    """A sidecar at default settings fed ``rate`` events/s: steady-state RSS and CPU seconds per million events."""
+    print(f"\n## Footprint: the sidecar at default settings, fed at a fixed rate ({warm_up:.0f} s warm-up, then "
+          f"{seconds:.0f} s measured; RSS every 2 s; the writer runs on the same 2 shared cores)")
+    print("| rate asked | events/s reached | RSS median MB | RSS max MB | CPU s per 1M events | CPU % of a core |")
+    print("|---|---|---|---|---|---|")
+    for rate in rates:
+        d = work / f"fp-{int(rate)}"
+        d.mkdir()
+        log, status = d / "app.log", d / "status.json"
+        log.write_bytes(b"")
+        proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "tail", str(log), "--store", str(d / "store"),
+                                 "--status-file", str(status), "--status-interval", "1"],
+                                env=env_without_sentry(), stderr=subprocess.DEVNULL, cwd=d)
+        wait_status(status, lambda s: True)
+        stop = threading.Event()
+
+        def writer() -> None:
+            rng = random.Random(6)
+            lines = [event_line(i, route=f"r{i % 5}", refuse=rng.random() < 0.02, rng=rng) for i in range(1000)]
+            tick, n = 0.02, 0
+            per_tick = rate * tick
+            owed = 0.0
+            with open(log, "ab") as fh:
+                t_next = time.monotonic()
+                while not stop.is_set():
+                    owed += per_tick
+                    k = int(owed)
+                    owed -= k
+                    fh.write(b"".join(lines[(n + j) % len(lines)].replace(b'"request_id": "e-', b'"request_id": "w%d-'
+                                                                          % (n + j), 1) + b"\n" for j in range(k)))
+                    fh.flush()
+                    n += k
+                    t_next += tick
+                    time.sleep(max(0.0, t_next - time.monotonic()))
+
+        w = threading.Thread(target=writer, daemon=True)
+        w.start()
+        time.sleep(warm_up)
+        cpu0, ev0, t0 = cpu_seconds(proc.pid), (read_status(status) or {}).get("total_events", 0), time.monotonic()
+        rss = []
+        while time.monotonic() - t0 < seconds:
+            time.sleep(2)
+            rss.append(rss_kb(proc.pid) / 1024)
+        cpu1, ev1, t1 = cpu_seconds(proc.pid), (read_status(status) or {}).get("total_events", 0), time.monotonic()
+        stop.set()
+        w.join()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        events = max(1, ev1 - ev0)
+        print(f"| {rate:,.0f}/s | {events / (t1 - t0):,.0f} | {statistics.median(rss):.0f} | {max(rss):.0f} | "
+              f"{(cpu1 - cpu0) / events * 1e6:.1f} | {100 * (cpu1 - cpu0) / (t1 - t0):.0f}% |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=["latency", "throughput", "rss"])
+    ap.add_argument("--only", choices=["latency", "throughput", "rss", "metrics", "footprint", "disk"])
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--rate", type=float, default=1000.0, help="events/s written in the latency run")
     ap.add_argument("--events", type=int, default=200_000, help="events in the throughput run")
     ap.add_argument("--rss-minutes", type=float, default=6.0)
     ap.add_argument("--delay-runs", type=int, default=20, help="simulated runs per step size (statistical delay)")
+    ap.add_argument("--metrics-events", type=int, default=100_000, help="events per run of the metrics-cost runs")
+    ap.add_argument("--metrics-runs", type=int, default=3, help="runs with and without metrics")
+    ap.add_argument("--disk-events", type=int, default=100_000, help="events of the disk-use run")
+    ap.add_argument("--footprint-seconds", type=float, default=60.0, help="measured seconds per footprint rate")
+    ap.add_argument("--footprint-rates", default="1000,20000", help="events/s, comma-separated")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-tail-"))
     try:
@@ -428,6 +659,13 @@ def main() -> None:
             bench_throughput(work, args.events)
         if args.only in (None, "rss"):
             bench_rss(work, args.rss_minutes)
+        if args.only in (None, "metrics"):
+            bench_metrics_cost(work, args.metrics_events, args.metrics_runs)
+        if args.only in (None, "disk"):
+            bench_disk(work, args.disk_events)
+        if args.only in (None, "footprint"):
+            bench_import_rss()
+            bench_footprint(work, [float(r) for r in args.footprint_rates.split(",")], args.footprint_seconds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

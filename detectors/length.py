@@ -46,7 +46,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
 
 from .histogram import IntHistogram, ks_2samp_hist, mannwhitney_hist, wasserstein_hist
 
@@ -107,6 +106,8 @@ def quantile_ci(h: IntHistogram, q: float, confidence: float = 0.95) -> tuple[fl
         >>> quantile_ci(IntHistogram.from_samples(range(1, 101)), 0.5)
         (40.0, 61.0)
     """
+    from scipy import stats
+
     n = h.n
     if n == 0:
         return (math.nan, math.nan)
@@ -119,6 +120,8 @@ def quantile_ci(h: IntHistogram, q: float, confidence: float = 0.95) -> tuple[fl
 
 
 def _log_se(h: IntHistogram, q: float, point: float, confidence: float) -> float:
+    from scipy import stats
+
     lo, hi = quantile_ci(h, q, confidence)
     z = stats.norm.ppf(0.5 + confidence / 2.0)
     if not point > 0:
@@ -129,6 +132,8 @@ def _log_se(h: IntHistogram, q: float, point: float, confidence: float) -> float
 
 
 def _ratio_ci(base: IntHistogram, cur: IntHistogram, q: float, confidence: float) -> tuple[float, tuple[float, float]]:
+    from scipy import stats
+
     qb, qc = base.quantile(q), cur.quantile(q)
     if not (qb > 0 and qc > 0):
         ratio = qc / qb if qb > 0 else math.nan
@@ -205,6 +210,8 @@ def _minp_statistic_factory(pooled_sorted: np.ndarray, n1: int, n2: int):
     The permuted "samples" handed to it are *positions* in ``pooled_sorted`` (so a resample
     needs no sort): ``x`` holds the baseline's positions along the last axis.
     """
+    from scipy import special, stats
+
     n = n1 + n2
     values, group, tie_counts = np.unique(pooled_sorted, return_inverse=True, return_counts=True)
     n_groups = values.size
@@ -241,6 +248,8 @@ def _minp_statistic_factory(pooled_sorted: np.ndarray, n1: int, n2: int):
 
 def _permutation_pvalue(baseline: IntHistogram, current: IntHistogram) -> float:
     """Min-p permutation p-value of KS and Mann-Whitney (deterministic: fixed seed)."""
+    from scipy import stats
+
     n1, n2 = baseline.n, current.n
     pooled = np.repeat(np.concatenate([baseline.values, current.values]),
                        np.concatenate([baseline.counts, current.counts]))

@@ -62,7 +62,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from . import length as _length
 from . import rates as _rates
@@ -435,6 +434,8 @@ def apply_policy(findings: list[Finding], policy: PolicyConfig) -> list[Finding]
         >>> f.alert, f.q_value, f.direction
         (False, 1.0, 'none')
     """
+    from scipy import stats
+
     out = [dataclasses.replace(f, details=dict(f.details), segment=dict(f.segment)) for f in findings]
     present = {(f.segment_key, f.metric) for f in out}
     derived = {i for i, f in enumerate(out)

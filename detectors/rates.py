@@ -43,8 +43,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-from scipy.stats.contingency import relative_risk
 
 __all__ = ["RateChangeResult", "rate_change", "wilson_ci", "EXACT_MIN_EXPECTED", "EXACT_MAX_N",
            "choose_method", "min_attainable_pvalue"]
@@ -85,6 +83,8 @@ def wilson_ci(count: int, n: int, confidence: float = 0.95) -> tuple[float, floa
         >>> tuple(round(x, 4) for x in wilson_ci(0, 100))
         (0.0, 0.037)
     """
+    from scipy import stats
+
     if n <= 0:
         return (math.nan, math.nan)
     ci = stats.binomtest(int(count), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
@@ -113,6 +113,8 @@ def choose_method(x1: int, n1: int, x2: int, n2: int) -> str:
 @functools.lru_cache(maxsize=4096)
 def _boschloo_pvalue(x1: int, n1: int, x2: int, n2: int) -> float:
     """Two-sided Boschloo p-value (scipy's columns are the two independent samples)."""
+    from scipy import stats
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         p = float(stats.boschloo_exact([[x1, x2], [n1 - x1, n2 - x2]], alternative="two-sided").pvalue)
@@ -161,6 +163,9 @@ def rate_change(
         >>> rate_change(0, 500, 0, 500).pvalue
         1.0
     """
+    from scipy import stats
+    from scipy.stats.contingency import relative_risk
+
     if not 0.0 < confidence < 1.0:
         raise ValueError("confidence must be in (0, 1)")
     x1, n1, x2, n2 = int(baseline_count), int(baseline_n), int(current_count), int(current_n)

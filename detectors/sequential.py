@@ -53,7 +53,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy.special import expit, logit, logsumexp
 
 from .metrics import HIGHER_IS_WORSE
 from .histogram import IntHistogram
@@ -157,6 +156,8 @@ class BernoulliSRDetector:
         shifts: Sequence[float] = DEFAULT_SHIFTS,
         baseline: float | None = None,
     ) -> None:
+        from scipy.special import expit, logit
+
         if direction not in ("increase", "decrease", "both"):
             raise ValueError("direction must be 'increase', 'decrease' or 'both'")
         if not threshold > 1:
@@ -187,6 +188,8 @@ class BernoulliSRDetector:
 
     def update(self, count: int, n: int, elapsed_seconds: float) -> None:
         """Add a batch: ``count`` events out of ``n`` observed over ``elapsed_seconds``."""
+        from scipy.special import logsumexp
+
         count, n = int(count), int(n)
         if n < 0 or not 0 <= count <= n:
             raise ValueError(f"need 0 <= count <= n, got count={count}, n={n}")
@@ -205,6 +208,8 @@ class BernoulliSRDetector:
 
     def check(self) -> SequentialResult:
         """Current statistic and alarm decision (does not change the state)."""
+        from scipy.special import logsumexp
+
         if self.p0.size == 0:
             stat, loge = -math.inf, 0.0
         else:

@@ -29,6 +29,7 @@ from typing import Iterable
 
 from detectors.finding import Finding
 from monitor.config import Config
+from monitor.errors import UserError
 from monitor.store import Store
 from sinks.alert_log import append_alerts, new_run_id
 from sinks.outbox import AlertLifecycle, Outbox
@@ -54,6 +55,11 @@ def dispatch(findings: Iterable[Finding], store: Store, config: Config, *, sourc
             if pending:
                 note += ("; " if note else "") + f"{pending} alert(s) waiting in the outbox (no SENTRY_DSN)"
             return note
+        from sinks.dsn import dsn_problem
+
+        problem = dsn_problem(dsn)
+        if problem:  # the alerts are safe in the outbox; the user's DSN is to be fixed
+            raise UserError(f"{problem} (SENTRY_DSN or sentry.dsn); {pending} alert(s) wait in the outbox")
         return note + ("; " if note else "") + deliver_outbox(outbox, config, dsn, opened)
 
 

@@ -236,7 +236,8 @@ class Monitor:
 
     def tail(self, paths: Iterable[str] | str, *, baseline: str | None = None, input_format: str | None = None,
              status_file: str | Path | None = None, status_interval: float = 10.0, check_interval: float = 5.0,
-             poll_interval: float = 0.2, once: bool = False, quiet: bool = False) -> int:
+             poll_interval: float = 0.2, once: bool = False, quiet: bool = False, metrics_addr: str | None = None,
+             log_format: str | None = None) -> int:
         """Follow log files into this store and alert within seconds (``llm-monitor tail``).
 
         Runs until SIGTERM / SIGINT, or with ``once=True`` ingests what is there, checks once and
@@ -247,7 +248,8 @@ class Monitor:
         return run_tail([paths] if isinstance(paths, str) else list(paths), store=self.store, config=self.config,
                         baseline=baseline, input_format=input_format, status_file=status_file,
                         status_interval=status_interval, check_interval=check_interval,
-                        poll_interval=poll_interval, once=once, quiet=quiet)
+                        poll_interval=poll_interval, once=once, quiet=quiet, metrics_addr=metrics_addr,
+                        log_format=log_format)
 
     # --------------------------------------------------------------------------- writing
     def ingest(self, paths: Iterable[str], *, input_format: str | None = None,

@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--poll-interval", type=_positive_float, default=0.2, metavar="S",
                    help="seconds between looks at the files (default 0.2)")
     p.add_argument("--once", action="store_true", help="ingest what is there now, check once, and exit")
+    p.add_argument("--metrics-addr", metavar="HOST:PORT",
+                   help="serve Prometheus /metrics, /healthz and /readyz here (a bare PORT: loopback only; default off)")
+    p.add_argument("--log-format", choices=["text", "json"], help="log lines on stderr as text or JSON (default text)")
 
     p = sub.add_parser("nightly", help="compare a day with its trailing baseline; compaction, report, Sentry Crons")
     _add_common(p)
@@ -268,9 +271,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
-    return _open(args).tail(args.paths, baseline=args.baseline, input_format=args.input_format,
+    import warnings
+
+    from monitor.store import StoreExposureWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StoreExposureWarning)  # the tailer logs it, in its --log-format
+        m = _open(args)
+    return m.tail(args.paths, baseline=args.baseline, input_format=args.input_format,
                             status_file=args.status_file, status_interval=args.status_interval,
-                            check_interval=args.check_interval, poll_interval=args.poll_interval, once=args.once)
+                            check_interval=args.check_interval, poll_interval=args.poll_interval, once=args.once,
+                            metrics_addr=args.metrics_addr, log_format=args.log_format)
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
@@ -286,6 +297,12 @@ COMMANDS = {"ingest": cmd_ingest, "signals": cmd_signals, "check": cmd_check, "m
             "sample": cmd_sample, "demo": cmd_demo, "tail": cmd_tail, "nightly": cmd_nightly}
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    """Warnings on stderr as one line (``llm-monitor: warning: ...``), not Python's two."""
+    return f"llm-monitor: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``llm-monitor`` console script."""
     parser = build_parser()
@@ -293,6 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any("\x00" in word for word in words):  # no shell can pass one; a path with it cannot be opened
         parser.error("an argument holds a NUL byte")
     args = parser.parse_args(words)
+    import warnings
+
+    warnings.formatwarning = _one_line_warning
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:

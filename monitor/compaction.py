@@ -114,7 +114,7 @@ def replaced_segments(path: Path) -> list[str]:
     return list(json.loads(meta.get(REPLACES_KEY, b"[]")))
 
 
-def _ts_range(path: Path) -> tuple[dt.datetime | None, dt.datetime | None]:
+def ts_range(path: Path) -> tuple[dt.datetime | None, dt.datetime | None]:
     """Min and max ``ts`` of a segment from its Parquet statistics (the column if stats are missing)."""
     try:
         meta = pq.ParquetFile(path).metadata
@@ -202,7 +202,7 @@ def candidates(store: Store, day: str | dt.date | None = None, *, small_bytes: i
             if p.stat().st_size >= small_bytes:
                 continue
             if the_day is not None:
-                lo, hi = _ts_range(p)
+                lo, hi = ts_range(p)
                 if lo is None or hi is None:
                     continue
                 if lo.astimezone(dt.timezone.utc).date() != the_day or hi.astimezone(dt.timezone.utc).date() != the_day:

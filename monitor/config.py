@@ -82,6 +82,21 @@ class SentryConfig:
 
 
 @dataclass
+class RetentionConfig:
+    """``[retention]``: how much the store keeps on disk (see docs/CONFIG.md and :mod:`monitor.retention`).
+
+    ``events_days`` None keeps every event (deleting data is the user's decision); the other
+    limits are on by default. The outbox's own limit is ``[outbox] retention_days``.
+    """
+
+    events_days: float | None = None
+    quarantine_days: float = 30.0
+    quarantine_max_bytes: int = 256 << 20
+    alerts_max_bytes: int = 64 << 20
+    alerts_keep: int = 4
+
+
+@dataclass
 class Config:
     """Everything the commands need, with documented defaults."""
 
@@ -103,6 +118,7 @@ class Config:
     nightly_baseline_days: int = 7
     tail: dict[str, Any] = field(default_factory=dict)
     outbox_retention_days: float = 7.0
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
 
 def _is_str(v: Any) -> bool:
@@ -170,8 +186,14 @@ _SCALARS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "nightly.baseline": (_is_str, "a selector such as \"model_version=v1\""),
     "nightly.baseline_days": (_is_pos_int, "a whole number of days >= 1"),
     "outbox.retention_days": (_is_pos_num, "days, a number > 0"),
+    "retention.events_days": (_is_pos_num, "days, a number > 0 (leave it out to keep every event)"),
+    "retention.quarantine_days": (_is_pos_num, "days, a number > 0"),
+    "retention.quarantine_max_bytes": (_is_pos_int, "bytes, a whole number >= 1"),
+    "retention.alerts_max_bytes": (_is_pos_int, "bytes, a whole number >= 1"),
+    "retention.alerts_keep": (_is_pos_int, "a whole number of rotated files >= 1"),
 }
-_TABLES = {"store", "segments", "policy", "signals", "ingest", "sentry", "nightly", "outbox", "mapping", "tail"}
+_TABLES = {"store", "segments", "policy", "signals", "ingest", "sentry", "nightly", "outbox", "mapping", "tail",
+           "retention"}
 _RULE_KEYS = {"name", "pattern", "family", "position", "models"}
 
 
@@ -319,3 +341,5 @@ def _set(cfg: Config, dotted: str, value: Any, base_dir: Path) -> None:
         setattr(cfg, "nightly_baseline" if key == "baseline" else "nightly_baseline_days", value)
     elif table == "outbox":
         cfg.outbox_retention_days = float(value)
+    elif table == "retention":
+        setattr(cfg.retention, key, float(value) if key.endswith("_days") else value)

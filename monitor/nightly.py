@@ -18,7 +18,10 @@ Steps (each one line on stdout, a progress bar on stderr when it is a terminal):
    interval);
 4. the findings go through :func:`monitor.alerting.dispatch` (alert log, lifecycle, outbox,
    Sentry with a DSN);
-5. with ``--report PATH`` (checked before anything runs), the HTML report
+5. the retention: ``[outbox] retention_days`` and ``[retention]`` (:mod:`monitor.retention`:
+   events older than ``events_days`` if set, old quarantine files, the alert log's rotation),
+   after the comparison so that the day's baseline is read first; one line when it deleted anything;
+6. with ``--report PATH`` (checked before anything runs), the HTML report
    (:func:`monitor.report.write_report`).
 
 With a DSN (``SENTRY_DSN`` or ``sentry.dsn``) the whole job is wrapped in a Sentry Crons
@@ -135,6 +138,7 @@ def nightly_job(m: Any, *, day: dt.date | str | None = None, by: Iterable[str] |
     """The job's body, without Sentry Crons (see the module docstring); one line per step to ``out``."""
     from monitor.alerting import dispatch, purge_outbox
     from monitor.compaction import compact as compact_day
+    from monitor.retention import apply_retention
     from sinks.console import render_table, render_unmatched
 
     progress = progress or Progress(enabled=False)
@@ -176,6 +180,9 @@ def nightly_job(m: Any, *, day: dt.date | str | None = None, by: Iterable[str] |
     if note:
         _say(out, note)
     purge_outbox(m.store, m.config)  # the outbox's retention ([outbox] retention_days)
+    kept = apply_retention(m.store, m.config.retention)  # the store's ([retention]), after the comparison
+    if kept.event_segments or kept.quarantine_files or kept.alert_files:
+        _say(out, kept.summary())
     if report:
         from monitor.report import write_report
 

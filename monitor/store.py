@@ -8,6 +8,12 @@ Layout::
     <store>/outbox.sqlite           alerts waiting for / delivered to Sentry
     <store>/tmp/                    files being written; renamed into place when complete
 
+Permissions: the store holds prompts and responses (often personal data), so, like a
+database's data directory, a new store's directories are created ``0700`` and its files
+``0600`` (:mod:`sinks.private`), whatever the umask. An existing store that is group- or
+world-accessible is left as it is, and :func:`open_store` warns
+(:class:`StoreExposureWarning`, see :func:`exposure`).
+
 Writers write a whole segment to ``tmp/`` then ``os.replace`` it into ``events/``: a reader
 sees all of a segment or none of it. No process holds a database lock on the store, so the
 sidecar, the nightly job and notebooks read and write it at the same time (DESIGN.md).
@@ -32,7 +38,9 @@ import hashlib
 import json
 import os
 import time
+import stat
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -42,6 +50,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from monitor.errors import UserError
+from sinks.private import private_dir, private_file
 
 REPLACES_KEY = b"llm_monitor.replaces"
 T = TypeVar("T")
@@ -93,8 +102,64 @@ def default_store_path(explicit: str | None = None, configured: str | None = Non
     return explicit or os.environ.get("LLM_MONITOR_STORE") or configured or "llm-monitor-data"
 
 
+class StoreExposureWarning(UserWarning):
+    """An existing store is readable or writable by the group or by others."""
+
+
+def exposure(root: str | os.PathLike[str]) -> list[str]:
+    """The store's directories and files (top level, and one file per sub-directory) that the
+    group or others may access, as ``"name mode"`` strings; ``[]`` when the store is private.
+
+    >>> import tempfile, os
+    >>> s = Store(tempfile.mkdtemp() + "/store")
+    >>> exposure(s.root)
+    []
+    >>> os.chmod(s.events_dir, 0o755); exposure(s.root)
+    ['events/ 0755']
+    >>> link = s.root.parent / "link"; link.symlink_to(s.root); os.chmod(s.events_dir, 0o700); exposure(link)
+    []
+    """
+    root = Path(root)
+    loose: list[str] = []
+
+    def look(p: Path, label: str) -> None:
+        try:
+            mode = stat.S_IMODE(p.stat().st_mode)  # through a symlink (its own mode is 0777)
+        except OSError:
+            return
+        if mode & 0o077:
+            loose.append(f"{label} {mode:04o}")
+
+    look(root, "./")
+    for sub in ("events", "quarantine", "tmp"):
+        d = root / sub
+        look(d, f"{sub}/")
+        with contextlib.suppress(OSError):
+            first = next((p for p in d.iterdir() if p.is_file()), None)
+            if first is not None:
+                look(first, f"{sub}/{first.name}")
+    for name in ("alerts.jsonl", "outbox.sqlite", ".writer.lock"):
+        if (root / name).exists():
+            look(root / name, name)
+    return loose
+
+
+def exposure_message(root: str | os.PathLike[str], loose: list[str]) -> str:
+    """The one-line warning for a store :func:`exposure` found loose.
+
+    >>> exposure_message("data", ["events/ 0755"])
+    'store data is accessible to group or others (events/ 0755); it holds prompts and responses: run chmod -R go-rwx data'
+    """
+    shown = ", ".join(loose[:4]) + (f", ... {len(loose) - 4} more" if len(loose) > 4 else "")
+    return (f"store {root} is accessible to group or others ({shown}); it holds prompts and responses: "
+            f"run chmod -R go-rwx {root}")
+
+
 def open_store(root: str | os.PathLike[str]) -> "Store":
-    """A :class:`Store` at ``root`` (created if missing), or a :class:`UserError` that says why not.
+    """A :class:`Store` at ``root`` (created if missing, ``0700``), or a :class:`UserError` that says why not.
+
+    An existing store that the group or others may access gives a :class:`StoreExposureWarning`
+    (Python's ``warnings``; the command line prints it as one line).
 
     >>> import tempfile, os
     >>> f = tempfile.mktemp(); _ = open(f, "w").write("x")
@@ -106,10 +171,15 @@ def open_store(root: str | os.PathLike[str]) -> "Store":
     path = Path(root)
     if path.exists() and not path.is_dir():
         raise UserError(f"store {root} is a file, not a directory")
+    existed = path.is_dir()
     try:
         store = Store(path)
     except OSError as exc:
         raise UserError(f"cannot open store {root}: {exc.strerror or exc}") from None
+    if existed:
+        loose = exposure(path)
+        if loose:
+            warnings.warn(exposure_message(root, loose), StoreExposureWarning, stacklevel=2)
     return store
 
 
@@ -138,8 +208,9 @@ class Store:
         self.alert_log = self.root / "alerts.jsonl"
         self.outbox_path = self.root / "outbox.sqlite"
         if create:
+            private_dir(self.root)
             for d in (self.events_dir, self.quarantine_dir, self.tmp_dir):
-                d.mkdir(parents=True, exist_ok=True)
+                private_dir(d)
 
     def require_writable(self) -> None:
         """Raise :class:`UserError` unless this process may write segments here (readers need not)."""
@@ -181,6 +252,7 @@ class Store:
         rows = 0
         pending: list[pa.Table] = []
         pending_bytes = 0
+        os.close(private_file(tmp))  # 0600 before a byte is written; the writer keeps the mode
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
             for table in tables:
                 table = table.cast(EVENT_SCHEMA) if table.schema != EVENT_SCHEMA else table
@@ -215,7 +287,7 @@ class Store:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         name = f"q-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.jsonl"
         tmp = self.tmp_dir / name
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with open(private_file(tmp), "w", encoding="utf-8") as fh:
             for row in rows:
                 raw: bytes = row["raw"]
                 record = {"quarantined_at": now, "source": row["source"], "line": row["line"],
@@ -256,7 +328,7 @@ class Store:
         rows: list[dict[str, Any]] = []
         if self.quarantine_dir.is_dir():
             for p in sorted(self.quarantine_dir.glob("*.jsonl")):
-                with open(p, encoding="utf-8") as fh:
+                with contextlib.suppress(FileNotFoundError), open(p, encoding="utf-8") as fh:  # retention may delete
                     rows.extend(json.loads(line) for line in fh if line.strip())
         columns = ["quarantined_at", "source", "line", "reason", "raw", "raw_base64"]
         frame = pd.DataFrame(rows)
@@ -315,8 +387,8 @@ class Store:
         Readers never take it; it only orders writers so that two concurrent ingests of
         the same file cannot both add the same event.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".writer.lock", "a+") as fh:
+        private_dir(self.root)
+        with open(private_file(self.root / ".writer.lock", append=True), "a") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
                 yield

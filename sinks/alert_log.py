@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sinks.console import segment_key
+from sinks.private import private_dir, private_file
 
 __all__ = ["append_alerts", "read_alerts", "new_run_id"]
 
@@ -61,7 +62,7 @@ def append_alerts(
 
     Each record is the finding plus ``ts`` (UTC ISO 8601), ``run_id`` and ``segment_key``.
     Example texts under ``details.examples`` are dropped unless ``include_text`` is true.
-    Parent directories are created. The data is flushed and fsync-ed before returning.
+    Parent directories are created (``0700``), the file ``0600`` (:mod:`sinks.private`). The data is flushed and fsync-ed before returning.
     """
     run_id = run_id or new_run_id()
     ts = now or _now_iso()
@@ -78,9 +79,8 @@ def append_alerts(
     if not lines:
         return 0
     path = os.fspath(path)
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    private_dir(os.path.dirname(os.path.abspath(path)))
+    fd = private_file(path, append=True)
     try:
         for data in lines:
             view = memoryview(data)

@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sinks.console import segment_key
+from sinks.private import private_dir, private_file
 
 __all__ = [
     "SendResult",
@@ -192,8 +193,8 @@ class Outbox:
         busy_timeout: float = 30.0,
     ) -> None:
         self.path = os.fspath(path)
-        parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
+        private_dir(os.path.dirname(os.path.abspath(self.path)))
+        os.close(private_file(self.path, append=True))  # 0600 if new; SQLite gives -wal/-shm the same mode
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
         self.default_retry_after = default_retry_after

@@ -43,9 +43,11 @@ def test_check_and_models_stop_on_a_bad_tail_key(tmp_path: Path) -> None:
         lines = r.stderr.strip().splitlines()
         assert lines == [f"llm-monitor {args[0]}: error: {cfg}: tail.window_ss: unknown key; known: "
                          "baseline, baseline_refresh_s, by, compact_interval_s, compact_min_segments, "
-                         "dedup_horizon_s, dedup_max_ids, false_alarms_per_day, flush_interval_s, max_batch_bytes, "
-                         "max_batch_lines, max_line_bytes, min_baseline, min_current, retry_base_s, retry_max_s, "
-                         "rotate_grace_s, sentry_timeout_s, shutdown_timeout_s, window_s"], r.stderr
+                         "dedup_horizon_s, dedup_max_ids, false_alarms_per_day, flush_interval_s, health_stall_s, "
+                         "housekeeping_interval_s, log_format, max_batch_bytes, max_batch_lines, max_line_bytes, "
+                         "metrics_addr, metrics_max_files, metrics_max_segments, min_baseline, min_current, "
+                         "ready_commit_age_s, retry_base_s, retry_max_s, rotate_grace_s, sentry_timeout_s, "
+                         "shutdown_timeout_s, window_s"], r.stderr
         assert "Traceback" not in r.stderr
 
 

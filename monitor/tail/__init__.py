@@ -21,6 +21,9 @@ The flow of one batch, module by module:
     the background merge of small segments;
 ``memory``
     allocator settings and the resident set size;
+``metrics``, ``server``, ``logs``
+    the Prometheus collectors, the ``/metrics`` ``/healthz`` ``/readyz`` endpoint
+    (``--metrics-addr``), and the log lines (``--log-format``);
 ``settings``
     the ``[tail]`` keys (also validated by :func:`monitor.config.load_config`);
 ``loop``

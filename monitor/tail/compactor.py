@@ -53,12 +53,13 @@ class Compactor(threading.Thread):
 
     def __init__(self, store: Store, stop: threading.Event, *, interval_s: float = 60.0, min_segments: int = 32,
                  small_bytes: int = 4 << 20, target_bytes: int = 64 << 20,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, on_merge: Callable[[int], None] | None = None) -> None:
         super().__init__(name="tail-compaction", daemon=True)
         self.store, self.stop_event = store, stop
         self.interval_s, self.min_segments = interval_s, min_segments
         self.small_bytes, self.target_bytes = small_bytes, target_bytes
         self.log = log or (lambda _t: None)
+        self.on_merge = on_merge  # called with the number of segments of each merge (the metrics)
         self.runs = 0  # groups merged, and segments merged, since start
         self.merged = 0
 
@@ -80,5 +81,7 @@ class Compactor(threading.Thread):
                 break
             self.runs += 1
             self.merged += merged
+            if self.on_merge is not None:
+                self.on_merge(merged)
             total += merged
         return total

@@ -129,6 +129,8 @@ class WindowState:
         self._buckets: deque[tuple[float, dict[SegmentKey, SegmentStats]]] = deque()
         self._pending: dict[SegmentKey, SegmentStats] = {}
         self._last_feed: float | None = None
+        self.statistics: dict[tuple[SegmentKey, str], tuple[float, float]] = {}
+        """(segment key, metric) -> (log statistic, log threshold) at the last :meth:`check`."""
 
     # ----------------------------------------------------------------- baseline
     def set_baseline(self, baseline: dict[SegmentKey, SegmentStats], *, only_new: bool = False,
@@ -210,6 +212,7 @@ class WindowState:
         for key, seg in self.segments.items():
             for metric, mon in seg.monitors.items():
                 result = mon.check()
+                self.statistics[(key, metric)] = (result.statistic, result.threshold)
                 if not result.alert:
                     continue
                 out.append(self._finding(seg, metric, result, now, alarmed=True))

@@ -63,6 +63,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -74,12 +75,13 @@ from monitor.config import Config, load_config
 from monitor.errors import UserError
 from monitor.ingest import BatchLoader, LoadedBatch, Line
 from monitor.selectors import parse_selector
-from monitor.store import Store, default_store_path, open_store
+from monitor.store import Store, StoreExposureWarning, default_store_path, exposure, exposure_message, open_store
 from monitor.tail.compactor import Compactor
 from monitor.tail.dedup import DuplicateGuard
 from monitor.tail.delivery import Deliverer, Housekeeping
 from monitor.tail.detect import WindowState, batch_stats
 from monitor.tail.follower import Follower, Source, has_magic
+from monitor.tail.logs import TailLog
 from monitor.tail.memory import release_free_memory, resident_bytes, tune_for_long_run
 from monitor.tail.settings import TailSettings
 from monitor.tail.writer import commit_tail_batch, committed_positions
@@ -116,6 +118,7 @@ class Tailer:
         self.dsn = dsn
         self.err = err or sys.stderr
         self.quiet = quiet
+        self.logger = TailLog(self.err, settings.log_format, quiet=quiet)
         self.stop = threading.Event()
         self.counters = Counters()
         self._loaders: dict[str, BatchLoader] = {}
@@ -143,16 +146,25 @@ class Tailer:
         self._wake = threading.Event()
         self._deliver_stop = threading.Event()
         self._compactor: Compactor | None = None
+        self.metrics: Any = None  # TailMetrics when settings.metrics_addr is set
+        self.server: Any = None
+        self._heartbeat: float | None = None  # monotonic time of the loop's last round (None: not started)
+        self._waiting_s = 0.0  # longest time a file with unread bytes has gone without a commit
+        self._last_publish = 0.0
+        self._last_sequential = -1e18
+        if settings.metrics_addr:
+            from monitor.tail.metrics import TailMetrics
+
+            self.metrics = TailMetrics(max_segments=settings.metrics_max_segments,
+                                       max_files=settings.metrics_max_files)
 
     # ------------------------------------------------------------------ helpers
     def _resume(self, sid: str) -> tuple[int, int]:
         return self._positions.get(sid, (0, 0))
 
-    def log(self, text: str) -> None:
-        """One line on stderr (unless quiet)."""
-        if not self.quiet:
-            self.err.write(f"llm-monitor tail: {text}\n")
-            self.err.flush()
+    def log(self, text: str, level: str = "info", **fields: Any) -> None:
+        """One log line on stderr (unless quiet), as text or JSON (``[tail] log_format``)."""
+        self.logger.line(level, text, **fields)
 
     def _loader(self, src: Source) -> BatchLoader:
         loader = self._loaders.get(src.id)
@@ -172,14 +184,16 @@ class Tailer:
         self._lifecycle = AlertLifecycle(self._outbox, cooldown=self.config.sentry.cooldown_s,
                                          resolve_after=self.config.sentry.resolve_after_s)
         self._open_alerts = len(self._lifecycle.open_alerts())
-        self._housekeeping = Housekeeping(self.store, self.config, self._outbox)
+        self._housekeeping = Housekeeping(self.store, self.config, self._outbox,
+                                          every_s=self.settings.housekeeping_interval_s)
         if self.dsn:
             from sinks.sentry import SentrySink
 
             self._sink = SentrySink(dsn=self.dsn, environment=self.config.sentry.environment,
                                     send_text=self.config.sentry.send_text, timeout=s.sentry_timeout_s)
             if not self.once:
-                self._deliverer = Deliverer(self._outbox, self._sink, self._wake, self._deliver_stop)
+                self._deliverer = Deliverer(self._outbox, self._sink, self._wake, self._deliver_stop,
+                                            on_report=self._delivery_report if self.metrics else None)
                 self._deliverer.start()
 
     def _close_sinks(self, deadline: float) -> None:
@@ -195,23 +209,35 @@ class Tailer:
         if self._outbox is not None and (self._deliverer is None or not self._deliverer.is_alive()):
             self._outbox.close()
 
+    def _delivery_report(self, sent: int, failed: int) -> None:
+        self.metrics.delivered.inc(sent)
+        self.metrics.delivery_errors.inc(failed)
+
     def _refresh_baseline(self, now: float, *, only_new: bool) -> None:
         from monitor.api import Monitor
 
         try:
             stats = Monitor(self.store, self.config).window(parse_selector(self.settings.baseline), self.settings.by)
         except duckdb.Error as exc:
-            self.log(f"baseline not read ({str(exc).splitlines()[0]}); will retry")
+            self.log(f"baseline not read ({str(exc).splitlines()[0]}); will retry", "warning")
             return
         added = self.window.set_baseline(stats, only_new=only_new, now=now)
         self._last_baseline = now
         if added:
-            self.log(f"monitoring {len(added)} segment(s) against baseline {self.settings.baseline!r}")
+            self.log(f"monitoring {len(added)} segment(s) against baseline {self.settings.baseline!r}",
+                     segments=len(added), baseline=self.settings.baseline)
 
     def _check(self, now: float) -> None:
         from sinks.alert_log import append_alerts, new_run_id
 
         findings = self.window.check(now)
+        if self.metrics is not None:
+            for f in findings:
+                if f.alert:
+                    self.metrics.alert(f.metric)  # before the gauges (see monitor.tail.metrics)
+            if findings or now - self._last_sequential >= 1.0:
+                self._last_sequential = now  # the gauges need not be fresher than a second (scrapes: 15-30 s)
+                self.metrics.sequential(self.window.statistics, self.settings.by)
         due_status = now - self._last_check >= self.settings.check_interval
         if not findings and not due_status:
             return
@@ -223,7 +249,8 @@ class Tailer:
             t = self._lifecycle.observe(f.to_dict(), now=wall)
             self._tracked_keys[t.key] = (tuple(f.segment[k] for k in self.settings.by), f.metric)
             self.counters.alerts += 1
-            self.log(f"alert {t.action}: {f.metric} on {f.segment_key}: {f.reason}")
+            self.log(f"alert {t.action}: {f.metric} on {f.segment_key}: {f.reason}", "warning", metric=f.metric,
+                     segment=f.segment, action=t.action, severity=f.severity)
             if t.event_id:
                 self._wake.set()
         if due_status:
@@ -237,7 +264,7 @@ class Tailer:
                 if f is not None and not f.alert:
                     t = self._lifecycle.observe(f.to_dict(), now=wall)
                     if t.action == "resolved":
-                        self.log(f"alert resolved: {key}")
+                        self.log(f"alert resolved: {key}", key=key, action="resolved")
             self._open_alerts = len(self._lifecycle.open_alerts())
 
     def _key_from_text(self, key: str) -> tuple[SegmentKey, str] | None:
@@ -250,16 +277,23 @@ class Tailer:
         self._tracked_keys[key] = (values, metric)
         return values, metric
 
-    def _tidy_outbox(self, now: float) -> None:
-        """The outbox's retention (``[outbox] retention_days``); a failure is logged, never fatal."""
+    def _tidy(self, now: float) -> None:
+        """The retention (``[retention]``, ``[outbox] retention_days``); a failure is logged, never fatal."""
         try:
-            purged = self._housekeeping.run(now)
+            report, purged = self._housekeeping.run(now)
         except Exception as exc:  # noqa: BLE001 - housekeeping must not stop the sidecar
-            self.log(f"outbox retention not applied ({type(exc).__name__}: {exc}); will retry")
+            self.log(f"retention not applied ({type(exc).__name__}: {exc}); will retry", "warning")
             return
+        if self.metrics is not None:
+            for kind, n in (("events", report.event_segments), ("quarantine", report.quarantine_files),
+                            ("alerts", report.alert_files), ("outbox", purged)):
+                self.metrics.retention_deleted.labels(kind).inc(n)
+        if report.event_segments or report.quarantine_files or report.alert_files:
+            self.log(report.summary(), event_segments=report.event_segments, event_rows=report.event_rows,
+                     quarantine_files=report.quarantine_files, alert_files=report.alert_files)
         if purged:
             self.log(f"outbox: {purged} delivered entr{'y' if purged == 1 else 'ies'} older than "
-                     f"{self.config.outbox_retention_days:g} days deleted")
+                     f"{self.config.outbox_retention_days:g} days deleted", outbox_rows=purged)
 
     # ------------------------------------------------------------------ ingest
     def _load(self, loader: BatchLoader, lines: list[Line]) -> LoadedBatch:
@@ -293,9 +327,14 @@ class Tailer:
                             "reason": f"line too long: {length} bytes > max_line_bytes "
                                       f"{self.settings.max_line_bytes} (first {len(line.raw)} bytes kept)",
                             "offset": line.end_offset, "source_id": src.id})
+        started = time.perf_counter()
         result = commit_tail_batch(self.store, batch.frame, rejects, self._quarantined,
                                    guard=self._dedup)
         n_lines = len(chunk.lines) + len(chunk.oversize)
+        if self.metrics is not None:
+            self.metrics.committed(lines=n_lines, events=len(result.frame), duplicates=result.duplicates,
+                                   reasons=[r["reason"] for r in result.quarantine_rows],
+                                   seconds=time.perf_counter() - started)
         self.counters.lines += n_lines
         self.counters.events += len(result.frame)
         self.counters.duplicates += result.duplicates
@@ -334,6 +373,7 @@ class Tailer:
             "sources": len(sources),
             "segments_monitored": len(self.window.segments),
             "rss_bytes": resident_bytes(),
+            "metrics_url": None if self.server is None else self.server.url,
             **{f"total_{k}": v for k, v in asdict(self.counters).items()},
         }
 
@@ -345,29 +385,78 @@ class Tailer:
         self._last_status = now
         self._status_events = 0
         release_free_memory()
-        if not self.quiet:
-            self.err.write(
-                f"llm-monitor tail: {st['events_per_s']:.0f} events/s, lag {st['lag_bytes']} B / "
-                f"{st['lag_seconds']:.1f} s, {st['quarantined']} quarantined, {st['open_alerts']} open alert(s), "
-                f"{st['outbox_pending']} pending, {st['total_events']} events total\n")
-            self.err.flush()
+        self.log(f"{st['events_per_s']:.0f} events/s, lag {st['lag_bytes']} B / {st['lag_seconds']:.1f} s, "
+                 f"{st['quarantined']} quarantined, {st['open_alerts']} open alert(s), {st['outbox_pending']} pending, "
+                 f"{st['total_events']} events total", status=st)
         if self.status_file:
             path = Path(self.status_file)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(st) + "\n", encoding="utf-8")
             os.replace(tmp, path)
 
+    # ------------------------------------------------------------------ probes and metrics
+    def health(self) -> list[str]:
+        """Why the sidecar is not alive (``[]``: alive); ``/healthz``. Before the loop's first
+        round (start-up, the first baseline) it counts as alive."""
+        if self._heartbeat is None:
+            return []
+        stalled = time.monotonic() - self._heartbeat
+        limit = self.settings.health_stall_s
+        return [] if stalled <= limit else [f"main loop stalled for {stalled:.0f} s (limit {limit:g} s)"]
+
+    def readiness(self) -> list[str]:
+        """Why the sidecar is not ready (``[]``: ready); ``/readyz`` (see :mod:`monitor.tail.server`)."""
+        from monitor.tail.server import readiness, store_writable
+
+        beat = self._heartbeat
+        return readiness(running=beat is not None and not self.stop.is_set(),
+                         stalled_s=0.0 if beat is None else time.monotonic() - beat,
+                         stall_s=self.settings.health_stall_s, writable=store_writable(self.store.root),
+                         waiting_s=self._waiting_s, commit_age_s=self.settings.ready_commit_age_s)
+
+    def _start_server(self) -> None:
+        from monitor.tail.metrics import CONTENT_TYPE_LATEST
+        from monitor.tail.server import ProbeServer
+
+        outbox = self._outbox
+        self.metrics.watch(rss=resident_bytes, live_segments=lambda: len(self.store.live_segments()),
+                           outbox_pending=lambda: outbox.counts()["pending"])
+        self.server = ProbeServer(self.settings.metrics_addr, metrics=self.metrics.exposition,
+                                  content_type=CONTENT_TYPE_LATEST, health=self.health, ready=self.readiness)
+        self.server.start()
+        self.log(f"metrics on {self.server.url}/metrics (and /healthz, /readyz)", metrics_url=self.server.url)
+
+    def _publish(self, now: float) -> None:
+        """The loop's heartbeat, and (at most once a second) the lag per file for the metrics and /readyz."""
+        self._heartbeat = now
+        if self.server is None or now - self._last_publish < 1.0:
+            return
+        self._last_publish = now
+        sources = self.follower.all_sources()
+        self._waiting_s = max((now - self._last_commit.get(s.id, s.caught_up_at) for s in sources if s.lag_bytes > 0),
+                              default=0.0)
+        self.metrics.files({s.path or s.id: s.lag_bytes for s in sources})
+
     # ------------------------------------------------------------------ main loop
     def run(self) -> int:
         """Run until stopped (or, with ``once``, until everything present is ingested)."""
         self._open_sinks()
+        if self.metrics is not None:
+            self._start_server()
         if not self.once:
+            on_merge = None
+            if self.metrics is not None:
+                def on_merge(n: int) -> None:
+                    self.metrics.compactions.inc()
+                    self.metrics.compacted.inc(n)
             self._compactor = Compactor(self.store, self._deliver_stop, interval_s=self.settings.compact_interval_s,
-                                        min_segments=self.settings.compact_min_segments, log=self.log)
+                                        min_segments=self.settings.compact_min_segments,
+                                        log=lambda text: self.log(text, "warning"), on_merge=on_merge)
             self._compactor.start()
         now = time.monotonic()
         self._refresh_baseline(now, only_new=False)
-        self.log(f"following {', '.join(self.patterns)} into {self.store.root}")
+        self.log(f"following {', '.join(self.patterns)} into {self.store.root}", patterns=self.patterns,
+                 store=str(self.store.root))
         last_scan = 0.0
         try:
             while True:
@@ -392,7 +481,8 @@ class Tailer:
                 if now - self._last_status >= self.settings.status_interval:
                     self._write_status(now)
                 if self._housekeeping.due(now):
-                    self._tidy_outbox(now)
+                    self._tidy(now)
+                self._publish(time.monotonic())
                 if self.stop.is_set() or (self.once and not worked):
                     break
                 if not worked:
@@ -407,6 +497,8 @@ class Tailer:
                 self._write_status(now)
             finally:
                 self._close_sinks(deadline)
+                if self.server is not None:
+                    self.server.close()
                 self.follower.close()
                 self._con.close()
         return 0
@@ -438,7 +530,8 @@ def run_tail(paths: list[str] | str, *, store: str | os.PathLike[str] | Store | 
              config: str | os.PathLike[str] | Config | None = None, baseline: str | None = None,
              input_format: str | None = None, status_file: str | os.PathLike[str] | None = None,
              status_interval: float = 10.0, check_interval: float = 5.0, poll_interval: float = 0.2,
-             once: bool = False, quiet: bool = False) -> int:
+             once: bool = False, quiet: bool = False, metrics_addr: str | None = None,
+             log_format: str | None = None) -> int:
     """Follow ``paths`` (files or globs) into ``store`` until SIGTERM / SIGINT; returns the exit code (0).
 
     The library face of ``llm-monitor tail`` (see the module docstring and docs/TAIL.md):
@@ -453,7 +546,10 @@ def run_tail(paths: list[str] | str, *, store: str | os.PathLike[str] | Store | 
     * ``status_interval``, ``check_interval``, ``poll_interval``: seconds between status lines,
       the longest time between sequential checks, and seconds between looks at the files;
     * ``once``: ingest what is there now, check once, and return;
-    * ``quiet``: no status lines or log lines on stderr.
+    * ``quiet``: no status lines or log lines on stderr;
+    * ``metrics_addr``: serve ``/metrics``, ``/healthz`` and ``/readyz`` on ``HOST:PORT`` (a bare
+      port: loopback only; default: ``[tail] metrics_addr``, else off);
+    * ``log_format``: ``text`` or ``json`` log lines (default: ``[tail] log_format``, else text).
 
     Mistakes (a path that is a directory, a missing parent directory, a bad baseline or
     configuration) raise :class:`~monitor.errors.UserError`. See the module example.
@@ -475,6 +571,15 @@ def run_tail(paths: list[str] | str, *, store: str | os.PathLike[str] | Store | 
     if baseline:
         parse_selector(baseline)
         settings.baseline = baseline
+    if metrics_addr:
+        from monitor.tail.server import parse_addr
+
+        parse_addr(metrics_addr)
+        settings.metrics_addr = metrics_addr
+    if log_format is not None:
+        if log_format not in ("text", "json"):
+            raise UserError(f"unknown log format {log_format!r}; use text or json")
+        settings.log_format = log_format
     for name, value in (("status_interval", status_interval), ("check_interval", check_interval),
                         ("poll_interval", poll_interval)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
@@ -486,14 +591,35 @@ def run_tail(paths: list[str] | str, *, store: str | os.PathLike[str] | Store | 
         parent = os.path.dirname(pattern) or "."
         if not has_magic(parent) and not os.path.isdir(parent):
             raise UserError(f"no such directory: {parent} (for {pattern})")
-    if not isinstance(store, Store):
-        store = open_store(default_store_path(None if store is None else os.fspath(store), config.store))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StoreExposureWarning)
+        if not isinstance(store, Store):
+            store = open_store(default_store_path(None if store is None else os.fspath(store), config.store))
+        else:
+            loose = exposure(store.root)
+            if loose:
+                warnings.warn(exposure_message(store.root, loose), StoreExposureWarning, stacklevel=1)
     store.require_writable()
     tune_for_long_run()
     dsn = config.sentry.resolved_dsn()
+    if dsn:
+        from sinks.dsn import dsn_problem
+
+        problem = dsn_problem(dsn)
+        if problem:
+            raise UserError(f"{problem} (SENTRY_DSN or sentry.dsn)")
     tailer = Tailer(patterns, store, config, settings, input_format=input_format,
                     status_file=None if status_file is None else os.fspath(status_file), once=once,
                     dsn=dsn, quiet=quiet)
+    for w in caught:
+        if issubclass(w.category, StoreExposureWarning):
+            tailer.log(str(w.message), "warning", store=str(store.root))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if dsn:
+        from sinks.dsn import redact_dsn
+
+        tailer.log(f"alerts go to Sentry at {redact_dsn(dsn)}", sentry=redact_dsn(dsn))
     if threading.current_thread() is threading.main_thread() and not tailer.once:
         _install_signals(tailer)
     return tailer.run()

@@ -28,7 +28,8 @@ CONFIG_KEYS: tuple[str, ...] = (
     "by", "baseline", "window_s", "false_alarms_per_day", "min_baseline", "min_current", "flush_interval_s",
     "max_batch_lines", "max_batch_bytes", "max_line_bytes", "rotate_grace_s", "baseline_refresh_s",
     "sentry_timeout_s", "retry_base_s", "retry_max_s", "shutdown_timeout_s", "dedup_horizon_s", "dedup_max_ids",
-    "compact_interval_s", "compact_min_segments")
+    "compact_interval_s", "compact_min_segments", "metrics_addr", "metrics_max_segments", "metrics_max_files",
+    "log_format", "health_stall_s", "ready_commit_age_s", "housekeeping_interval_s")
 """The keys of the ``[tail]`` table (docs/TAIL.md describes each)."""
 
 
@@ -60,6 +61,13 @@ class TailSettings:
     dedup_max_ids: int = 1_000_000
     compact_interval_s: float = 60.0
     compact_min_segments: int = 32
+    metrics_addr: str | None = None
+    metrics_max_segments: int = 50
+    metrics_max_files: int = 20
+    log_format: str = "text"
+    health_stall_s: float = 120.0
+    ready_commit_age_s: float = 60.0
+    housekeeping_interval_s: float = 600.0
     # not in the file: arguments of run_tail
     check_interval: float = 5.0
     poll_interval: float = 0.2
@@ -98,6 +106,20 @@ class TailSettings:
                 except UserError as exc:
                     raise ConfigError(dotted, str(exc), where) from None
                 s.baseline = value
+            elif key == "metrics_addr":
+                from monitor.tail.server import parse_addr
+
+                if not isinstance(value, str):
+                    raise ConfigError(dotted, f"must be \"HOST:PORT\" or \"PORT\", got {value!r}", where)
+                try:
+                    parse_addr(value)
+                except UserError as exc:
+                    raise ConfigError(dotted, str(exc), where) from None
+                s.metrics_addr = value
+            elif key == "log_format":
+                if value not in ("text", "json"):
+                    raise ConfigError(dotted, f"must be \"text\" or \"json\", got {value!r}", where)
+                s.log_format = value
             else:
                 default = getattr(cls, key)
                 ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0

@@ -34,12 +34,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 import pandas as pd
 
 from monitor.commit import CommitResult, commit_events
+from monitor.retention import retained_positions
 from monitor.store import Store
 from monitor.tail.dedup import DuplicateGuard
 
@@ -50,8 +52,9 @@ def committed_positions(store: Store) -> tuple[dict[str, tuple[int, int]], dict[
     """Where each tailed source resumes, from the store alone.
 
     Returns ``({source_id: (offset, line)}, {source_id: {offsets of quarantined lines beyond it}})``:
-    the offset is the largest ``source_offset`` of the source's events (sources without events
-    are absent: they start at 0); the quarantined offsets beyond it are the lines that must not
+    the offset is the largest ``source_offset`` of the source's events, or of the events the
+    retention deleted (:func:`monitor.retention.retained_positions`), whichever is larger
+    (sources without events are absent: they start at 0); the quarantined offsets beyond it are the lines that must not
     be quarantined again.
 
     >>> import tempfile
@@ -62,10 +65,13 @@ def committed_positions(store: Store) -> tuple[dict[str, tuple[int, int]], dict[
         "SELECT source_id, max(source_offset), arg_max(source_line, source_offset) FROM events "
         "WHERE source_id LIKE 'tail:%' GROUP BY source_id").fetchall())
     positions = {sid: (int(off), int(line)) for sid, off, line in rows}
+    for sid, (off, line) in retained_positions(store).items():  # sources whose events retention deleted
+        if off > positions.get(sid, (0, 0))[0]:
+            positions[sid] = (off, line)
     seen: dict[str, set[int]] = {}
     if store.quarantine_dir.is_dir():
         for p in store.quarantine_dir.glob("*.jsonl"):
-            with open(p, encoding="utf-8") as fh:
+            with contextlib.suppress(FileNotFoundError), open(p, encoding="utf-8") as fh:
                 for text in fh:
                     if '"tail:' not in text:
                         continue
