@@ -118,6 +118,32 @@ def _events_to_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
     def col(name: str) -> list[Any]:
         return [e.get(name) for e in events]
 
+    dumps, opts = orjson.dumps, orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+    columns: dict[str, Any] = {name: col(name) for name in FRAME_INPUTS if name != "attributes"}
+    columns["attributes"] = [dumps(a, option=opts, default=str).decode() if a else None for a in col("attributes")]
+    return frame_from_columns(columns, len(events))
+
+
+#: The canonical fields a frame is built from (``attributes`` as JSON text with sorted keys).
+FRAME_INPUTS = (*STRING_FIELDS, "ts", "output_tokens", "input_tokens", "latency_ms", "task_success",
+                "expects_json", "schema", "attributes")
+
+
+def frame_from_columns(columns: dict[str, Any], n: int) -> pd.DataFrame:
+    """The event frame from one column per field of :data:`FRAME_INPUTS` (lists or pandas Series
+    of Python values, missing = None); the one conversion used by the per-record path
+    (:func:`events_to_frame`) and the columnar one (:mod:`monitor.columnar`).
+
+    >>> f = frame_from_columns({"ts": ["2026-11-01T10:00:00Z"], "output_tokens": [3]}, 1)
+    >>> f.loc[0, "route"], int(f.loc[0, "output_tokens"]), f.loc[0, "response"]
+    ('default', 3, None)
+    """
+    def col(name: str) -> Any:
+        value = columns.get(name)
+        if value is None:
+            return [None] * n
+        return value.to_numpy(object) if isinstance(value, pd.Series) else value
+
     frame = pd.DataFrame({name: pd.Series(col(name), dtype="object") for name in STRING_FIELDS})
     frame["ts"] = pd.to_datetime(pd.Series(col("ts"), dtype="object"), utc=True, format="ISO8601", errors="coerce")
     frame["model_version"] = frame["model_version"].fillna(DEFAULT_MODEL_VERSION)
@@ -128,7 +154,5 @@ def _events_to_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
     frame["task_success"] = pd.array(col("task_success"), dtype="boolean")
     frame["expects_json"] = pd.array(col("expects_json"), dtype="boolean")
     frame["schema_raw"] = pd.Series(col("schema"), dtype="object")
-    dumps, opts = orjson.dumps, orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-    frame["attributes"] = pd.Series(
-        [dumps(a, option=opts, default=str).decode() if a else None for a in col("attributes")], dtype="object")
+    frame["attributes"] = pd.Series(col("attributes"), dtype="object")
     return frame

@@ -1,0 +1,138 @@
+"""The columnar fast path: a batch of log lines -> canonical event columns, without per-line Python.
+
+For a format that declares a :class:`~monitor.adapters.ColumnarMapping` (see
+:func:`monitor.adapters.columnar_mapping`), :func:`read_batch`:
+
+1. puts the batch's raw lines into one Arrow string array (UTF-8 checked once for the batch);
+2. runs one DuckDB statement (:func:`monitor.columnar.predicates.fast_sql`): DuckDB's JSON reader
+   parses each line once into the mapped fields, the event schema's rules are column predicates,
+   and each field is extracted as a typed column;
+3. returns the columns of the rows that passed every predicate and the positions of the others.
+
+The other rows (bad JSON, a wrong type, a numeric ``ts``, a missing ``request_id``, ...) go through
+the per-record path (:class:`monitor.ingest.BatchLoader`), which gives them their exact event or
+quarantine reason; both paths then meet in :func:`monitor.events.frame_from_columns` and the same
+signals, dedup and commit. ``tests/test_columnar.py`` checks that the two paths give the same
+events, signals and quarantine records.
+
+>>> from monitor.adapters import columnar_mapping
+>>> rows = read_batch([b'{"ts": "2026-11-01T10:00:00Z", "request_id": "r1", "model": "m", "response": "hi"}',
+...                    b'{"ts": 1, "request_id": "r2", "model": "m", "response": "hi"}', b'{oops'],
+...                   columnar_mapping("native"))
+>>> rows.fast.tolist(), rows.columns["response"], rows.columns["attributes"]
+([True, False, False], ['hi'], ['{"pinned":false}'])
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Sequence
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from monitor.adapters import ColumnarMapping
+from monitor.adapters.identity import is_pinned
+
+from .predicates import fast_sql, field_kind
+
+__all__ = ["FastRows", "read_batch"]
+
+_local = threading.local()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB connection per thread (not the event store), with one thread: the
+    sidecar runs on one core, and ingest's batches are small enough that parsing in parallel
+    gains little next to the rest of the batch."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = duckdb.connect(":memory:", config={"threads": 1})
+    return con
+
+
+@lru_cache(maxsize=16)
+def _sql(mapping: ColumnarMapping) -> str:
+    return fast_sql(mapping)
+
+
+@dataclass
+class FastRows:
+    """``fast``: per input line, True when it was read here; ``columns``: canonical field -> list of
+    Python values for the fast rows, in input order (``attributes`` as sorted-key JSON text, with
+    ``pinned`` added as the adapter does; ``schema`` as the parsed JSON value)."""
+
+    fast: np.ndarray
+    columns: dict[str, list[Any]]
+
+
+def _as_text(raws: Sequence[bytes]) -> tuple[pa.Array, np.ndarray]:
+    """The lines as one Arrow string array, and a mask of the lines that are valid UTF-8 (the
+    others are replaced by an empty string and left to the per-record path)."""
+    binary = pa.array(raws, type=pa.large_binary())
+    try:
+        return binary.cast(pa.large_string()), np.ones(len(raws), dtype=bool)
+    except pa.ArrowInvalid:
+        pass
+    valid = np.ones(len(raws), dtype=bool)
+    for k, raw in enumerate(raws):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            valid[k] = False
+    cleaned = [raw if ok else b"" for raw, ok in zip(raws, valid)]
+    return pa.array(cleaned, type=pa.large_binary()).cast(pa.large_string()), valid
+
+
+def read_batch(raws: Sequence[bytes], mapping: ColumnarMapping) -> FastRows:
+    """Read the lines of one batch through the columnar path (see the module docstring)."""
+    text, utf8 = _as_text(raws)
+    lines = pa.table({"i": pa.array(np.arange(len(raws), dtype=np.int64)), "raw": text})
+    con = _connection()
+    con.register("lines", lines)
+    try:
+        result = con.sql(_sql(mapping)).to_arrow_table()
+    finally:
+        con.unregister("lines")
+    fast = result.column("fast").to_numpy(zero_copy_only=False).astype(bool) & utf8
+    kept = result.filter(pa.array(fast))
+    columns: dict[str, list[Any]] = {}
+    for name in mapping.fields:
+        values = kept.column(name).to_pylist()
+        if field_kind(name) == "json" and name != "attributes":
+            values = [None if v is None else orjson.loads(v) for v in values]
+        columns[name] = values
+    for name, default in mapping.defaults.items():
+        if name in columns:
+            columns[name] = [default if v is None else v for v in columns[name]]
+    if mapping.pinned_attribute:
+        columns["attributes"] = _with_pinned(columns.get("attributes") or [None] * len(kept),
+                                             columns.get("model"), columns.get("model_version"))
+    return FastRows(fast, columns)
+
+
+def _with_pinned(attributes: list[str | None], models: list[str] | None,
+                 versions: list[str | None] | None) -> list[str]:
+    """``attributes`` JSON text with ``pinned`` added where absent, keys sorted, as the adapter's
+    per-record conversion and :func:`monitor.events.events_to_frame` write it."""
+    n = len(attributes)
+    models = models or [None] * n
+    versions = versions or [None] * n
+    pinned: dict[tuple[Any, Any], bool] = {}
+    opts = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+    out: list[str] = []
+    for text, model, version in zip(attributes, models, versions):
+        key = (model, version)
+        flag = pinned.get(key)
+        if flag is None:
+            flag = pinned[key] = is_pinned(model, version)
+        if text is None:
+            out.append('{"pinned":true}' if flag else '{"pinned":false}')
+            continue
+        attrs = orjson.loads(text)
+        attrs.setdefault("pinned", flag)
+        out.append(orjson.dumps(attrs, option=opts, default=str).decode())
+    return out
