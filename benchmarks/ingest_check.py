@@ -34,15 +34,24 @@ FILLER = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod
           "dolore magna aliqua ut enim ad minim veniam quis nostrud exercitation ullamco laboris nisi ut aliquip").split()
 
 
-def generate(path: Path, n: int, seed: int = 1) -> int:
-    """Write ``n`` events; returns the file size in bytes."""
+def generate(path: Path, n: int, seed: int = 1, *, shape: str = "long", fmt: str = "native") -> int:
+    """Write ``n`` events; returns the file size in bytes.
+
+    ``shape="long"``: about 1.2 KB (prompt, response of about 90 words, usage, one route in four
+    expecting JSON); ``"short"``: about 0.3 KB (no prompt, usage or labels; responses of 10-150 words, median 22).
+    ``fmt="openai"`` writes the same events as ``{"ts", "route", "request", "response":
+    chat.completion}`` records of the OpenAI adapter.
+    """
     rng = np.random.default_rng(seed)
     words = np.array(FILLER)
-    lengths = np.clip(rng.lognormal(np.log(90), 0.35, size=n).astype(int), 5, 400)
+    if shape == "short":
+        lengths = np.clip(rng.lognormal(np.log(22), 0.6, size=n).astype(int), 10, 150)
+    else:
+        lengths = np.clip(rng.lognormal(np.log(90), 0.35, size=n).astype(int), 5, 400)
     routes = rng.integers(0, len(ROUTES), size=n)
     versions = rng.integers(0, 2, size=n)
     refuse = rng.random(n) < np.where(versions == 1, 0.04, 0.02)
-    pool = [" ".join(rng.choice(words, size=120)) for _ in range(64)]
+    pool = [" ".join(rng.choice(words, size=160)) for _ in range(64)]
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
             route = ROUTES[routes[i]]
@@ -50,13 +59,32 @@ def generate(path: Path, n: int, seed: int = 1) -> int:
                 response = json.dumps({"id": i, "total": float(lengths[i]), "items": ["a", "b"]})
             elif refuse[i]:
                 response = "I'm sorry, but I can't help with that request."
+            elif shape == "short":
+                response = " ".join(pool[i % 64].split(" ", lengths[i])[: lengths[i]])
             else:
                 response = pool[i % 64][: lengths[i] * 6]
-            event = {"ts": f"2026-11-{1 + versions[i] * 10 + i % 7:02d}T{i % 24:02d}:{i % 60:02d}:{(i // 60) % 60:02d}Z",
-                     "request_id": f"bench-{i}", "model": "bench-model", "model_version": f"v{versions[i] + 1}",
-                     "route": route, "prompt": pool[(i * 7) % 64][:600], "response": response,
-                     "output_tokens": int(lengths[i] * 1.3), "input_tokens": 150, "finish_reason": "stop",
-                     "expects_json": route == "extract", "task_success": bool(i % 5), "latency_ms": 350.0}
+            ts = f"2026-11-{1 + versions[i] * 10 + i % 7:02d}T{i % 24:02d}:{i % 60:02d}:{(i // 60) % 60:02d}Z"
+            prompt = None if shape == "short" else pool[(i * 7) % 64][:600]
+            out_tokens = int(lengths[i] * 1.3)
+            if fmt == "openai":
+                request = {"model": "bench-model", "messages": [{"role": "user", "content": prompt or "hi"}]}
+                if route == "extract":
+                    request["response_format"] = {"type": "json_object"}
+                event = {"ts": ts, "route": route, "latency_ms": 350.0, "task_success": bool(i % 5), "request": request,
+                         "response": {"id": f"bench-{i}", "object": "chat.completion", "model": f"bench-model-v{versions[i] + 1}",
+                                      "choices": [{"index": 0, "finish_reason": "stop",
+                                                   "message": {"role": "assistant", "content": response}}],
+                                      "usage": {"prompt_tokens": 150, "completion_tokens": out_tokens}}}
+            else:
+                event = {"ts": ts, "request_id": f"bench-{i}", "model": "bench-model", "model_version": f"v{versions[i] + 1}",
+                         "route": route, "response": response, "output_tokens": out_tokens, "input_tokens": 150,
+                         "finish_reason": "stop", "expects_json": route == "extract", "task_success": bool(i % 5),
+                         "latency_ms": 350.0}
+                if shape == "short":
+                    for key in ("input_tokens", "finish_reason", "expects_json", "task_success", "latency_ms"):
+                        del event[key]
+                else:
+                    event["prompt"] = prompt
             fh.write(json.dumps(event) + "\n")
     return path.stat().st_size
 

@@ -45,12 +45,10 @@ _local = threading.local()
 
 
 def _connection() -> duckdb.DuckDBPyConnection:
-    """One in-memory DuckDB connection per thread (not the event store), with one thread: the
-    sidecar runs on one core, and ingest's batches are small enough that parsing in parallel
-    gains little next to the rest of the batch."""
+    """One in-memory DuckDB connection per thread (not the event store)."""
     con = getattr(_local, "con", None)
     if con is None:
-        con = _local.con = duckdb.connect(":memory:", config={"threads": 1})
+        con = _local.con = duckdb.connect(":memory:")
     return con
 
 

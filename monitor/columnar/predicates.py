@@ -1,8 +1,7 @@
 """The fast path's SQL, written from two declarations: the format's field mapping and the event
 JSON Schema (``monitor/event_schema.json``). No rule of either is copied here.
 
-Each canonical field becomes two expressions over ``x``, the record's fields as DuckDB JSON
-values (``from_json(raw, '{"ts": "JSON", ...}')``, one parse per line):
+Each canonical field becomes two expressions:
 
 * a *predicate*: the value has a JSON type the schema allows (null or missing only for optional
   fields), within its ``minLength`` / ``maxLength`` / ``minimum``, and of a shape this path
@@ -11,12 +10,16 @@ values (``from_json(raw, '{"ts": "JSON", ...}')``, one parse per line):
 * an *extraction*: the value as a typed column (text unescaped, integer, double, boolean), or
   its JSON text for object-valued fields (``schema``, ``attributes``), which Python reads back.
 
+Each field's JSON type comes from ``json_type(raw, [paths])`` and its value from ``from_json``
+into a typed struct; ``from_json`` converts leniently (``"12"`` into an integer field gives 12),
+so a value is used only where its JSON type is the one the predicate asks for.
+
 A row where any predicate is false, or that is not a strict JSON object (see :data:`LENIENT_RE`),
 is left to the per-record path, which gives it its exact event or quarantine reason.
 
 >>> from monitor.adapters import columnar_mapping
 >>> sql = fast_sql(columnar_mapping("native"))
->>> "from_json(raw" in sql and "json_keys(raw)" in sql
+>>> "from_json(raw" in sql and "json_keys(raw)" in sql and "json_type(raw, ['$.ts'" in sql
 True
 """
 from __future__ import annotations
@@ -62,53 +65,45 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _predicate(name: str, key: str, required: bool) -> str:
+_SQL_TYPES = {"text": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN", "json": "JSON"}
+
+
+def _predicate(name: str, key: str, k: int, required: bool) -> str:
+    """The rule of field ``name`` on its JSON type ``t[k]`` and its typed value ``x."key"``."""
     spec: dict[str, Any] = EVENT_SCHEMA["properties"][name]
-    v = f'x."{key}"'
-    types = _types(name)
+    t, v = f"t[{k}]", f'x."{key}"'
     alternatives = []
-    for t in types:
-        if t == "null":
+    for json_type in _types(name):
+        if json_type == "null" or json_type not in _DUCK_TYPES:
             continue
-        checks = [f"json_type({v}) IN ({', '.join(_quote(d) for d in _DUCK_TYPES[t])})"] if t in _DUCK_TYPES else []
-        if not checks:  # a type this path does not convert (a boolean schema): per-record path
+        if field_kind(name) != "json" and json_type == "object":
             continue
-        if t == "string":
+        checks = [f"{t} IN ({', '.join(_quote(d) for d in _DUCK_TYPES[json_type])})"]
+        if json_type == "string" and field_kind(name) == "text":
             if "minLength" in spec:
-                checks.append(f"length({v}->>'$') >= {int(spec['minLength'])}")
+                checks.append(f"length({v}) >= {int(spec['minLength'])}")
             if "maxLength" in spec:
-                checks.append(f"length({v}->>'$') <= {int(spec['maxLength'])}")
-        if t in ("integer", "number"):
-            checks.append(f"TRY_CAST({v} AS {'BIGINT' if t == 'integer' else 'DOUBLE'}) IS NOT NULL")
+                checks.append(f"length({v}) <= {int(spec['maxLength'])}")
+        if json_type in ("integer", "number"):
+            checks.append(f"{v} IS NOT NULL")  # an integer beyond 64 bits: the per-record path
             if "minimum" in spec:
-                checks.append(f"TRY_CAST({v} AS DOUBLE) >= {float(spec['minimum'])!r}")
+                checks.append(f"{v} >= CAST({float(spec['minimum'])!r} AS DOUBLE)")
         alternatives.append("(" + " AND ".join(checks) + ")")
     typed = " OR ".join(alternatives) if alternatives else "FALSE"
-    if required or "null" not in types:
+    if required or "null" not in _types(name):
         return f"coalesce({typed}, FALSE)"
-    return f"({v} IS NULL OR coalesce({typed}, FALSE))"
-
-
-def _extraction(name: str, key: str) -> str:
-    v = f'x."{key}"'
-    kind = field_kind(name)
-    if kind == "text":
-        return f"{v}->>'$'"
-    if kind == "integer":
-        return f"TRY_CAST({v} AS BIGINT)"
-    if kind == "number":
-        return f"TRY_CAST({v} AS DOUBLE)"
-    if kind == "boolean":
-        return f"TRY_CAST({v} AS BOOLEAN)"
-    return f"CAST({v} AS VARCHAR)"
+    return f"({t} IS NULL OR {t} = 'NULL' OR coalesce({typed}, FALSE))"
 
 
 def fast_sql(mapping: ColumnarMapping, table: str = "lines") -> str:
     """One SELECT over ``table`` (columns ``i`` and ``raw`` text): ``fast`` (bool) per row and one
-    column per mapped canonical field (NULL where ``fast`` is false).
+    typed column per mapped canonical field (NULL where ``fast`` is false).
 
-    Only formats whose paths are top-level keys are read with ``from_json``'s struct; the JSON
-    paths of the mapping name the keys (``$.ts`` -> ``ts``).
+    Each line is parsed by DuckDB three times, each a single pass in C (``try``: a line that is
+    not JSON gives NULL, and takes the per-record path): its top-level keys (a duplicated key takes the per-record path: DuckDB reads the first, ``orjson``
+    the last), the JSON types of the mapped paths, and ``from_json`` into a typed struct. The
+    typed values are exact wherever the JSON type is the one the predicate asks for.
+    Only top-level keys are read this way (``$.ts``).
     """
     required = set(EVENT_SCHEMA.get("required", []))
     keys = {}
@@ -116,22 +111,26 @@ def fast_sql(mapping: ColumnarMapping, table: str = "lines") -> str:
         if not path.startswith("$.") or "." in path[2:] or "[" in path:
             raise ValueError(f"columnar path {path!r} of {name!r}: only top-level keys are read by the fast path")
         keys[name] = path[2:]
-    struct = "{" + ", ".join(f'{_json_key(key)}: "JSON"' for key in keys.values()) + "}"
-    predicates = [_predicate(name, key, name in required) for name, key in keys.items()]
+    struct = "{" + ", ".join(f'{_json_key(key)}: "{_SQL_TYPES[field_kind(name)]}"' for name, key in keys.items()) + "}"
+    paths = "[" + ", ".join(_quote(path) for path in mapping.fields.values()) + "]"
+    predicates = [_predicate(name, key, k, name in required) for k, (name, key) in enumerate(keys.items(), start=1)]
     predicates += ["FALSE" for name in required if name not in keys]
-    extractions = ", ".join(f'CASE WHEN fast THEN {_extraction(name, key)} END AS "{name}"' for name, key in keys.items())
+    extractions = ", ".join(f'CASE WHEN fast THEN {"CAST(" if field_kind(name) == "json" else ""}x."{key}"'
+                            f'{" AS VARCHAR)" if field_kind(name) == "json" else ""} END AS "{name}"'
+                            for name, key in keys.items())
     return f"""
 WITH parsed AS (
-    SELECT i, raw, json_valid(raw) AND starts_with(ltrim(raw, ' \t\r'), '{{')
-                   AND NOT regexp_matches(raw, {_quote(LENIENT_RE)}) AS ok
+    SELECT i, raw, starts_with(ltrim(raw, ' \t\r'), '{{') AND NOT regexp_matches(raw, {_quote(LENIENT_RE)}) AS ok
     FROM {table}
 ), records AS (
     SELECT i,
-           CASE WHEN ok THEN len(json_keys(raw)) = len(list_distinct(json_keys(raw))) END AS unique_keys,
-           CASE WHEN ok THEN from_json(raw, {_quote(struct)}) END AS x
+           CASE WHEN ok THEN try(json_keys(raw)) END AS keys,
+           CASE WHEN ok THEN try(json_type(raw, {paths})) END AS t,
+           CASE WHEN ok THEN try(from_json(raw, {_quote(struct)})) END AS x
     FROM parsed
 ), flagged AS (
-    SELECT i, x, coalesce(unique_keys AND {' AND '.join(predicates)}, FALSE) AS fast FROM records
+    SELECT i, x, coalesce(len(keys) = len(list_distinct(keys)) AND x IS NOT NULL AND {' AND '.join(predicates)}, FALSE) AS fast
+    FROM records
 )
 SELECT i, fast, {extractions} FROM flagged ORDER BY i
 """
