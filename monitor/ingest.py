@@ -36,12 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import numpy as np
 import orjson
 import pandas as pd
 
 from monitor import adapters
 from monitor.adapters.identity import is_pinned
 from monitor.columnar import read_batch
+from monitor.columnar.lines import Line, LineBlock, iter_line_blocks
 from monitor.config import Config
 from monitor.errors import UserError
 from monitor.events import SchemaResolver, check_event, events_to_frame, frame_from_columns
@@ -51,15 +53,6 @@ from monitor.store import EVENT_SCHEMA, Store
 
 BATCH_LINES = 100_000
 DETECT_SAMPLE = 50
-
-
-@dataclass
-class Line:
-    """One raw line of a source: 1-based number, byte offset just past its newline, bytes."""
-
-    number: int
-    end_offset: int
-    raw: bytes
 
 
 @dataclass
@@ -188,37 +181,46 @@ class BatchLoader:
         self.blank = 0
         self.source_id = source
 
-    def load(self, lines: list[Line]) -> LoadedBatch:
+    def load(self, lines: list[Line] | LineBlock) -> LoadedBatch:
         """Parse, convert, validate and derive signals for one batch of lines."""
-        by_number = {line.number: line for line in lines}
-        if self.fmt is None and lines:
-            self._detect(lines)
+        block = lines if isinstance(lines, LineBlock) else LineBlock.from_lines(lines)
+        listed = None if isinstance(lines, LineBlock) else lines
+
+        def line(k: int) -> Line:
+            return listed[k] if listed is not None else block.line(k)
+
+        if self.fmt is None and len(block):
+            self._detect(line(k).raw for k in range(len(block)))
         mapping = adapters.columnar_mapping(self.fmt) if self.columnar else None
-        slow, fast_frame = lines, None
-        if mapping is not None and lines:
-            rows = read_batch([line.raw for line in lines], mapping)
-            fast_frame = frame_from_columns(rows.columns, int(rows.fast.sum()))
-            fast_frame["source_line"] = pd.array([line.number for line, fast in zip(lines, rows.fast) if fast],
-                                                 dtype="Int64")
-            slow = [line for line, fast in zip(lines, rows.fast) if not fast]
-        frame, rejects = self._per_record(slow)
+        fast = np.zeros(len(block), dtype=bool)
+        fast_frame = None
+        if mapping is not None and len(block):
+            rows = read_batch(block.text, mapping)
+            fast = rows.fast
+            fast_frame = frame_from_columns(rows.columns, int(fast.sum()))
+            fast_frame["source_line"] = pd.array(block.numbers[fast], dtype="Int64")
+        frame, rejects = self._per_record([line(k) for k in np.flatnonzero(~fast).tolist()])
         if fast_frame is not None and not fast_frame.empty:
             frame = fast_frame if frame.empty else pd.concat([frame, fast_frame], ignore_index=True).sort_values(
                 "source_line", kind="stable", ignore_index=True)
-        frame, more_rejects = self._frame(frame, by_number)
+        position = np.searchsorted(block.numbers, frame["source_line"].to_numpy(dtype=np.int64))
+        frame["source_offset"] = pd.array(block.end_offsets[position], dtype="Int64")
+        frame, more_rejects = self._frame(frame)
         rejects.extend(more_rejects)
-        reject_rows = [{"source": self.source, "line": int(n), "reason": reason, "raw": by_number[int(n)].raw,
-                        "offset": by_number[int(n)].end_offset, "source_id": self.source_id}
-                       for n, reason in sorted(rejects)]
+        reject_rows = []
+        for n, reason in sorted(rejects):
+            k = int(np.searchsorted(block.numbers, n))
+            reject_rows.append({"source": self.source, "line": int(n), "reason": reason, "raw": line(k).raw,
+                                "offset": int(block.end_offsets[k]), "source_id": self.source_id})
         return LoadedBatch(frame, reject_rows, self.fmt)
 
-    def _detect(self, lines: list[Line]) -> None:
+    def _detect(self, raws: Iterable[bytes]) -> None:
         """The format from the first :data:`DETECT_SAMPLE` records that parse (as the per-record
         path would find it from the whole batch)."""
         sample: list[Any] = []
-        for line in lines:
+        for raw in raws:
             try:
-                sample.append(orjson.loads(line.raw))
+                sample.append(orjson.loads(raw))
             except orjson.JSONDecodeError:
                 continue
             if len(sample) >= DETECT_SAMPLE:
@@ -256,10 +258,8 @@ class BatchLoader:
         frame["source_line"] = pd.array([n for n, _ in events], dtype="Int64")
         return frame, rejects
 
-    def _frame(self, frame: pd.DataFrame,
-               by_number: dict[int, Line]) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    def _frame(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
         rejects: list[tuple[int, str]] = []
-        frame["source_offset"] = pd.array([by_number[n].end_offset for n in frame["source_line"]], dtype="Int64")
         bad_ts = frame["ts"].isna()
         rejects.extend((n, "ts: not an ISO 8601 date-time") for n in frame.loc[bad_ts, "source_line"])
         # schemas: only the events that carry one (named schemas are read once, see SchemaResolver)
@@ -324,8 +324,8 @@ def load_file(path: str, config: Config, *, input_format: str | None = None) -> 
     _require_file(path)
     loader = BatchLoader(config, str(Path(path).resolve()), input_format=input_format)
     frames, rejects = [], []
-    for lines in iter_lines(path):
-        batch = loader.load(lines)
+    for block in iter_line_blocks(path):
+        batch = loader.load(block)
         frames.append(batch.frame)
         rejects.extend(batch.rejects)
     frame = pd.concat(frames, ignore_index=True) if frames else loader.load([]).frame
@@ -386,9 +386,9 @@ def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_fo
     for path in paths:
         report.files += 1
         loader = BatchLoader(config, str(Path(path).resolve()), input_format=input_format, redact=redact)
-        for lines in iter_lines(path):
-            report.lines += len(lines)
-            batch = loader.load(lines)
+        for block in iter_line_blocks(path):
+            report.lines += len(block)
+            batch = loader.load(block)
             commit_batch(store, batch, report)
         report.blank += loader.blank
         if loader.fmt:

@@ -22,15 +22,20 @@ from monitor.adapters import columnar_mapping
 from monitor.columnar import read_batch
 from monitor.config import Config
 from monitor.demo import generate_events, write_log
+from monitor.columnar.lines import iter_line_blocks
 from monitor.ingest import BatchLoader, iter_lines
 
 FIX = Path(__file__).parent / "fixtures"
 
 
-def _load(path: Path, config: Config, *, columnar: bool, batch_lines: int) -> tuple[pd.DataFrame, list, int, str | None]:
+def _load(path: Path, config: Config, *, columnar: bool, batch_lines: int,
+          blocks: bool = False) -> tuple[pd.DataFrame, list, int, str | None]:
+    """Load a file batch by batch: as ingest does (``blocks``: :func:`iter_line_blocks`) or as the
+    sidecar does (lists of :class:`Line`), with or without the fast path."""
     loader = BatchLoader(config, str(path), columnar=columnar)
     frames, rejects = [], []
-    for lines in iter_lines(path, batch_lines=batch_lines):
+    batches = iter_line_blocks(path, batch_lines=batch_lines) if blocks else iter_lines(path, batch_lines=batch_lines)
+    for lines in batches:
         batch = loader.load(lines)
         frames.append(batch.frame.drop(columns=["ingested_at"]))
         rejects.extend(batch.rejects)
@@ -39,13 +44,15 @@ def _load(path: Path, config: Config, *, columnar: bool, batch_lines: int) -> tu
 
 
 def assert_same(path: Path, config: Config | None = None, *, batch_lines: int = 7) -> pd.DataFrame:
-    """Both paths over ``path``; returns the fast path's frame."""
+    """The per-record path over ``path`` against the fast path, fed as ingest and as the sidecar
+    feed it; returns the fast path's frame."""
     config = config or Config()
-    fast = _load(path, config, columnar=True, batch_lines=batch_lines)
     slow = _load(path, config, columnar=False, batch_lines=batch_lines)
-    pd.testing.assert_frame_equal(fast[0], slow[0], check_exact=True)
-    assert fast[1] == slow[1]
-    assert fast[2:] == slow[2:]
+    for blocks in (True, False):
+        fast = _load(path, config, columnar=True, batch_lines=batch_lines, blocks=blocks)
+        pd.testing.assert_frame_equal(fast[0], slow[0], check_exact=True)
+        assert fast[1] == slow[1]
+        assert fast[2:] == slow[2:]
     return fast[0]
 
 
@@ -109,6 +116,8 @@ _bad = st.sampled_from([b"{not json", b'{"ts": "2026-11-01T00:00:00Z", "a": 1,}'
                         b'{"x": 1e400}', b"[1, 2]", b'"text"', b"", b"   ", b"\xff\xfe{}", b'{"x": "\\ud800"}',
                         b'{"ts": "2026-11-01T00:00:00Z", "ts": 5, "request_id": "d", "model": "m", "response": "r"}',
                         b'{"ts": "2026-11-01T00:00:00Z", "request_id": "t", "model": "m", "response": "a\tb"}',
+                        b'{"ts": "2026-11-01T00:00:00Z", "request_id": "cr", "model": "m", "response": "r"}\r',
+                        b' {"ts": "2026-11-01T00:00:00Z", "request_id": "sp", "model": "m", "response": "r"} ',
                         b'{"ts":"2026-11-01T00:00:00Z","request_id":"c","model":"m","response":"x","n":' + b"9" * 320 + b"}"])
 
 
@@ -124,11 +133,23 @@ def _line(item: object) -> bytes:
 def test_generated_native_files_same_through_both_paths(tmp_path: Path, items: list, batch_lines: int) -> None:
     log = tmp_path / "gen.jsonl"
     log.write_bytes(b"\n".join(_line(item) for item in items) + b"\n")
-    config = Config()
-    fast = _load(log, replace(config, input_format="native"), columnar=True, batch_lines=batch_lines)
-    slow = _load(log, replace(config, input_format="native"), columnar=False, batch_lines=batch_lines)
-    pd.testing.assert_frame_equal(fast[0], slow[0], check_exact=True)
-    assert fast[1] == slow[1]
-    assert fast[2:] == slow[2:]
+    fast = assert_same(log, replace(Config(), input_format="native"), batch_lines=batch_lines)
     lines = sum(1 for item in items if not (isinstance(item, bytes) and not item.strip()))
-    assert len(fast[0]) + len(fast[1]) == lines  # every non-blank line: an event or a quarantine row
+    quarantined = _load(log, replace(Config(), input_format="native"), columnar=True, batch_lines=batch_lines)[1]
+    assert len(fast) + len(quarantined) == lines  # every non-blank line: an event or a quarantine row
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=60).map(lambda b: b.replace(b"a", b"\n").replace(b"b", b"\r")),
+       batch_lines=st.integers(1, 5), chunk_bytes=st.integers(1, 16), start=st.integers(0, 10))
+def test_line_blocks_are_the_lines_of_iter_lines(tmp_path: Path, data: bytes, batch_lines: int, chunk_bytes: int,
+                                                 start: int) -> None:
+    path = tmp_path / "bytes.log"
+    path.write_bytes(data)
+    start = min(start, len(data))
+    expected = [(l.number, l.end_offset, l.raw) for b in iter_lines(path, start_offset=start, start_line=3,
+                                                                    batch_lines=batch_lines) for l in b]
+    blocks = list(iter_line_blocks(path, start_offset=start, start_line=3, batch_lines=batch_lines,
+                                   chunk_bytes=chunk_bytes))
+    assert all(0 < len(b) <= batch_lines for b in blocks)
+    assert [(l.number, l.end_offset, l.raw) for b in blocks for l in b.lines()] == expected

@@ -67,26 +67,28 @@ class FastRows:
     columns: dict[str, list[Any]]
 
 
-def _as_text(raws: Sequence[bytes]) -> tuple[pa.Array, np.ndarray]:
+def _as_text(raws: Sequence[bytes] | pa.Array) -> tuple[pa.Array, np.ndarray]:
     """The lines as one Arrow string array, and a mask of the lines that are valid UTF-8 (the
     others are replaced by an empty string and left to the per-record path)."""
-    binary = pa.array(raws, type=pa.large_binary())
+    binary = raws if isinstance(raws, pa.Array) else pa.array(raws, type=pa.large_binary())
     try:
-        return binary.cast(pa.large_string()), np.ones(len(raws), dtype=bool)
+        return binary.cast(pa.large_string()), np.ones(len(binary), dtype=bool)
     except pa.ArrowInvalid:
         pass
-    valid = np.ones(len(raws), dtype=bool)
-    for k, raw in enumerate(raws):
+    values = binary.to_pylist()
+    valid = np.ones(len(values), dtype=bool)
+    for k, raw in enumerate(values):
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError:
             valid[k] = False
-    cleaned = [raw if ok else b"" for raw, ok in zip(raws, valid)]
+    cleaned = [raw if ok else b"" for raw, ok in zip(values, valid)]
     return pa.array(cleaned, type=pa.large_binary()).cast(pa.large_string()), valid
 
 
-def read_batch(raws: Sequence[bytes], mapping: ColumnarMapping) -> FastRows:
-    """Read the lines of one batch through the columnar path (see the module docstring)."""
+def read_batch(raws: Sequence[bytes] | pa.Array, mapping: ColumnarMapping) -> FastRows:
+    """Read the lines of one batch (bytes, or an Arrow binary array) through the columnar path
+    (see the module docstring)."""
     text, utf8 = _as_text(raws)
     lines = pa.table({"i": pa.array(np.arange(len(raws), dtype=np.int64)), "raw": text})
     con = _connection()
