@@ -23,6 +23,7 @@ import jsonschema
 import jsonschema_rs
 import orjson
 import pandas as pd
+import pyarrow as pa
 
 from monitor.adapters._base import paused_gc
 from monitor.errors import UserError
@@ -130,8 +131,8 @@ FRAME_INPUTS = (*STRING_FIELDS, "ts", "output_tokens", "input_tokens", "latency_
 
 
 def frame_from_columns(columns: dict[str, Any], n: int) -> pd.DataFrame:
-    """The event frame from one column per field of :data:`FRAME_INPUTS` (lists or pandas Series
-    of Python values, missing = None); the one conversion used by the per-record path
+    """The event frame from one column per field of :data:`FRAME_INPUTS` (lists of Python values,
+    missing = None, or Arrow arrays); the one conversion used by the per-record path
     (:func:`events_to_frame`) and the columnar one (:mod:`monitor.columnar`).
 
     >>> f = frame_from_columns({"ts": ["2026-11-01T10:00:00Z"], "output_tokens": [3]}, 1)
@@ -142,17 +143,25 @@ def frame_from_columns(columns: dict[str, Any], n: int) -> pd.DataFrame:
         value = columns.get(name)
         if value is None:
             return [None] * n
-        return value.to_numpy(object) if isinstance(value, pd.Series) else value
+        if isinstance(value, (pa.Array, pa.ChunkedArray)):
+            return value.to_numpy(zero_copy_only=False)
+        return value
+
+    def typed(name: str, dtype: Any) -> Any:
+        value = columns.get(name)
+        if isinstance(value, (pa.Array, pa.ChunkedArray)):  # exact: no detour through float
+            return dtype.__from_arrow__(value)
+        return pd.array(col(name), dtype=dtype)
 
     frame = pd.DataFrame({name: pd.Series(col(name), dtype="object") for name in STRING_FIELDS})
     frame["ts"] = pd.to_datetime(pd.Series(col("ts"), dtype="object"), utc=True, format="ISO8601", errors="coerce")
     frame["model_version"] = frame["model_version"].fillna(DEFAULT_MODEL_VERSION)
     frame["route"] = frame["route"].fillna(DEFAULT_ROUTE)
     for name in ("output_tokens", "input_tokens"):
-        frame[name] = pd.array(col(name), dtype="Int64")
-    frame["latency_ms"] = pd.array(col("latency_ms"), dtype="Float64")
-    frame["task_success"] = pd.array(col("task_success"), dtype="boolean")
-    frame["expects_json"] = pd.array(col("expects_json"), dtype="boolean")
+        frame[name] = typed(name, pd.Int64Dtype())
+    frame["latency_ms"] = typed("latency_ms", pd.Float64Dtype())
+    frame["task_success"] = typed("task_success", pd.BooleanDtype())
+    frame["expects_json"] = typed("expects_json", pd.BooleanDtype())
     frame["schema_raw"] = pd.Series(col("schema"), dtype="object")
     frame["attributes"] = pd.Series(col("attributes"), dtype="object")
     return frame

@@ -19,7 +19,7 @@ events, signals and quarantine records.
 >>> rows = read_batch([b'{"ts": "2026-11-01T10:00:00Z", "request_id": "r1", "model": "m", "response": "hi"}',
 ...                    b'{"ts": 1, "request_id": "r2", "model": "m", "response": "hi"}', b'{oops'],
 ...                   columnar_mapping("native"))
->>> rows.fast.tolist(), rows.columns["response"], rows.columns["attributes"]
+>>> rows.fast.tolist(), rows.columns["response"].to_pylist(), rows.columns["attributes"].tolist()
 ([True, False, False], ['hi'], ['{"pinned":false}'])
 """
 from __future__ import annotations
@@ -33,6 +33,7 @@ import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from monitor.adapters import ColumnarMapping
 from monitor.adapters.identity import is_pinned
@@ -59,9 +60,10 @@ def _sql(mapping: ColumnarMapping) -> str:
 
 @dataclass
 class FastRows:
-    """``fast``: per input line, True when it was read here; ``columns``: canonical field -> list of
-    Python values for the fast rows, in input order (``attributes`` as sorted-key JSON text, with
-    ``pinned`` added as the adapter does; ``schema`` as the parsed JSON value)."""
+    """``fast``: per input line, True when it was read here; ``columns``: canonical field -> the
+    values of the fast rows, in input order: an Arrow array (defaults applied), or for
+    object-valued fields Python values (``attributes`` as sorted-key JSON text with ``pinned``
+    added as the adapter does; ``schema`` as the parsed JSON value)."""
 
     fast: np.ndarray
     columns: dict[str, list[Any]]
@@ -99,40 +101,42 @@ def read_batch(raws: Sequence[bytes] | pa.Array, mapping: ColumnarMapping) -> Fa
         con.unregister("lines")
     fast = result.column("fast").to_numpy(zero_copy_only=False).astype(bool) & utf8
     kept = result.filter(pa.array(fast))
-    columns: dict[str, list[Any]] = {}
+    columns: dict[str, Any] = {}
     for name in mapping.fields:
-        values = kept.column(name).to_pylist()
-        if field_kind(name) == "json" and name != "attributes":
-            values = [None if v is None else orjson.loads(v) for v in values]
-        columns[name] = values
-    for name, default in mapping.defaults.items():
-        if name in columns:
-            columns[name] = [default if v is None else v for v in columns[name]]
+        values = kept.column(name).combine_chunks()
+        if field_kind(name) == "json":
+            texts = values.to_pylist()
+            columns[name] = texts if name == "attributes" else [None if v is None else orjson.loads(v) for v in texts]
+        else:
+            default = mapping.defaults.get(name)
+            columns[name] = values if default is None else pc.fill_null(values, default)
     if mapping.pinned_attribute:
         columns["attributes"] = _with_pinned(columns.get("attributes") or [None] * len(kept),
-                                             columns.get("model"), columns.get("model_version"))
+                                             columns["model"], columns["model_version"])
     return FastRows(fast, columns)
 
 
-def _with_pinned(attributes: list[str | None], models: list[str] | None,
-                 versions: list[str | None] | None) -> list[str]:
+def _with_pinned(attributes: list[str | None], models: pa.Array, versions: pa.Array) -> np.ndarray:
     """``attributes`` JSON text with ``pinned`` added where absent, keys sorted, as the adapter's
-    per-record conversion and :func:`monitor.events.events_to_frame` write it."""
+    per-record conversion and :func:`monitor.events.events_to_frame` write it. ``pinned`` is
+    computed once per distinct (model, version)."""
     n = len(attributes)
-    models = models or [None] * n
-    versions = versions or [None] * n
-    pinned: dict[tuple[Any, Any], bool] = {}
+    model_codes = models.dictionary_encode()
+    version_codes = versions.dictionary_encode()
+    width = max(1, len(version_codes.dictionary))
+    pair = (model_codes.indices.to_numpy(zero_copy_only=False).astype(np.int64) * width
+            + version_codes.indices.to_numpy(zero_copy_only=False).astype(np.int64))
+    distinct, inverse = np.unique(pair, return_inverse=True)
+    model_names = model_codes.dictionary.to_pylist()
+    version_names = version_codes.dictionary.to_pylist()
+    flags = np.array([is_pinned(model_names[p // width], version_names[p % width]) for p in distinct.tolist()],
+                     dtype=bool)
+    pinned = flags[inverse.reshape(-1)] if n else np.zeros(0, dtype=bool)
+    out = np.where(pinned, '{"pinned":true}', '{"pinned":false}').astype(object)
     opts = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-    out: list[str] = []
-    for text, model, version in zip(attributes, models, versions):
-        key = (model, version)
-        flag = pinned.get(key)
-        if flag is None:
-            flag = pinned[key] = is_pinned(model, version)
-        if text is None:
-            out.append('{"pinned":true}' if flag else '{"pinned":false}')
-            continue
-        attrs = orjson.loads(text)
-        attrs.setdefault("pinned", flag)
-        out.append(orjson.dumps(attrs, option=opts, default=str).decode())
+    for k, text in enumerate(attributes):
+        if text is not None:
+            attrs = orjson.loads(text)
+            attrs.setdefault("pinned", bool(pinned[k]))
+            out[k] = orjson.dumps(attrs, option=opts, default=str).decode()
     return out
