@@ -290,9 +290,9 @@ class BatchLoader:
     def _signals(self, frame: pd.DataFrame) -> pd.DataFrame:
         if frame.empty:
             return frame
-        pairs = frame[["model", "model_version"]].drop_duplicates()
-        pinned = {(m, v): is_pinned(m, None if v == "unknown" else v) for m, v in pairs.itertuples(index=False)}
-        frame["pinned"] = [pinned[(m, v)] for m, v in zip(frame["model"], frame["model_version"])]
+        codes, pairs = pd.MultiIndex.from_arrays([frame["model"], frame["model_version"]]).factorize()
+        pinned = np.array([is_pinned(m, None if v == "unknown" else v) for m, v in pairs], dtype=bool)
+        frame["pinned"] = pinned[codes]
         signals = derive_signals(frame[["response", "model", "finish_reason", "output_tokens", "expects_json",
                                         "schema", "attributes"]], self.signal_config)
         for name in signals.columns:
