@@ -24,7 +24,10 @@ from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
-from scipy import stats
+
+from ._lazy import LazyModule
+
+stats = LazyModule("scipy.stats")
 
 __all__ = [
     "IntHistogram",

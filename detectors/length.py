@@ -46,9 +46,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
 
+from ._lazy import LazyModule
 from .histogram import IntHistogram, ks_2samp_hist, mannwhitney_hist, wasserstein_hist
+
+special, stats = LazyModule("scipy.special"), LazyModule("scipy.stats")
 
 __all__ = ["LengthShiftResult", "length_shift", "quantile_ci", "PERMUTATION_MAX_N", "PERMUTATION_RESAMPLES",
            "min_attainable_pvalue"]

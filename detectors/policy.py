@@ -62,16 +62,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from . import length as _length
 from . import rates as _rates
+from ._lazy import LazyModule
 from .finding import Finding
 from .metrics import DEFAULT_FLOORS, DERIVED_METRICS, HIGHER_IS_WORSE, METRICS
 from .metrics import RATE_METRICS as _RATE_METRICS
 from .histogram import IntHistogram
 from .length import length_shift
 from .rates import rate_change
+
+stats = LazyModule("scipy.stats")
 
 __all__ = ["PolicyConfig", "DEFAULT_FLOORS", "DEFAULT_MIN_SAMPLES", "Decision", "compare_length", "compare_rate",
            "decide", "apply_policy"]

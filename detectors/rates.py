@@ -43,8 +43,10 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-from scipy.stats.contingency import relative_risk
+
+from ._lazy import LazyModule
+
+stats, contingency = LazyModule("scipy.stats"), LazyModule("scipy.stats.contingency")
 
 __all__ = ["RateChangeResult", "rate_change", "wilson_ci", "EXACT_MIN_EXPECTED", "EXACT_MAX_N",
            "choose_method", "min_attainable_pvalue"]
@@ -181,7 +183,7 @@ def rate_change(
 
     # ratio (Katz log interval); Haldane correction if a count is zero
     if x1 > 0 and x2 > 0:
-        rr = relative_risk(x2, n2, x1, n1)
+        rr = contingency.relative_risk(x2, n2, x1, n1)
         ratio = float(rr.relative_risk)
         rci = rr.confidence_interval(confidence_level=confidence)
         ratio_ci = (float(rci.low), float(rci.high))
