@@ -13,13 +13,13 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import jsonschema_rs
 import orjson
 import pandas as pd
@@ -30,7 +30,15 @@ from monitor.errors import UserError
 
 EVENT_SCHEMA: dict[str, Any] = json.loads(resources.files("monitor").joinpath("event_schema.json").read_text("utf-8"))
 _VERDICT = jsonschema_rs.validator_for(EVENT_SCHEMA)
-_EXPLAINER = jsonschema.Draft202012Validator(EVENT_SCHEMA)
+
+
+@functools.lru_cache(maxsize=1)
+def _explainer() -> Any:
+    """The ``jsonschema`` validator that names why an event fails (imported on the first failure)."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(EVENT_SCHEMA)
+
 
 DEFAULT_MODEL_VERSION = "unknown"
 DEFAULT_ROUTE = "default"
@@ -48,7 +56,9 @@ def check_event(event: Any) -> str | None:
     """
     if _VERDICT.is_valid(event):
         return None
-    error = jsonschema.exceptions.best_match(_EXPLAINER.iter_errors(event))
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_explainer().iter_errors(event))
     if error is None:  # the two validators disagree; trust the compiled one's verdict
         return "schema: invalid event"
     where = "/".join(str(p) for p in error.absolute_path)
