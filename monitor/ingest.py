@@ -199,10 +199,14 @@ class BatchLoader:
             fast = rows.fast
             fast_frame = frame_from_columns(rows.columns, int(fast.sum()))
             fast_frame["source_line"] = pd.array(block.numbers[fast], dtype="Int64")
-        frame, rejects = self._per_record([line(k) for k in np.flatnonzero(~fast).tolist()])
-        if fast_frame is not None and not fast_frame.empty:
-            frame = fast_frame if frame.empty else pd.concat([frame, fast_frame], ignore_index=True).sort_values(
-                "source_line", kind="stable", ignore_index=True)
+        slow = np.flatnonzero(~fast).tolist()
+        if fast_frame is not None and not slow:  # every line read by the fast path
+            frame, rejects = fast_frame, []
+        else:
+            frame, rejects = self._per_record([line(k) for k in slow])
+            if fast_frame is not None and not fast_frame.empty:
+                frame = fast_frame if frame.empty else pd.concat([frame, fast_frame], ignore_index=True).sort_values(
+                    "source_line", kind="stable", ignore_index=True)
         position = np.searchsorted(block.numbers, frame["source_line"].to_numpy(dtype=np.int64))
         frame["source_offset"] = pd.array(block.end_offsets[position], dtype="Int64")
         frame, more_rejects = self._frame(frame)
