@@ -4,7 +4,7 @@ JSON Schema (``monitor/event_schema.json``). No rule of either is copied here.
 Each canonical field becomes two expressions:
 
 * a *predicate*: the value has a JSON type the schema allows (null or missing only for optional
-  fields), within its ``minLength`` / ``maxLength`` / ``minimum``, and of a shape this path
+  fields), within its ``minLength`` / ``maxLength`` / ``minimum`` / ``maximum``, and of a shape this path
   converts exactly (integers within 64 bits; ``5.0`` for an integer field goes to the per-record
   path, which the schema also accepts);
 * an *extraction*: the value as a typed column (text unescaped, integer, double, boolean), or
@@ -88,6 +88,8 @@ def _predicate(name: str, key: str, k: int, required: bool) -> str:
             checks.append(f"{v} IS NOT NULL")  # an integer beyond 64 bits: the per-record path
             if "minimum" in spec:
                 checks.append(f"{v} >= CAST({float(spec['minimum'])!r} AS DOUBLE)")
+            if "maximum" in spec and json_type == "number":
+                checks.append(f"{v} <= CAST({float(spec['maximum'])!r} AS DOUBLE)")
         alternatives.append("(" + " AND ".join(checks) + ")")
     typed = " OR ".join(alternatives) if alternatives else "FALSE"
     if required or "null" not in _types(name):
