@@ -305,10 +305,11 @@ def profile_batches(path: Path, work: Path, n: int) -> None:
         cum[(os.path.basename(file), line, func)] = ct  # methods of the same name in one file
     rows = [
         ("read + split lines (tail.follower.Follower.read)", ("follower.py", "read")),
-        ("parse JSON (ingest.parse_lines, orjson)", ("ingest.py", "parse_lines")),
+        ("columnar fast path: parse, predicates, columns (columnar.read_batch)", ("__init__.py", "read_batch")),
+        ("per-record path: parse JSON (ingest.parse_lines, orjson)", ("ingest.py", "parse_lines")),
         ("adapter convert (adapters.convert)", ("__init__.py", "convert")),
         ("validate events (events.check_event)", ("events.py", "check_event")),
-        ("events -> frame (events.events_to_frame)", ("events.py", "events_to_frame")),
+        ("columns -> frame (events.frame_from_columns)", ("events.py", "frame_from_columns")),
         ("signals (signals.derive_signals)", ("__init__.py", "derive_signals")),
         ("  of which refusal/length SQL (refusal.text_signals)", ("refusal.py", "text_signals")),
         ("commit (tail.writer.commit_tail_batch)", ("writer.py", "commit_tail_batch")),

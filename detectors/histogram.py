@@ -25,6 +25,10 @@ from typing import Iterable
 
 import numpy as np
 
+from ._lazy import LazyModule
+
+stats = LazyModule("scipy.stats")
+
 __all__ = [
     "IntHistogram",
     "KSResult",
@@ -273,7 +277,6 @@ def ks_2samp_hist(a: IntHistogram, b: IntHistogram) -> KSResult:
         >>> round(r.statistic, 4), round(r.pvalue, 4)
         (0.5, 0.3333)
     """
-    from scipy import stats
 
     if a.n == 0 or b.n == 0:
         raise ValueError("ks_2samp_hist needs two non-empty histograms")
@@ -337,7 +340,6 @@ def mannwhitney_hist(a: IntHistogram, b: IntHistogram) -> MannWhitneyResult:
         >>> r.statistic, round(r.pvalue, 4)
         (2.0, 0.1991)
     """
-    from scipy import stats
 
     n1, n2 = a.n, b.n
     if n1 == 0 or n2 == 0:

@@ -47,7 +47,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._lazy import LazyModule
 from .histogram import IntHistogram, ks_2samp_hist, mannwhitney_hist, wasserstein_hist
+
+special, stats = LazyModule("scipy.special"), LazyModule("scipy.stats")
 
 __all__ = ["LengthShiftResult", "length_shift", "quantile_ci", "PERMUTATION_MAX_N", "PERMUTATION_RESAMPLES",
            "min_attainable_pvalue"]
@@ -106,7 +109,6 @@ def quantile_ci(h: IntHistogram, q: float, confidence: float = 0.95) -> tuple[fl
         >>> quantile_ci(IntHistogram.from_samples(range(1, 101)), 0.5)
         (40.0, 61.0)
     """
-    from scipy import stats
 
     n = h.n
     if n == 0:
@@ -120,7 +122,6 @@ def quantile_ci(h: IntHistogram, q: float, confidence: float = 0.95) -> tuple[fl
 
 
 def _log_se(h: IntHistogram, q: float, point: float, confidence: float) -> float:
-    from scipy import stats
 
     lo, hi = quantile_ci(h, q, confidence)
     z = stats.norm.ppf(0.5 + confidence / 2.0)
@@ -132,7 +133,6 @@ def _log_se(h: IntHistogram, q: float, point: float, confidence: float) -> float
 
 
 def _ratio_ci(base: IntHistogram, cur: IntHistogram, q: float, confidence: float) -> tuple[float, tuple[float, float]]:
-    from scipy import stats
 
     qb, qc = base.quantile(q), cur.quantile(q)
     if not (qb > 0 and qc > 0):
@@ -210,7 +210,6 @@ def _minp_statistic_factory(pooled_sorted: np.ndarray, n1: int, n2: int):
     The permuted "samples" handed to it are *positions* in ``pooled_sorted`` (so a resample
     needs no sort): ``x`` holds the baseline's positions along the last axis.
     """
-    from scipy import special, stats
 
     n = n1 + n2
     values, group, tie_counts = np.unique(pooled_sorted, return_inverse=True, return_counts=True)
@@ -248,7 +247,6 @@ def _minp_statistic_factory(pooled_sorted: np.ndarray, n1: int, n2: int):
 
 def _permutation_pvalue(baseline: IntHistogram, current: IntHistogram) -> float:
     """Min-p permutation p-value of KS and Mann-Whitney (deterministic: fixed seed)."""
-    from scipy import stats
 
     n1, n2 = baseline.n, current.n
     pooled = np.repeat(np.concatenate([baseline.values, current.values]),

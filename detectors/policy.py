@@ -65,12 +65,15 @@ import numpy as np
 
 from . import length as _length
 from . import rates as _rates
+from ._lazy import LazyModule
 from .finding import Finding
 from .metrics import DEFAULT_FLOORS, DERIVED_METRICS, HIGHER_IS_WORSE, METRICS
 from .metrics import RATE_METRICS as _RATE_METRICS
 from .histogram import IntHistogram
 from .length import length_shift
 from .rates import rate_change
+
+stats = LazyModule("scipy.stats")
 
 __all__ = ["PolicyConfig", "DEFAULT_FLOORS", "DEFAULT_MIN_SAMPLES", "Decision", "compare_length", "compare_rate",
            "decide", "apply_policy"]
@@ -434,7 +437,6 @@ def apply_policy(findings: list[Finding], policy: PolicyConfig) -> list[Finding]
         >>> f.alert, f.q_value, f.direction
         (False, 1.0, 'none')
     """
-    from scipy import stats
 
     out = [dataclasses.replace(f, details=dict(f.details), segment=dict(f.segment)) for f in findings]
     present = {(f.segment_key, f.metric) for f in out}

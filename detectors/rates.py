@@ -44,6 +44,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._lazy import LazyModule
+
+stats, contingency = LazyModule("scipy.stats"), LazyModule("scipy.stats.contingency")
+
 __all__ = ["RateChangeResult", "rate_change", "wilson_ci", "EXACT_MIN_EXPECTED", "EXACT_MAX_N",
            "choose_method", "min_attainable_pvalue"]
 
@@ -83,7 +87,6 @@ def wilson_ci(count: int, n: int, confidence: float = 0.95) -> tuple[float, floa
         >>> tuple(round(x, 4) for x in wilson_ci(0, 100))
         (0.0, 0.037)
     """
-    from scipy import stats
 
     if n <= 0:
         return (math.nan, math.nan)
@@ -113,7 +116,6 @@ def choose_method(x1: int, n1: int, x2: int, n2: int) -> str:
 @functools.lru_cache(maxsize=4096)
 def _boschloo_pvalue(x1: int, n1: int, x2: int, n2: int) -> float:
     """Two-sided Boschloo p-value (scipy's columns are the two independent samples)."""
-    from scipy import stats
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -163,8 +165,6 @@ def rate_change(
         >>> rate_change(0, 500, 0, 500).pvalue
         1.0
     """
-    from scipy import stats
-    from scipy.stats.contingency import relative_risk
 
     if not 0.0 < confidence < 1.0:
         raise ValueError("confidence must be in (0, 1)")
@@ -186,7 +186,7 @@ def rate_change(
 
     # ratio (Katz log interval); Haldane correction if a count is zero
     if x1 > 0 and x2 > 0:
-        rr = relative_risk(x2, n2, x1, n1)
+        rr = contingency.relative_risk(x2, n2, x1, n1)
         ratio = float(rr.relative_risk)
         rci = rr.confidence_interval(confidence_level=confidence)
         ratio_ci = (float(rci.low), float(rci.high))

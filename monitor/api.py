@@ -24,7 +24,6 @@ import duckdb
 import pandas as pd
 
 from detectors.finding import Finding
-from monitor.compare import IDENTITY_KEYS, compare_windows, match_windows, nothing_matched, pinned_apart
 from monitor.config import Config, check_segment_keys, load_config
 from monitor.formats import FORMATS
 from monitor.errors import NothingToCompare, UserError
@@ -263,6 +262,10 @@ class Monitor:
     # --------------------------------------------------------------------------- comparing
     def compare(self, baseline: str, current: str, by: Iterable[str] | None = None) -> Comparison:
         """Compare two windows per segment: the findings of ``llm-monitor check``."""
+        # imported here: the detectors pull in scipy.stats, which commands that compare nothing
+        # (``signals``, ``ingest``, ``--help``) should not pay for at start-up
+        from monitor.compare import IDENTITY_KEYS, compare_windows, match_windows, nothing_matched, pinned_apart
+
         by_list = check_segment_keys(by if by is not None else self.config.segment_by)
         base_sel, cur_sel = parse_selector(baseline), parse_selector(current)
         base_stats = self._window_with_events(base_sel, by_list, "baseline")

@@ -13,23 +13,32 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import jsonschema_rs
 import orjson
 import pandas as pd
+import pyarrow as pa
 
 from monitor.adapters._base import paused_gc
 from monitor.errors import UserError
 
 EVENT_SCHEMA: dict[str, Any] = json.loads(resources.files("monitor").joinpath("event_schema.json").read_text("utf-8"))
 _VERDICT = jsonschema_rs.validator_for(EVENT_SCHEMA)
-_EXPLAINER = jsonschema.Draft202012Validator(EVENT_SCHEMA)
+
+
+@functools.lru_cache(maxsize=1)
+def _explainer() -> Any:
+    """The ``jsonschema`` validator that names why an event fails (imported on the first failure)."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(EVENT_SCHEMA)
+
 
 DEFAULT_MODEL_VERSION = "unknown"
 DEFAULT_ROUTE = "default"
@@ -47,7 +56,9 @@ def check_event(event: Any) -> str | None:
     """
     if _VERDICT.is_valid(event):
         return None
-    error = jsonschema.exceptions.best_match(_EXPLAINER.iter_errors(event))
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_explainer().iter_errors(event))
     if error is None:  # the two validators disagree; trust the compiled one's verdict
         return "schema: invalid event"
     where = "/".join(str(p) for p in error.absolute_path)
@@ -118,17 +129,49 @@ def _events_to_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
     def col(name: str) -> list[Any]:
         return [e.get(name) for e in events]
 
+    dumps, opts = orjson.dumps, orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+    columns: dict[str, Any] = {name: col(name) for name in FRAME_INPUTS if name != "attributes"}
+    columns["attributes"] = [dumps(a, option=opts, default=str).decode() if a else None for a in col("attributes")]
+    return frame_from_columns(columns, len(events))
+
+
+#: The canonical fields a frame is built from (``attributes`` as JSON text with sorted keys).
+FRAME_INPUTS = (*STRING_FIELDS, "ts", "output_tokens", "input_tokens", "latency_ms", "task_success",
+                "expects_json", "schema", "attributes")
+
+
+def frame_from_columns(columns: dict[str, Any], n: int) -> pd.DataFrame:
+    """The event frame from one column per field of :data:`FRAME_INPUTS` (lists of Python values,
+    missing = None, or Arrow arrays); the one conversion used by the per-record path
+    (:func:`events_to_frame`) and the columnar one (:mod:`monitor.columnar`).
+
+    >>> f = frame_from_columns({"ts": ["2026-11-01T10:00:00Z"], "output_tokens": [3]}, 1)
+    >>> f.loc[0, "route"], int(f.loc[0, "output_tokens"]), f.loc[0, "response"]
+    ('default', 3, None)
+    """
+    def col(name: str) -> Any:
+        value = columns.get(name)
+        if value is None:
+            return [None] * n
+        if isinstance(value, (pa.Array, pa.ChunkedArray)):
+            return value.to_numpy(zero_copy_only=False)
+        return value
+
+    def typed(name: str, dtype: Any) -> Any:
+        value = columns.get(name)
+        if isinstance(value, (pa.Array, pa.ChunkedArray)):  # exact: no detour through float
+            return dtype.__from_arrow__(value)
+        return pd.array(col(name), dtype=dtype)
+
     frame = pd.DataFrame({name: pd.Series(col(name), dtype="object") for name in STRING_FIELDS})
     frame["ts"] = pd.to_datetime(pd.Series(col("ts"), dtype="object"), utc=True, format="ISO8601", errors="coerce")
     frame["model_version"] = frame["model_version"].fillna(DEFAULT_MODEL_VERSION)
     frame["route"] = frame["route"].fillna(DEFAULT_ROUTE)
     for name in ("output_tokens", "input_tokens"):
-        frame[name] = pd.array(col(name), dtype="Int64")
-    frame["latency_ms"] = pd.array(col("latency_ms"), dtype="Float64")
-    frame["task_success"] = pd.array(col("task_success"), dtype="boolean")
-    frame["expects_json"] = pd.array(col("expects_json"), dtype="boolean")
+        frame[name] = typed(name, pd.Int64Dtype())
+    frame["latency_ms"] = typed("latency_ms", pd.Float64Dtype())
+    frame["task_success"] = typed("task_success", pd.BooleanDtype())
+    frame["expects_json"] = typed("expects_json", pd.BooleanDtype())
     frame["schema_raw"] = pd.Series(col("schema"), dtype="object")
-    dumps, opts = orjson.dumps, orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-    frame["attributes"] = pd.Series(
-        [dumps(a, option=opts, default=str).decode() if a else None for a in col("attributes")], dtype="object")
+    frame["attributes"] = pd.Series(col("attributes"), dtype="object")
     return frame

@@ -36,29 +36,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import numpy as np
 import orjson
 import pandas as pd
 
 from monitor import adapters
 from monitor.adapters.identity import is_pinned
+from monitor.columnar import read_batch
+from monitor.columnar.lines import Line, LineBlock, iter_line_blocks
 from monitor.config import Config
 from monitor.errors import UserError
-from monitor.events import SchemaResolver, check_event, events_to_frame
+from monitor.events import SchemaResolver, check_event, events_to_frame, frame_from_columns
 from monitor.signals import derive_signals
 from monitor.signals.config import signal_config_from
 from monitor.store import EVENT_SCHEMA, Store
 
 BATCH_LINES = 100_000
 DETECT_SAMPLE = 50
-
-
-@dataclass
-class Line:
-    """One raw line of a source: 1-based number, byte offset just past its newline, bytes."""
-
-    number: int
-    end_offset: int
-    raw: bytes
 
 
 @dataclass
@@ -165,10 +159,17 @@ def parse_lines(lines: Iterable[Line]) -> tuple[list[tuple[int, Any]], list[tupl
 
 
 class BatchLoader:
-    """Turns batches of raw lines of one source into events with signals (no store I/O)."""
+    """Turns batches of raw lines of one source into events with signals (no store I/O).
+
+    Lines of a format that declares a columnar mapping (:func:`monitor.adapters.columnar_mapping`)
+    are read by the columnar fast path (:mod:`monitor.columnar`); the lines it does not take, and
+    every line of the other formats, by the per-record path (``orjson``, the adapter,
+    :func:`check_event`). ``columnar=False`` uses the per-record path only (the reference the
+    fast path is tested against).
+    """
 
     def __init__(self, config: Config, source: str, *, input_format: str | None = None,
-                 redact: str | None = None) -> None:
+                 redact: str | None = None, columnar: bool = True) -> None:
         self.config = config
         self.source = source
         forced = input_format or config.input_format
@@ -176,12 +177,63 @@ class BatchLoader:
         self.redact = redact or config.redact
         self.schemas = SchemaResolver(config.schemas_dir)
         self.signal_config = signal_config_from(config)
+        self.columnar = columnar
         self.blank = 0
         self.source_id = source
 
-    def load(self, lines: list[Line]) -> LoadedBatch:
+    def load(self, lines: list[Line] | LineBlock) -> LoadedBatch:
         """Parse, convert, validate and derive signals for one batch of lines."""
-        by_number = {line.number: line for line in lines}
+        block = lines if isinstance(lines, LineBlock) else LineBlock.from_lines(lines)
+        listed = None if isinstance(lines, LineBlock) else lines
+
+        def line(k: int) -> Line:
+            return listed[k] if listed is not None else block.line(k)
+
+        if self.fmt is None and len(block):
+            self._detect(line(k).raw for k in range(len(block)))
+        mapping = adapters.columnar_mapping(self.fmt) if self.columnar else None
+        fast = np.zeros(len(block), dtype=bool)
+        fast_frame = None
+        if mapping is not None and len(block):
+            rows = read_batch(block.text, mapping)
+            fast = rows.fast
+            fast_frame = frame_from_columns(rows.columns, int(fast.sum()))
+            fast_frame["source_line"] = pd.array(block.numbers[fast], dtype="Int64")
+        slow = np.flatnonzero(~fast).tolist()
+        if fast_frame is not None and not slow:  # every line read by the fast path
+            frame, rejects = fast_frame, []
+        else:
+            frame, rejects = self._per_record([line(k) for k in slow])
+            if fast_frame is not None and not fast_frame.empty:
+                frame = fast_frame if frame.empty else pd.concat([frame, fast_frame], ignore_index=True).sort_values(
+                    "source_line", kind="stable", ignore_index=True)
+        position = np.searchsorted(block.numbers, frame["source_line"].to_numpy(dtype=np.int64))
+        frame["source_offset"] = pd.array(block.end_offsets[position], dtype="Int64")
+        frame, more_rejects = self._frame(frame)
+        rejects.extend(more_rejects)
+        reject_rows = []
+        for n, reason in sorted(rejects):
+            k = int(np.searchsorted(block.numbers, n))
+            reject_rows.append({"source": self.source, "line": int(n), "reason": reason, "raw": line(k).raw,
+                                "offset": int(block.end_offsets[k]), "source_id": self.source_id})
+        return LoadedBatch(frame, reject_rows, self.fmt)
+
+    def _detect(self, raws: Iterable[bytes]) -> None:
+        """The format from the first :data:`DETECT_SAMPLE` records that parse (as the per-record
+        path would find it from the whole batch)."""
+        sample: list[Any] = []
+        for raw in raws:
+            try:
+                sample.append(orjson.loads(raw))
+            except orjson.JSONDecodeError:
+                continue
+            if len(sample) >= DETECT_SAMPLE:
+                break
+        if sample:
+            self.fmt = adapters.detect_format(sample)
+
+    def _per_record(self, lines: list[Line]) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+        """Events (a frame with ``source_line``) and rejects of ``lines``, one record at a time."""
         records, parse_rejects, blank = parse_lines(lines)
         self.blank += blank
         rejects: list[tuple[int, str]] = list(parse_rejects)
@@ -206,20 +258,12 @@ class BatchLoader:
                     events.append((number, event))
                 else:
                     rejects.append((number, reason))
-        frame, more_rejects = self._frame(events, by_number)
-        rejects.extend(more_rejects)
-        reject_rows = [{"source": self.source, "line": int(n), "reason": reason, "raw": by_number[int(n)].raw,
-                        "offset": by_number[int(n)].end_offset, "source_id": self.source_id}
-                       for n, reason in sorted(rejects)]
-        return LoadedBatch(frame, reject_rows, self.fmt)
-
-    def _frame(self, events: list[tuple[int, dict[str, Any]]],
-               by_number: dict[int, Line]) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
-        rejects: list[tuple[int, str]] = []
-        numbers = [n for n, _ in events]
         frame = events_to_frame([e for _, e in events])
-        frame["source_line"] = pd.array(numbers, dtype="Int64")
-        frame["source_offset"] = pd.array([by_number[n].end_offset for n in numbers], dtype="Int64")
+        frame["source_line"] = pd.array([n for n, _ in events], dtype="Int64")
+        return frame, rejects
+
+    def _frame(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+        rejects: list[tuple[int, str]] = []
         bad_ts = frame["ts"].isna()
         rejects.extend((n, "ts: not an ISO 8601 date-time") for n in frame.loc[bad_ts, "source_line"])
         # schemas: only the events that carry one (named schemas are read once, see SchemaResolver)
@@ -250,9 +294,9 @@ class BatchLoader:
     def _signals(self, frame: pd.DataFrame) -> pd.DataFrame:
         if frame.empty:
             return frame
-        pairs = frame[["model", "model_version"]].drop_duplicates()
-        pinned = {(m, v): is_pinned(m, None if v == "unknown" else v) for m, v in pairs.itertuples(index=False)}
-        frame["pinned"] = [pinned[(m, v)] for m, v in zip(frame["model"], frame["model_version"])]
+        codes, pairs = pd.MultiIndex.from_arrays([frame["model"], frame["model_version"]]).factorize()
+        pinned = np.array([is_pinned(m, None if v == "unknown" else v) for m, v in pairs], dtype=bool)
+        frame["pinned"] = pinned[codes]
         signals = derive_signals(frame[["response", "model", "finish_reason", "output_tokens", "expects_json",
                                         "schema", "attributes"]], self.signal_config)
         for name in signals.columns:
@@ -284,8 +328,8 @@ def load_file(path: str, config: Config, *, input_format: str | None = None) -> 
     _require_file(path)
     loader = BatchLoader(config, str(Path(path).resolve()), input_format=input_format)
     frames, rejects = [], []
-    for lines in iter_lines(path):
-        batch = loader.load(lines)
+    for block in iter_line_blocks(path):
+        batch = loader.load(block)
         frames.append(batch.frame)
         rejects.extend(batch.rejects)
     frame = pd.concat(frames, ignore_index=True) if frames else loader.load([]).frame
@@ -346,9 +390,9 @@ def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_fo
     for path in paths:
         report.files += 1
         loader = BatchLoader(config, str(Path(path).resolve()), input_format=input_format, redact=redact)
-        for lines in iter_lines(path):
-            report.lines += len(lines)
-            batch = loader.load(lines)
+        for block in iter_line_blocks(path):
+            report.lines += len(block)
+            batch = loader.load(block)
             commit_batch(store, batch, report)
         report.blank += loader.blank
         if loader.fmt:

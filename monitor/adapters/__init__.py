@@ -22,18 +22,33 @@ from typing import Any, Sequence
 
 from . import litellm, mapping as _mapping, native, ollama, openai, otel
 from ._base import AdapterError, Converted
+from ._columnar import ColumnarMapping
 from .detect import detect_format, detect_record
 from .identity import Identity, is_pinned, split_identity
 from monitor.formats import FORMATS
 
 __all__ = ["FORMATS", "AdapterError", "Converted", "detect_format", "detect_record", "convert",
-           "is_pinned", "split_identity", "Identity", "validate_mapping", "open_stream_lines"]
+           "is_pinned", "split_identity", "Identity", "validate_mapping", "open_stream_lines",
+           "ColumnarMapping", "columnar_mapping"]
 
 
 _CONVERTERS = {"native": native.convert, "openai": openai.convert, "ollama": ollama.convert,
                "otel": otel.convert, "litellm": litellm.convert, "mapping": _mapping.convert}
 
 validate_mapping = _mapping.validate_mapping
+
+#: Formats whose records map field by field (see :mod:`monitor.adapters._columnar`); the others
+#: (streams joined across lines, one record -> several events) take the per-record path only.
+_COLUMNAR = {"native": native.COLUMNAR}
+
+
+def columnar_mapping(fmt: str | None) -> ColumnarMapping | None:
+    """The columnar declaration of format ``fmt``, or None when it has none.
+
+    >>> columnar_mapping("native").path("response"), columnar_mapping("ollama")
+    ('$.response', None)
+    """
+    return _COLUMNAR.get(fmt) if fmt else None
 
 
 def convert(fmt: str, records: Sequence[tuple[int, Any]], *, mapping: dict | None = None,

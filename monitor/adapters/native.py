@@ -14,9 +14,20 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ._base import AdapterError, Converted, json_type, norm_ts, paused_gc, stable_hash
+from ._columnar import ColumnarMapping
 from .identity import is_pinned
 
-__all__ = ["convert", "looks_like"]
+__all__ = ["convert", "looks_like", "COLUMNAR"]
+
+#: The native record is the canonical event: every field at its own top-level key. Both the
+#: per-record conversion below and the columnar fast path (monitor.columnar) read this.
+COLUMNAR = ColumnarMapping(
+    fields={name: f"$.{name}" for name in (
+        "ts", "request_id", "model", "model_version", "requested_model", "route", "prompt", "response",
+        "output_tokens", "input_tokens", "finish_reason", "expects_json", "schema", "task_success",
+        "latency_ms", "attributes")},
+    defaults={"model_version": "unknown", "route": "default"},
+)
 
 
 def looks_like(rec: Any) -> bool:
@@ -46,7 +57,7 @@ def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_
     # ``run_per_record(records, lambda line, rec: [_one(rec, route)])``.
     out = Converted()
     events, rejects = out.events, out.rejects
-    default_route = route or "default"
+    default_route = route or COLUMNAR.defaults["route"]
     with paused_gc():  # only acyclic dicts are made here; collections would just rescan the batch
         for line, rec in records:
             if not isinstance(rec, dict):
@@ -69,7 +80,7 @@ def _one(rec: dict, default_route: str) -> dict:
         ev["ts"] = norm_ts(ts, "ts")
     mv = get("model_version")
     if mv is None:
-        ev["model_version"] = mv = "unknown"
+        ev["model_version"] = mv = COLUMNAR.defaults["model_version"]
     if get("route") is None:
         ev["route"] = default_route
     rid = get("request_id")

@@ -1,0 +1,142 @@
+"""The columnar fast path: a batch of log lines -> canonical event columns, without per-line Python.
+
+For a format that declares a :class:`~monitor.adapters.ColumnarMapping` (see
+:func:`monitor.adapters.columnar_mapping`), :func:`read_batch`:
+
+1. puts the batch's raw lines into one Arrow string array (UTF-8 checked once for the batch);
+2. runs one DuckDB statement (:func:`monitor.columnar.predicates.fast_sql`): DuckDB's JSON reader
+   parses each line once into the mapped fields, the event schema's rules are column predicates,
+   and each field is extracted as a typed column;
+3. returns the columns of the rows that passed every predicate and the positions of the others.
+
+The other rows (bad JSON, a wrong type, a numeric ``ts``, a missing ``request_id``, ...) go through
+the per-record path (:class:`monitor.ingest.BatchLoader`), which gives them their exact event or
+quarantine reason; both paths then meet in :func:`monitor.events.frame_from_columns` and the same
+signals, dedup and commit. ``tests/test_columnar.py`` checks that the two paths give the same
+events, signals and quarantine records.
+
+>>> from monitor.adapters import columnar_mapping
+>>> rows = read_batch([b'{"ts": "2026-11-01T10:00:00Z", "request_id": "r1", "model": "m", "response": "hi"}',
+...                    b'{"ts": 1, "request_id": "r2", "model": "m", "response": "hi"}', b'{oops'],
+...                   columnar_mapping("native"))
+>>> rows.fast.tolist(), rows.columns["response"].to_pylist(), rows.columns["attributes"].tolist()
+([True, False, False], ['hi'], ['{"pinned":false}'])
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Sequence
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from monitor.adapters import ColumnarMapping
+from monitor.adapters.identity import is_pinned
+
+from .predicates import fast_sql, field_kind
+
+__all__ = ["FastRows", "read_batch"]
+
+_local = threading.local()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB connection per thread (not the event store)."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = duckdb.connect(":memory:")
+    return con
+
+
+@lru_cache(maxsize=16)
+def _sql(mapping: ColumnarMapping) -> str:
+    return fast_sql(mapping)
+
+
+@dataclass
+class FastRows:
+    """``fast``: per input line, True when it was read here; ``columns``: canonical field -> the
+    values of the fast rows, in input order: an Arrow array (defaults applied), or for
+    object-valued fields Python values (``attributes`` as sorted-key JSON text with ``pinned``
+    added as the adapter does; ``schema`` as the parsed JSON value)."""
+
+    fast: np.ndarray
+    columns: dict[str, list[Any]]
+
+
+def _as_text(raws: Sequence[bytes] | pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The lines as one Arrow string array, and a mask of the lines that are valid UTF-8 (the
+    others are replaced by an empty string and left to the per-record path)."""
+    binary = raws if isinstance(raws, pa.Array) else pa.array(raws, type=pa.large_binary())
+    try:
+        return binary.cast(pa.large_string()), np.ones(len(binary), dtype=bool)
+    except pa.ArrowInvalid:
+        pass
+    values = binary.to_pylist()
+    valid = np.ones(len(values), dtype=bool)
+    for k, raw in enumerate(values):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            valid[k] = False
+    cleaned = [raw if ok else b"" for raw, ok in zip(values, valid)]
+    return pa.array(cleaned, type=pa.large_binary()).cast(pa.large_string()), valid
+
+
+def read_batch(raws: Sequence[bytes] | pa.Array, mapping: ColumnarMapping) -> FastRows:
+    """Read the lines of one batch (bytes, or an Arrow binary array) through the columnar path
+    (see the module docstring)."""
+    text, utf8 = _as_text(raws)
+    lines = pa.table({"i": pa.array(np.arange(len(raws), dtype=np.int64)), "raw": text})
+    con = _connection()
+    con.register("lines", lines)
+    try:
+        result = con.sql(_sql(mapping)).to_arrow_table()
+    finally:
+        con.unregister("lines")
+    fast = result.column("fast").to_numpy(zero_copy_only=False).astype(bool) & utf8
+    kept = result.filter(pa.array(fast))
+    columns: dict[str, Any] = {}
+    for name in mapping.fields:
+        values = kept.column(name).combine_chunks()
+        if field_kind(name) == "json":
+            texts = values.to_pylist()
+            columns[name] = texts if name == "attributes" else [None if v is None else orjson.loads(v) for v in texts]
+        else:
+            default = mapping.defaults.get(name)
+            columns[name] = values if default is None else pc.fill_null(values, default)
+    if mapping.pinned_attribute:
+        columns["attributes"] = _with_pinned(columns.get("attributes") or [None] * len(kept),
+                                             columns["model"], columns["model_version"])
+    return FastRows(fast, columns)
+
+
+def _with_pinned(attributes: list[str | None], models: pa.Array, versions: pa.Array) -> np.ndarray:
+    """``attributes`` JSON text with ``pinned`` added where absent, keys sorted, as the adapter's
+    per-record conversion and :func:`monitor.events.events_to_frame` write it. ``pinned`` is
+    computed once per distinct (model, version)."""
+    n = len(attributes)
+    model_codes = models.dictionary_encode()
+    version_codes = versions.dictionary_encode()
+    width = max(1, len(version_codes.dictionary))
+    pair = (model_codes.indices.to_numpy(zero_copy_only=False).astype(np.int64) * width
+            + version_codes.indices.to_numpy(zero_copy_only=False).astype(np.int64))
+    distinct, inverse = np.unique(pair, return_inverse=True)
+    model_names = model_codes.dictionary.to_pylist()
+    version_names = version_codes.dictionary.to_pylist()
+    flags = np.array([is_pinned(model_names[p // width], version_names[p % width]) for p in distinct.tolist()],
+                     dtype=bool)
+    pinned = flags[inverse.reshape(-1)] if n else np.zeros(0, dtype=bool)
+    out = np.where(pinned, '{"pinned":true}', '{"pinned":false}').astype(object)
+    opts = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+    for k, text in enumerate(attributes):
+        if text is not None:
+            attrs = orjson.loads(text)
+            attrs.setdefault("pinned", bool(pinned[k]))
+            out[k] = orjson.dumps(attrs, option=opts, default=str).decode()
+    return out

@@ -1,0 +1,174 @@
+"""The columnar fast path gives exactly what the per-record path gives.
+
+Every fixture, the demo data and generated files with bad lines mixed in are loaded twice,
+through :class:`monitor.ingest.BatchLoader` with the fast path (``columnar=True``, the default)
+and without it: the event frames (every column, signals included), the quarantine rows with
+their reasons, the blank-line counts and the detected formats must be equal.
+"""
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.adapters import columnar_mapping
+from monitor.columnar import read_batch
+from monitor.config import Config
+from monitor.demo import generate_events, write_log
+from monitor.columnar.lines import iter_line_blocks
+from monitor.ingest import BatchLoader, iter_lines
+
+FIX = Path(__file__).parent / "fixtures"
+
+
+def _load(path: Path, config: Config, *, columnar: bool, batch_lines: int,
+          blocks: bool = False) -> tuple[pd.DataFrame, list, int, str | None]:
+    """Load a file batch by batch: as ingest does (``blocks``: :func:`iter_line_blocks`) or as the
+    sidecar does (lists of :class:`Line`), with or without the fast path."""
+    loader = BatchLoader(config, str(path), columnar=columnar)
+    frames, rejects = [], []
+    batches = iter_line_blocks(path, batch_lines=batch_lines) if blocks else iter_lines(path, batch_lines=batch_lines)
+    for lines in batches:
+        batch = loader.load(lines)
+        frames.append(batch.frame.drop(columns=["ingested_at"]))
+        rejects.extend(batch.rejects)
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return frame, rejects, loader.blank, loader.fmt
+
+
+def assert_same(path: Path, config: Config | None = None, *, batch_lines: int = 7) -> pd.DataFrame:
+    """The per-record path over ``path`` against the fast path, fed as ingest and as the sidecar
+    feed it; returns the fast path's frame."""
+    config = config or Config()
+    slow = _load(path, config, columnar=False, batch_lines=batch_lines)
+    for blocks in (True, False):
+        fast = _load(path, config, columnar=True, batch_lines=batch_lines, blocks=blocks)
+        pd.testing.assert_frame_equal(fast[0], slow[0], check_exact=True)
+        assert fast[1] == slow[1]
+        assert fast[2:] == slow[2:]
+    return fast[0]
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIX.glob("*.jsonl")))
+def test_every_fixture_same_through_both_paths(fixture: str) -> None:
+    config = Config()
+    if fixture.startswith("mapping"):
+        config = replace(config, mapping=tomllib.loads((FIX / "mapping_custom.toml").read_text())["mapping"])
+    assert_same(FIX / fixture, config)
+
+
+def test_demo_data_same_through_both_paths(tmp_path: Path) -> None:
+    log = tmp_path / "demo.jsonl"
+    write_log(generate_events(per_cell=60, seed=3), log)
+    frame = assert_same(log, batch_lines=500)
+    assert len(frame) == 720  # the demo's events, not only its three broken lines
+
+
+def test_clean_native_lines_all_take_the_fast_path(tmp_path: Path) -> None:
+    lines = [json.dumps({"ts": f"2026-11-01T10:00:{i:02d}Z", "request_id": f"r{i}", "model": "m",
+                         "model_version": "v1", "response": "Sorry, I can't help with that." if i % 3 else '{"a": 1}',
+                         "expects_json": i % 3 == 0, "output_tokens": i, "latency_ms": 12.5,
+                         "attributes": {"team": "x", "n": [1, 2.5]}}).encode() for i in range(40)]
+    rows = read_batch(lines, columnar_mapping("native"))
+    assert rows.fast.all()
+    log = tmp_path / "clean.jsonl"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    frame = assert_same(log)
+    assert frame["refusal"].sum() == 26 and frame["parse_status"].eq("ok").sum() == 14
+
+
+# ------------------------------------------------------------------------ generated files
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+_maybe = lambda s: st.one_of(st.none(), s)  # noqa: E731
+_ts = st.one_of(
+    st.datetimes(min_value=pd.Timestamp("2000-01-01").to_pydatetime(),
+                 max_value=pd.Timestamp("2099-01-01").to_pydatetime()).map(lambda d: d.isoformat() + "Z"),
+    st.sampled_from(["2026-11-01", "2026-11-01T10:00:00+02:00", "2026-11-01 10:00:00", "2026-02-30T00:00:00Z",
+                     "yesterday", "2026-11-01T10:00:00.123456789Z", "20261101T100000Z", ""]),
+    st.integers(0, 2_000_000_000_000), st.floats(0, 2e9, allow_nan=False), st.none(), st.booleans())
+_count = st.one_of(st.integers(-5, 2**63 - 1), st.sampled_from([0, 3.0, 2.5, "7", True, 2**63, 2**64 - 1]))
+_attrs = st.one_of(st.none(), st.dictionaries(st.text(max_size=5), st.one_of(st.integers(-10, 10), st.floats(allow_nan=False, allow_infinity=False), _text, st.booleans(), st.none(), st.lists(st.integers(), max_size=3)), max_size=3),
+                   st.just([1]), st.just("x"))
+_schema = st.one_of(st.none(), st.just({"type": "object", "required": ["a"]}), st.just({"title": "Inv", "type": "object"}),
+                    st.just("invoice"), st.just(True), st.just(3))
+_response = st.one_of(_text, st.sampled_from(["I'm sorry, but I can't help with that.", '{"a": 1}', '```json\n{"a":1}\n```',
+                                              "Je ne peux pas vous aider.", '{"a": ', "", "  ", "caf\u00e9 \U0001F600"]),
+                      st.none(), st.integers())
+_event = st.fixed_dictionaries(
+    {"ts": _ts, "request_id": st.one_of(st.text(min_size=1, max_size=6), st.just(""), st.integers(), st.none()),
+     "model": st.one_of(st.sampled_from(["m", "gpt-4o-2024-08-06", "llama3:latest"]), st.just(""), st.integers()),
+     "response": _response},
+    optional={"model_version": _maybe(st.sampled_from(["v1", "unknown", "", "x" * 600])), "route": _maybe(_text),
+              "prompt": _maybe(_text), "output_tokens": _maybe(_count), "input_tokens": _maybe(_count),
+              "finish_reason": _maybe(st.sampled_from(["stop", "length", "x" * 70])),
+              "expects_json": st.one_of(st.none(), st.booleans(), st.just(1)),
+              "task_success": st.one_of(st.none(), st.booleans(), st.just("yes")),
+              "latency_ms": st.one_of(st.none(), st.floats(-1, 1e6, allow_nan=False), st.integers(-1, 10**6)),
+              "schema": _schema, "attributes": _attrs, "extra": st.one_of(st.integers(), _text)})
+_OK = b'"ts": "2026-11-01T00:00:00Z", "request_id": "b", "model": "m", "response": "r"'
+# Complete events except for one thing DuckDB's reader accepts and orjson refuses (or reads
+# differently), so only the strictness checks keep them off the fast path.
+_bad = st.sampled_from([b"{not json", b"{" + _OK + b",}", b"{" + _OK + b', "latency_ms": NaN}',
+                        b"{" + _OK + b', "latency_ms": -Infinity}', b"{" + _OK + b', "latency_ms": inf}',
+                        b"{" + _OK + b', "x": 1e400}', b"{" + _OK + b', "x": [1, 2, ]}',
+                        b"{" + _OK + b', "x": "\\ud800"}', b'{"ts": "2026-11-01T00:00:00Z", "request_id": "c", "model": "m", '
+                        b'"response": "\\ud83d\\ude00 ok"}', b"[1, 2]", b'"text"', b"", b"   ", b"\xff\xfe{}",
+                        b"{" + _OK + b', "ts": 5}', b"{" + _OK + b', "response": "second"}',
+                        b'{"ts": "2026-11-01T00:00:00Z", "request_id": "t", "model": "m", "response": "a\tb"}',
+                        b"{" + _OK + b"}\r", b" {" + _OK + b"} ", b"{" + _OK + b', "x": 12345678901234567890123}',
+                        b"{" + _OK + b', "output_tokens": 18446744073709551615}', b"{" + _OK + b', "output_tokens": 5.0}',
+                        b"{" + _OK + b', "n": ' + b"9" * 320 + b"}", b"{" + _OK + b', "response": "caf\xc3\xa9"}',
+                        b"{" + _OK + b', "x": "\x00"}', b"{" + _OK + b', "attributes": {"k": 1, "k": 2}}'])
+
+
+def _line(item: object) -> bytes:
+    if isinstance(item, bytes):
+        return item
+    return json.dumps(item, ensure_ascii=bool(len(json.dumps(item)) % 2)).encode()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(items=st.lists(st.one_of(_event, _event, _event, _bad), min_size=1, max_size=25),
+       batch_lines=st.integers(1, 30))
+def test_generated_native_files_same_through_both_paths(tmp_path: Path, items: list, batch_lines: int) -> None:
+    log = tmp_path / "gen.jsonl"
+    log.write_bytes(b"\n".join(_line(item) for item in items) + b"\n")
+    fast = assert_same(log, replace(Config(), input_format="native"), batch_lines=batch_lines)
+    lines = sum(1 for item in items if not (isinstance(item, bytes) and not item.strip()))
+    quarantined = _load(log, replace(Config(), input_format="native"), columnar=True, batch_lines=batch_lines)[1]
+    assert len(fast) + len(quarantined) == lines  # every non-blank line: an event or a quarantine row
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=60).map(lambda b: b.replace(b"a", b"\n").replace(b"b", b"\r")),
+       batch_lines=st.integers(1, 5), chunk_bytes=st.integers(1, 16), start=st.integers(0, 10))
+def test_line_blocks_are_the_lines_of_iter_lines(tmp_path: Path, data: bytes, batch_lines: int, chunk_bytes: int,
+                                                 start: int) -> None:
+    path = tmp_path / "bytes.log"
+    path.write_bytes(data)
+    start = min(start, len(data))
+    expected = [(l.number, l.end_offset, l.raw) for b in iter_lines(path, start_offset=start, start_line=3,
+                                                                    batch_lines=batch_lines) for l in b]
+    blocks = list(iter_line_blocks(path, start_offset=start, start_line=3, batch_lines=batch_lines,
+                                   chunk_bytes=chunk_bytes))
+    assert all(0 < len(b) <= batch_lines for b in blocks)
+    assert [(l.number, l.end_offset, l.raw) for b in blocks for l in b.lines()] == expected
+
+
+def test_token_count_beyond_64_bits_is_quarantined_with_its_reason(tmp_path: Path) -> None:
+    """Found by the generated files: the per-record path used to crash the whole batch here."""
+    log = tmp_path / "big.jsonl"
+    log.write_bytes(b'{"ts": "2026-11-01T00:00:00Z", "request_id": "a", "model": "m", "response": "r"}\n'
+                    b'{"ts": "2026-11-01T00:00:00Z", "request_id": "b", "model": "m", "response": "r", '
+                    b'"output_tokens": 18446744073709551615}\n')
+    _, rejects, _, _ = _load(log, Config(), columnar=True, batch_lines=10, blocks=True)
+    assert [(r["line"], r["reason"]) for r in rejects] == [
+        (2, "schema: output_tokens: 18446744073709551615 is greater than the maximum of 9223372036854775807")]
+    assert_same(log)
