@@ -303,8 +303,14 @@ def make_event(
     task_success: bool | None = None,
     latency_ms: float | None = None,
     attributes: dict | None = None,
+    reasoning: str | None = None,
 ) -> dict:
-    """Assemble a canonical event; model identity is resolved by :func:`split_identity`."""
+    """Assemble a canonical event; model identity is resolved by :func:`split_identity`.
+
+    ``reasoning``: the model's reasoning text when the provider returns it apart from the answer
+    (thinking blocks, thought parts, ``reasoning_content``); stored as ``reasoning`` and measured
+    by the ``reasoning_length`` signal, never counted in the answer's length.
+    """
     ident = split_identity(resolved_model, requested_model, version=version)
     if ident.model is None:
         raise AdapterError("no model name")
@@ -330,6 +336,8 @@ def make_event(
         "latency_ms": round(latency_ms, 3) if (latency_ms is not None and latency_ms >= 0) else None,
         "attributes": attrs,
     }
+    if reasoning:
+        ev["reasoning"] = reasoning
     return ev
 
 
@@ -403,3 +411,77 @@ def str_or_none(v: Any) -> str | None:
 
 
 _json_type = json_type  # former private name
+
+
+# ---------------------------------------------------------------------------------------------
+# records without a time, API error bodies
+
+def event_time(candidates: Iterable[tuple[Any, str]], fallback: str | None) -> tuple[str, bool]:
+    """(ISO time, inferred?) from the first non-null candidate ``(value, field name)``.
+
+    No candidate carries a time -> ``fallback`` (an ISO time the caller chose: the file's
+    modification time at ingest, see docs/FORMATS.md) with ``inferred=True``; no fallback either
+    -> AdapterError ``no timestamp``.
+
+    >>> event_time([(None, "created"), ("2024-08-06T09:00:00Z", "ts")], None)
+    ('2024-08-06T09:00:00Z', False)
+    >>> event_time([(None, "ts")], "2024-08-06T10:00:00Z")
+    ('2024-08-06T10:00:00Z', True)
+    """
+    for value, what in candidates:
+        if value is not None:
+            return norm_ts(value, what), False
+    if fallback:
+        return norm_ts(fallback, "fallback time"), True
+    raise AdapterError("no timestamp in the record (and no fallback time)")
+
+
+def wrapper_time(rec: dict) -> list[tuple[Any, str]]:
+    """The time fields a log wrapper may carry around a provider payload, in order of preference."""
+    return [(rec.get(k), k) for k in ("ts", "timestamp", "time", "@timestamp") if k in rec]
+
+
+def api_error(rec: Any) -> str | None:
+    """``API error: <type>: <message>`` for a provider's error body, else None.
+
+    Shapes: OpenAI ``{"error": {"type", "message", "code"}}``, Anthropic ``{"type": "error",
+    "error": {"type", "message"}}``, Google ``{"error": {"code", "status", "message"}}``, AWS
+    ``{"__type" | "Error": {"Code", "Message"}}``; bare or as the ``response`` of a wrapper.
+
+    >>> api_error({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    'API error: overloaded_error: Overloaded'
+    >>> api_error({"error": {"code": 429, "message": "Resource exhausted", "status": "RESOURCE_EXHAUSTED"}})
+    'API error: RESOURCE_EXHAUSTED: Resource exhausted'
+    >>> api_error({"choices": []}) is None
+    True
+    """
+    if not isinstance(rec, dict):
+        return None
+    if isinstance(rec.get("response"), dict) and "error" not in rec:
+        return api_error(rec["response"])
+    err = rec.get("error") if isinstance(rec.get("error"), dict) else rec.get("Error")
+    if isinstance(err, dict):
+        kind = next((str(err[k]) for k in ("type", "status", "Code", "code") if err.get(k) not in (None, "")), "error")
+        msg = next((err[k] for k in ("message", "Message") if isinstance(err.get(k), str)), "")
+        return f"API error: {kind}: {msg}"[:300]
+    if isinstance(rec.get("__type"), str) and isinstance(rec.get("message", rec.get("Message")), str):
+        kind = rec["__type"].rsplit("#", 1)[-1]
+        return f"API error: {kind}: {rec.get('message', rec.get('Message'))}"[:300]
+    return None
+
+
+def lower_schema_types(schema: Any) -> Any:
+    """A copy of an OpenAPI-subset schema with upper-case ``type`` names lower-cased.
+
+    Gemini's ``responseSchema`` and function ``parameters`` spell types ``OBJECT``, ``STRING``;
+    JSON Schema wants ``object``, ``string``.
+
+    >>> lower_schema_types({"type": "OBJECT", "properties": {"a": {"type": "STRING"}}})
+    {'type': 'object', 'properties': {'a': {'type': 'string'}}}
+    """
+    if isinstance(schema, dict):
+        return {k: (v.lower() if k == "type" and isinstance(v, str) else lower_schema_types(v))
+                for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [lower_schema_types(v) for v in schema]
+    return schema

@@ -31,6 +31,7 @@ from typing import Any, Iterator, Sequence
 from ._base import (
     AdapterError,
     Converted,
+    api_error,
     as_count,
     as_number,
     get_str,
@@ -38,7 +39,7 @@ from ._base import (
     json_text,
     last_user_prompt,
     make_event,
-    norm_ts,
+    event_time,
     record_route,
     run_per_record,
     stable_hash,
@@ -62,7 +63,7 @@ def looks_like(rec: Any) -> bool:
     """
     if not isinstance(rec, dict):
         return False
-    if _is_chat(rec) or _is_responses(rec) or rec.get("object") == "chat.completion.chunk":
+    if _is_chat(rec) or _is_responses(rec) or rec.get("object") == "chat.completion.chunk" or _is_stream_event(rec):
         return True
     resp = rec.get("response")
     if isinstance(resp, list) and resp and isinstance(resp[0], dict):
@@ -79,7 +80,18 @@ def _is_responses(d: dict) -> bool:
     return d.get("object") == "response" and "output" in d
 
 
-def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_: Any) -> Converted:
+def _is_stream_event(d: Any) -> bool:
+    """A Responses API streaming event (``response.created``, ``response.output_text.delta``, ...)."""
+    t = d.get("type") if isinstance(d, dict) else None
+    return isinstance(t, str) and t.startswith("response.") and ("sequence_number" in d or "response" in d
+                                                                  or "item_id" in d or "output_index" in d)
+
+
+_TERMINAL = ("response.completed", "response.incomplete", "response.failed")
+
+
+def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None,
+            fallback_ts: str | None = None, **_: Any) -> Converted:
     """Convert OpenAI log records (see the module docstring) to canonical events.
 
     >>> rec = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1722965000,
@@ -110,7 +122,11 @@ def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_
     """
     out = Converted()
     streams: dict[str, _Stream] = {}
+    rstreams = _ResponseStreams(out, route, fallback_ts)
     for line, rec in records:
+        if _is_stream_event(rec) or (isinstance(rec, dict) and rec.get("type") == "error" and rstreams.current):
+            rstreams.add(line, rec)
+            continue
         if isinstance(rec, dict) and rec.get("object") == "chat.completion.chunk":
             sid = rec.get("id")
             if not isinstance(sid, str) or not sid:
@@ -128,9 +144,10 @@ def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_
             elif any(isinstance(c, dict) and c.get("finish_reason") for c in rec["choices"]):
                 st.finish_line = line
             continue
-        sub = run_per_record([(line, rec)], lambda ln, r: _one(r, route))
+        sub = run_per_record([(line, rec)], lambda ln, r: _one(r, route, fallback_ts))
         out.events.extend(sub.events)
         out.rejects.extend(sub.rejects)
+    rstreams.close()
     for st in streams.values():
         if st.finish_line is None:
             out.rejects.append((st.first, "stream not finished"))
@@ -139,6 +156,94 @@ def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_
     out.events.sort(key=lambda e: e[0])
     out.rejects.sort(key=lambda r: r[0])
     return out
+
+
+class _ResponseStreams:
+    """Responses API streaming events, joined per response id.
+
+    ``response.created`` / ``response.in_progress`` name the response id; the item events after
+    them (``response.output_item.*``, ``response.content_part.*``, ``response.output_text.delta``,
+    ...) carry only an ``item_id`` and belong to the response opened last. A terminal event
+    (``response.completed`` / ``response.incomplete`` / ``response.failed``) carries the whole
+    response: its line gives the event. A stream with no terminal event at the end of the batch is
+    rejected ``stream not finished`` on its first line.
+    """
+
+    def __init__(self, out: Converted, route: str | None, fallback_ts: str | None) -> None:
+        self.out, self.route, self.fallback_ts = out, route, fallback_ts
+        self.open: dict[str, tuple[int, list[dict]]] = {}
+        self.current: str | None = None
+
+    def add(self, line: int, rec: dict) -> None:
+        typ = rec["type"]
+        resp = rec.get("response") if isinstance(rec.get("response"), dict) else None
+        rid = resp.get("id") if resp is not None and isinstance(resp.get("id"), str) else None
+        if rid is not None and typ not in _TERMINAL:
+            self.open.setdefault(rid, (line, []))[1].append(rec)
+            self.current = rid
+            return
+        if typ in _TERMINAL:
+            if resp is None:
+                self.out.rejects.append((line, f"{typ} has no response object"))
+                return
+            first, events = self.open.pop(rid, (line, [])) if rid else (line, [])
+            if self.current == rid:
+                self.current = None
+            self._emit(line, resp, events + [rec])
+            return
+        if typ == "error" or self.current is None:
+            if self.current is None:
+                self.out.rejects.append((line, f"{typ} event outside a stream (no response.created before it)"))
+                return
+            first, _ = self.open.pop(self.current)
+            self.current = None
+            self.out.rejects.append((first, api_error({"error": rec}) or "API error"))
+            return
+        self.open[self.current][1].append(rec)
+
+    def _emit(self, line: int, resp: dict, events: list[dict]) -> None:
+        try:
+            if resp.get("status") == "failed":
+                err = resp.get("error") if isinstance(resp.get("error"), dict) else {}
+                raise AdapterError(api_error({"error": err}) if err else "response status is failed")
+            if not resp.get("output"):
+                resp = dict(resp, output=_output_from_deltas(events))
+            ctx = _Context.from_outer({}, None, self.route)
+            ctx.fallback_ts = self.fallback_ts
+            for ev in responses_events(resp, {}, ctx):
+                ev["attributes"]["stream_events"] = len(events)
+                self.out.events.append((line, ev))
+        except AdapterError as exc:
+            self.out.rejects.append((line, exc.reason))
+        except Exception as exc:  # defensive
+            self.out.rejects.append((line, f"unreadable record ({type(exc).__name__})"))
+
+    def close(self) -> None:
+        for first, _ in self.open.values():
+            self.out.rejects.append((first, "stream not finished"))
+        self.open.clear()
+        self.current = None
+
+
+def _output_from_deltas(events: list[dict]) -> list[dict]:
+    """A Responses ``output`` list rebuilt from text, refusal and argument deltas (for a terminal
+    event whose response omits its output)."""
+    text: list[str] = []
+    refusal: list[str] = []
+    for e in events:
+        if e.get("type") == "response.output_text.delta" and isinstance(e.get("delta"), str):
+            text.append(e["delta"])
+        elif e.get("type") == "response.refusal.delta" and isinstance(e.get("delta"), str):
+            refusal.append(e["delta"])
+    content = []
+    if text:
+        content.append({"type": "output_text", "text": "".join(text)})
+    if refusal:
+        content.append({"type": "refusal", "refusal": "".join(refusal)})
+    done = [e["item"] for e in events if e.get("type") == "response.output_item.done" and isinstance(e.get("item"), dict)]
+    if done:
+        return done
+    return [{"type": "message", "role": "assistant", "content": content}] if content else []
 
 
 class _Stream:
@@ -227,7 +332,10 @@ def assemble_chunks(chunks: list[dict]) -> dict:
     return resp
 
 
-def _one(rec: dict, route: str | None) -> Iterator[dict]:
+def _one(rec: dict, route: str | None, fallback_ts: str | None = None) -> Iterator[dict]:
+    err = api_error(rec)
+    if err is not None:
+        raise AdapterError(err)
     resp_v = rec.get("response")
     if isinstance(resp_v, list) and resp_v and all(isinstance(c, dict) and c.get("object") == "chat.completion.chunk"
                                                    for c in resp_v):
@@ -251,6 +359,7 @@ def _one(rec: dict, route: str | None) -> Iterator[dict]:
     else:
         request, resp, outer = None, rec, rec
     ctx = _Context.from_outer(outer, request, route)
+    ctx.fallback_ts = fallback_ts
     if _is_responses(resp):
         yield from responses_events(resp, request or {}, ctx)
     else:
@@ -271,6 +380,7 @@ class _Context:
         self.output_tokens: int | None = None
         self.input_tokens: int | None = None
         self.id_fallback: Any = None
+        self.fallback_ts: str | None = None
 
     @classmethod
     def from_outer(cls, outer: dict, request: dict | None, route: str | None) -> "_Context":
@@ -290,11 +400,9 @@ class _Context:
 def _finish(resp: dict, ctx: _Context) -> tuple[str, str]:
     """(ts, base request id) of a response; AdapterError if there is no time at all."""
     created = resp.get("created", resp.get("created_at"))
-    if created is None:
-        created = ctx.ts
-    if created is None:
-        raise AdapterError("no timestamp (created) in the record")
-    ts = norm_ts(created, "created")
+    ts, inferred = event_time([(created, "created"), (ctx.ts, "ts")], ctx.fallback_ts)
+    if inferred:
+        ctx.attributes = dict(ctx.attributes, ts_inferred=True)
     rid = get_str(resp, "id") or stable_hash(ctx.id_fallback)
     return ts, rid
 
