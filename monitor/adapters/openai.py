@@ -287,13 +287,14 @@ def assemble_chunks(chunks: list[dict]) -> dict:
             idx = ch.get("index", 0)
             if not isinstance(idx, int) or isinstance(idx, bool):
                 raise AdapterError("choice index is not an integer")
-            acc = choices.setdefault(idx, {"content": [], "refusal": [], "tools": {}, "finish": None})
+            acc = choices.setdefault(idx, {"content": [], "refusal": [], "reasoning_content": [], "tools": {},
+                                           "finish": None})
             delta = ch.get("delta")
             if delta is None:
                 delta = {}
             if not isinstance(delta, dict):
                 raise AdapterError("delta is not an object")
-            for key in ("content", "refusal"):
+            for key in ("content", "refusal", "reasoning_content"):
                 v = delta.get(key)
                 if v is not None:
                     if not isinstance(v, str):
@@ -321,7 +322,8 @@ def assemble_chunks(chunks: list[dict]) -> dict:
         if acc["finish"] is None:
             raise AdapterError("stream not finished")
         msg: dict[str, Any] = {"role": "assistant", "content": "".join(acc["content"]) or None,
-                               "refusal": "".join(acc["refusal"]) or None}
+                               "refusal": "".join(acc["refusal"]) or None,
+                               "reasoning_content": "".join(acc["reasoning_content"]) or None}
         if acc["tools"]:
             msg["tool_calls"] = [{"id": t["id"], "type": "function",
                                   "function": {"name": "".join(t["name"]), "arguments": "".join(t["args"])}}
@@ -460,9 +462,11 @@ def chat_completion_events(resp: dict, request: dict, ctx: _Context) -> Iterator
             raise AdapterError("finish_reason is not a string")
         # per-choice token counts are unknown when n > 1: usage covers all choices
         tok = out_tok if not multi else None
+        # reasoning returned beside the answer: DeepSeek / vLLM ``reasoning_content``, OpenRouter ``reasoning``
+        reasoning = next((msg[k] for k in ("reasoning_content", "reasoning") if isinstance(msg.get(k), str)), None)
         common = dict(ts=ts, resolved_model=resolved, requested_model=ctx.requested_model,
                       route=ctx.route, prompt=prompt, input_tokens=in_tok, finish_reason=finish,
-                      task_success=ctx.task_success, latency_ms=ctx.latency_ms)
+                      task_success=ctx.task_success, latency_ms=ctx.latency_ms, reasoning=reasoning or None)
         attrs = dict(base_attrs)
         if multi:
             attrs["choice_index"] = idx
@@ -501,7 +505,7 @@ def chat_completion_events(resp: dict, request: dict, ctx: _Context) -> Iterator
         if refusal:
             yield make_event(request_id=crid, response=refusal, output_tokens=tok,
                              expects_json=expects, schema=schema,
-                             attributes=dict(attrs, refusal_field=True), **common)
+                             attributes=dict(attrs, refusal_field=True, provider_refusal="refusal"), **common)
             continue
         text = text_of(msg.get("content"), "message.content")
         if text is None or text == "":
@@ -528,6 +532,8 @@ def responses_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]
     text_cfg = request.get("text") if isinstance(request.get("text"), dict) else resp.get("text")
     fmt = text_cfg.get("format") if isinstance(text_cfg, dict) else None
     expects, schema, schema_name = json_expectation_openai(fmt)
+    if expects is False and not ctx.request_known:
+        expects = None  # no request logged: null, as for every bare response (docs/FORMATS.md)
     tools = tool_schemas(request.get("tools") or resp.get("tools"))
     finish = "stop"
     if status == "incomplete":
@@ -548,11 +554,16 @@ def responses_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]
     texts: list[str] = []
     refusals: list[str] = []
     calls: list[dict] = []
+    reasoning: list[str] = []
     for item in output:
         if not isinstance(item, dict):
             raise AdapterError("output item is not an object")
         typ = item.get("type")
-        if typ == "message":
+        if typ == "reasoning":
+            for key in ("content", "summary"):
+                parts = item.get(key) if isinstance(item.get(key), list) else []
+                reasoning.extend(p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str))
+        elif typ == "message":
             content = item.get("content")
             if not isinstance(content, list):
                 raise AdapterError("message content is not an array")
@@ -569,6 +580,8 @@ def responses_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]
                     refusals.append(part["refusal"])
         elif typ == "function_call":
             calls.append(item)
+    if reasoning:
+        common["reasoning"] = "".join(reasoning)
     if calls:
         for pos, call in enumerate(calls):
             name, args = call.get("name"), call.get("arguments")
@@ -586,7 +599,7 @@ def responses_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]
     if refusals and not "".join(texts):
         yield make_event(request_id=rid, response="".join(refusals), output_tokens=out_tok,
                          finish_reason=finish, expects_json=expects, schema=schema,
-                         attributes=dict(attrs, refusal_field=True), **common)
+                         attributes=dict(attrs, refusal_field=True, provider_refusal="refusal"), **common)
         return
     text = "".join(texts)
     if not text:
