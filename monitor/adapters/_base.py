@@ -171,6 +171,28 @@ def norm_ts(v: Any, what: str = "timestamp") -> str:
     raise AdapterError(f"{what} has the wrong type ({type(v).__name__})")
 
 
+def epoch_seconds(v: Any) -> float | None:
+    """Seconds since the epoch of a time given as an epoch number (s/ms/us/ns), a digit string or
+    ISO 8601 text; None when it is none of these.
+
+    >>> epoch_seconds(1722937500.5), epoch_seconds("2024-08-06T09:45:00.5Z"), epoch_seconds("soon")
+    (1722937500.5, 1722937500.5, None)
+    """
+    if isinstance(v, str):
+        try:
+            v = v.strip()
+            if re.fullmatch(r"\d+(\.\d+)?", v):
+                v = float(v)
+            else:
+                return datetime.fromisoformat(norm_ts(v)[:-1] + "+00:00").timestamp()
+        except (AdapterError, ValueError):
+            return None
+    n = as_number(v)
+    if n is None or n <= 0:
+        return None
+    return n / {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[guess_epoch_unit(n)]
+
+
 # ---------------------------------------------------------------------------------------------
 # ids
 
