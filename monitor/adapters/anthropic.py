@@ -59,7 +59,7 @@ def _is_message(d: Any) -> bool:
 
 
 def _is_event(d: Any) -> bool:
-    return isinstance(d, dict) and d.get("type") in STREAM_EVENTS
+    return isinstance(d, dict) and isinstance(d.get("type"), str) and d["type"] in STREAM_EVENTS
 
 
 def looks_like(rec: Any) -> bool:

@@ -228,14 +228,14 @@ def join_stream(events: list[dict]) -> dict:
     for e in events:
         if isinstance(e.get("contentBlockStart"), dict):
             st = e["contentBlockStart"]
-            idx = st.get("contentBlockIndex", 0)
+            idx = _block_index(st)
             start = st.get("start") if isinstance(st.get("start"), dict) else {}
             b = blocks.setdefault(idx, {"text": [], "reasoning": [], "tool": None, "input": []})
             if isinstance(start.get("toolUse"), dict):
                 b["tool"] = start["toolUse"]
         elif isinstance(e.get("contentBlockDelta"), dict):
             d = e["contentBlockDelta"]
-            idx = d.get("contentBlockIndex", 0)
+            idx = _block_index(d)
             delta = d.get("delta")
             if not isinstance(delta, dict):
                 raise AdapterError("contentBlockDelta has no delta object")
@@ -254,7 +254,7 @@ def join_stream(events: list[dict]) -> dict:
     if stop is None:
         raise AdapterError("stream not finished")
     content: list[dict] = []
-    for idx in sorted(blocks, key=lambda k: k if isinstance(k, int) else 0):
+    for idx in sorted(blocks):
         b = blocks[idx]
         if b["tool"] is not None:
             content.append({"toolUse": {**b["tool"], "input_json": "".join(b["input"])}})
@@ -267,6 +267,13 @@ def join_stream(events: list[dict]) -> dict:
         if key in meta:
             resp[key] = meta[key]
     return resp
+
+
+def _block_index(event: dict) -> int:
+    idx = event.get("contentBlockIndex", 0)
+    if not isinstance(idx, int) or isinstance(idx, bool):
+        raise AdapterError("contentBlockIndex is not an integer")
+    return idx
 
 
 def _json_expectation(request: dict) -> tuple[bool | None, Any, str | None]:

@@ -609,7 +609,8 @@ def responses_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]
 
 
 def open_stream_lines(records: Sequence[tuple[int, Any]]) -> list[int]:
-    """Line numbers of ``chat.completion.chunk`` streams not complete at the end of ``records``.
+    """Line numbers of ``chat.completion.chunk`` streams and Responses API event streams not
+    complete at the end of ``records``.
 
     Complete = a ``finish_reason`` was seen, and, for streams whose chunks carry a ``usage`` key
     (``stream_options.include_usage``), the final usage chunk too. A tailing reader can hold these
@@ -625,7 +626,22 @@ def open_stream_lines(records: Sequence[tuple[int, Any]]) -> list[int]:
     finish_seen: set[str] = set()
     usage_seen: set[str] = set()
     expects_usage: set[str] = set()
+    responses: dict[str, list[int]] = {}   # Responses API streams: response id -> lines
+    current: str | None = None
     for line, rec in records:
+        if _is_stream_event(rec) or (isinstance(rec, dict) and rec.get("type") == "error" and current):
+            resp = rec.get("response") if isinstance(rec.get("response"), dict) else {}
+            rid = resp.get("id") if isinstance(resp.get("id"), str) else None
+            if rec["type"] in _TERMINAL or rec["type"] == "error":
+                responses.pop(rid if rid is not None else current or "", None)
+                if rid is None or rid == current:
+                    current = None
+            elif rid is not None:
+                responses.setdefault(rid, []).append(line)
+                current = rid
+            elif current is not None:
+                responses[current].append(line)
+            continue
         if isinstance(rec, dict) and rec.get("object") == "chat.completion.chunk" and isinstance(rec.get("id"), str):
             sid = rec["id"]
             lines.setdefault(sid, []).append(line)
@@ -640,4 +656,5 @@ def open_stream_lines(records: Sequence[tuple[int, Any]]) -> list[int]:
     def done(sid: str) -> bool:
         return sid in usage_seen or (sid in finish_seen and sid not in expects_usage)
 
-    return sorted(n for sid, ls in lines.items() if not done(sid) for n in ls)
+    return sorted([n for sid, ls in lines.items() if not done(sid) for n in ls]
+                  + [n for ls in responses.values() for n in ls])
