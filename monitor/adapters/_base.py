@@ -155,6 +155,8 @@ def norm_ts(v: Any, what: str = "timestamp") -> str:
         s = v.strip()
         if s.isdigit():
             return norm_ts(int(s), what)
+        if re.fullmatch(r"\d+\.\d+", s):   # epoch seconds with a fraction, as text
+            return norm_ts(float(s), what)
         s2 = _FRACTION.sub(r"\1", s)
         if s2.endswith(("Z", "z")):
             s2 = s2[:-1] + "+00:00"
