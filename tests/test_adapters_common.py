@@ -208,7 +208,7 @@ def test_docs_examples_convert_cleanly():
     for block, fmt in zip(blocks, expected):
         recs = [(n, json.loads(line)) for n, line in enumerate(block.strip().splitlines(), start=1)]
         assert detect_format([r for _, r in recs]) == fmt
-        out = convert(fmt or "mapping", recs, mapping=table)
+        out = convert(fmt or "mapping", recs, mapping=table, fallback_ts=FALLBACK)
         assert out.rejects == [] and out.events, fmt
         for _, ev in out.events:
             VALIDATOR.validate(ev)
