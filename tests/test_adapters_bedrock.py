@@ -2,22 +2,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import FALLBACK_TS as FALLBACK
+from helpers import assert_converts_without_crash
+from helpers import load_fixture as load
 from monitor.adapters import convert, detect_format, open_stream_lines
 from monitor.adapters.bedrock import resolve_model_id
 
-FIX = Path(__file__).parent / "fixtures"
-FALLBACK = "2026-01-01T00:00:00Z"
-
-
-def load(name: str) -> list[tuple[int, object]]:
-    return [(n, json.loads(line)) for n, line in
-            enumerate((FIX / name).read_text(encoding="utf-8").splitlines(), start=1)]
 
 
 def test_detect_from_first_lines():
@@ -117,8 +112,4 @@ json_values = st.recursive(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(json_values, min_size=1, max_size=6))
 def test_convert_never_raises(values):
-    out = convert("bedrock", list(enumerate(values, start=1)), fallback_ts=FALLBACK)
-    for line, reason in out.rejects:
-        assert 1 <= line <= len(values) and reason and not reason.startswith("unreadable"), reason
-    for line, ev in out.events:
-        assert 1 <= line <= len(values) and isinstance(ev["response"], str)
+    assert_converts_without_crash("bedrock", values)

@@ -437,6 +437,66 @@ def str_or_none(v: Any) -> str | None:
 _json_type = json_type  # former private name
 
 
+def tool_call_events(calls: Sequence[dict], *, kind: str, name_key: str, id_key: str, args_key: str,
+                     request_id: str, output_tokens: int | None, schemas: dict[str, Any], attributes: dict,
+                     **common: Any) -> list[dict]:
+    """One event per tool call: response = the call's arguments as JSON text (``input_json`` when a
+    stream joined it as text), expects_json with the declared schema of that tool, id suffixed
+    ``:<call id>``; the output tokens only when there is one call (usage covers them all).
+
+    >>> evs = tool_call_events([{"name": "f", "input": {"a": 1}, "id": "c1"}], kind="tool_use",
+    ...     name_key="name", id_key="id", args_key="input", request_id="m1", output_tokens=5,
+    ...     schemas={"f": {"type": "object"}}, attributes={}, ts="2025-01-01T00:00:00Z", resolved_model="m",
+    ...     requested_model=None)
+    >>> evs[0]["request_id"], evs[0]["response"], evs[0]["schema"], evs[0]["attributes"]["tool_name"]
+    ('m1:c1', '{"a":1}', {'type': 'object'}, 'f')
+    """
+    events = []
+    for pos, call in enumerate(calls):
+        name = call.get(name_key)
+        if not isinstance(name, str) or not name:
+            raise AdapterError(f"{kind} has no name")
+        args = call["input_json"] if isinstance(call.get("input_json"), str) else json_text(call.get(args_key, {}))
+        cid = call.get(id_key) if isinstance(call.get(id_key), str) else str(pos)
+        events.append(make_event(request_id=f"{request_id}:{cid}", response=args,
+                                 output_tokens=output_tokens if len(calls) == 1 else None, expects_json=True,
+                                 schema=schemas.get(name),
+                                 attributes=dict(attributes, tool_name=name, tool_call=True, tool_call_id=cid),
+                                 **common))
+    return events
+
+
+def wraps(rec: dict, single: Callable[[Any], bool], item: Callable[[Any], bool]) -> bool:
+    """True when ``rec["response"]`` fits ``single``, or is a list (a stream) whose first element
+    fits ``item``: the log wrapper ``{"request": ..., "response": ...}`` of a format.
+
+    >>> wraps({"response": [{"a": 1}]}, lambda d: False, lambda d: "a" in d)
+    True
+    """
+    resp = rec.get("response")
+    if isinstance(resp, list):
+        return bool(resp) and item(resp[0])
+    return single(resp)
+
+
+def unwrap(rec: dict) -> tuple[dict | None, Any]:
+    """``(request, response)`` of a log record ``{"request": {...}, "response": ...}``.
+
+    An API error body (bare, or as the response) raises ``AdapterError("API error: ...")``; a
+    request that is not an object raises too.
+
+    >>> unwrap({"request": {"model": "m"}, "response": [1]})
+    ({'model': 'm'}, [1])
+    """
+    err = api_error(rec)
+    if err is not None:
+        raise AdapterError(err)
+    request = rec.get("request")
+    if request is not None and not isinstance(request, dict):
+        raise AdapterError("request is not an object")
+    return request, rec.get("response")
+
+
 # ---------------------------------------------------------------------------------------------
 # records without a time, API error bodies
 

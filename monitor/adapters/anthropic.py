@@ -38,13 +38,15 @@ from ._base import (
     api_error,
     event_time,
     get_str,
-    json_text,
     last_user_prompt,
     make_event,
     record_route,
     stable_hash,
     str_or_none,
+    tool_call_events,
+    unwrap,
     wrapper_time,
+    wraps,
 )
 
 __all__ = ["convert", "looks_like", "open_stream_lines", "STREAM_EVENTS"]
@@ -79,10 +81,7 @@ def looks_like(rec: Any) -> bool:
         return True
     if rec.get("type") == "error" and isinstance(rec.get("error"), dict):
         return True
-    resp = rec.get("response")
-    if isinstance(resp, list) and resp:
-        return _is_event(resp[0])
-    return _is_message(resp)
+    return wraps(rec, _is_message, _is_event)
 
 
 def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None,
@@ -140,16 +139,10 @@ class _Stream:
 def _one(rec: Any, route: str | None, fallback_ts: str | None) -> Iterator[dict]:
     if not isinstance(rec, dict):
         raise AdapterError("not a JSON object")
-    err = api_error(rec)
-    if err is not None:
-        raise AdapterError(err)
     if _is_message(rec):
         yield from message_events(rec, None, rec, route, fallback_ts)
         return
-    request = rec.get("request")
-    if request is not None and not isinstance(request, dict):
-        raise AdapterError("request is not an object")
-    resp = rec.get("response")
+    request, resp = unwrap(rec)
     if isinstance(resp, list):
         if not resp or not all(_is_event(e) for e in resp):
             raise AdapterError("response list is not a stream of Anthropic events")
@@ -303,17 +296,9 @@ def message_events(msg: dict, request: dict | None, outer: dict, route: str | No
                   input_tokens=in_tok, finish_reason=stop, task_success=ts_ if isinstance(ts_, bool) else None,
                   latency_ms=as_number(outer.get("latency_ms")), reasoning="".join(thinking) or None)
     if calls:
-        schemas = _tool_schemas(req.get("tools"))
-        for pos, call in enumerate(calls):
-            name = call.get("name")
-            if not isinstance(name, str) or not name:
-                raise AdapterError("tool_use block has no name")
-            args = call["input_json"] if isinstance(call.get("input_json"), str) else json_text(call.get("input", {}))
-            cid = call.get("id") if isinstance(call.get("id"), str) else str(pos)
-            yield make_event(request_id=f"{rid}:{cid}", response=args,
-                             output_tokens=out_tok if len(calls) == 1 else None, expects_json=True,
-                             schema=schemas.get(name),
-                             attributes=dict(attrs, tool_name=name, tool_call=True, tool_call_id=cid), **common)
+        yield from tool_call_events(calls, kind="tool_use block", name_key="name", id_key="id", args_key="input",
+                                    request_id=rid, output_tokens=out_tok, schemas=_tool_schemas(req.get("tools")),
+                                    attributes=attrs, **common)
         return
     text = "".join(texts)
     if text == "" and stop != "refusal":

@@ -38,15 +38,16 @@ from ._base import (
     Converted,
     as_count,
     as_number,
-    api_error,
     event_time,
     get_str,
-    json_text,
     last_user_prompt,
     make_event,
     record_route,
     stable_hash,
+    tool_call_events,
+    unwrap,
     wrapper_time,
+    wraps,
 )
 
 __all__ = ["convert", "looks_like", "open_stream_lines", "resolve_model_id", "STREAM_KEYS"]
@@ -123,10 +124,7 @@ def looks_like(rec: Any) -> bool:
     if _is_stream_event(rec):
         key = next(k for k in STREAM_KEYS if k in rec)
         return isinstance(rec[key], dict) and (key != "metadata" or "usage" in rec[key] or "metrics" in rec[key])
-    resp = rec.get("response")
-    if isinstance(resp, list) and resp:
-        return _is_stream_event(resp[0])
-    return _is_response(resp)
+    return wraps(rec, _is_response, _is_stream_event)
 
 
 def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None,
@@ -193,13 +191,9 @@ def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None,
 def _one(rec: Any, route: str | None, fallback_ts: str | None) -> Iterator[dict]:
     if not isinstance(rec, dict):
         raise AdapterError("not a JSON object")
-    err = api_error(rec)
-    if err is not None:
-        raise AdapterError(err)
-    request = rec.get("request")
-    if request is not None and not isinstance(request, dict):
-        raise AdapterError("request is not an object")
-    resp = rec.get("response", rec if _is_response(rec) else None)
+    request, resp = unwrap(rec)
+    if resp is None and _is_response(rec):
+        resp = rec
     if isinstance(resp, list):
         if not resp or not all(_is_stream_event(e) for e in resp):
             raise AdapterError("response list is not a ConverseStream event stream")
@@ -375,17 +369,9 @@ def response_events(resp: dict, request: dict | None, outer: dict, route: str | 
                   task_success=ts_ if isinstance(ts_, bool) else None, latency_ms=latency,
                   reasoning="".join(reasoning) or None)
     if calls:
-        schemas = _tool_schemas(req)
-        for pos, call in enumerate(calls):
-            tname = call.get("name")
-            if not isinstance(tname, str) or not tname:
-                raise AdapterError("toolUse has no name")
-            args = call["input_json"] if isinstance(call.get("input_json"), str) else json_text(call.get("input", {}))
-            cid = call.get("toolUseId") if isinstance(call.get("toolUseId"), str) else str(pos)
-            yield make_event(request_id=f"{rid}:{cid}", response=args,
-                             output_tokens=out_tok if len(calls) == 1 else None, expects_json=True,
-                             schema=schemas.get(tname),
-                             attributes=dict(attrs, tool_name=tname, tool_call=True, tool_call_id=cid), **common)
+        yield from tool_call_events(calls, kind="toolUse", name_key="name", id_key="toolUseId", args_key="input",
+                                    request_id=rid, output_tokens=out_tok, schemas=_tool_schemas(req),
+                                    attributes=attrs, **common)
         return
     text = "".join(texts)
     if text == "" and stop not in REFUSAL_STOPS:

@@ -28,23 +28,24 @@ as a candidate's ``finishReason`` or ``promptFeedback.blockReason`` are provider
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from ._base import (
     AdapterError,
     Converted,
     as_count,
     as_number,
-    api_error,
     event_time,
     get_str,
-    json_text,
     lower_schema_types,
     make_event,
     record_route,
     stable_hash,
     str_or_none,
+    tool_call_events,
+    unwrap,
     wrapper_time,
+    wraps,
 )
 
 __all__ = ["convert", "looks_like", "open_stream_lines", "FINISH_REASONS", "BLOCK_REASONS"]
@@ -84,10 +85,7 @@ def looks_like(rec: Any) -> bool:
         return bool(rec) and _is_response(rec[0])
     if not isinstance(rec, dict):
         return False
-    if _is_response(rec):
-        return True
-    resp = rec.get("response")
-    return _is_response(resp) or (isinstance(resp, list) and bool(resp) and _is_response(resp[0]))
+    return _is_response(rec) or wraps(rec, _is_response, _is_response)
 
 
 def _finished(chunk: dict) -> bool:
@@ -147,13 +145,7 @@ def _one(rec: Any, route: str | None, fallback_ts: str | None) -> list[dict]:
         return response_events(join_chunks(rec), None, {}, route, fallback_ts)
     if not isinstance(rec, dict):
         raise AdapterError("not a JSON object")
-    err = api_error(rec)
-    if err is not None:
-        raise AdapterError(err)
-    request = rec.get("request")
-    if request is not None and not isinstance(request, dict):
-        raise AdapterError("request is not an object")
-    resp = rec.get("response")
+    request, resp = unwrap(rec)
     chunks = resp if isinstance(resp, list) else [resp]
     if not chunks or not all(_is_response(c) for c in chunks):
         raise AdapterError("not a Gemini GenerateContentResponse (candidates / promptFeedback)")
@@ -312,16 +304,9 @@ def response_events(resp: dict, request: dict | None, outer: dict, route: str | 
         tok = None if multi else out_tok
         reasoning = "".join(thoughts) or None
         if calls:
-            for cpos, call in enumerate(calls):
-                name = call.get("name")
-                if not isinstance(name, str) or not name:
-                    raise AdapterError("functionCall has no name")
-                cid = call.get("id") if isinstance(call.get("id"), str) else str(cpos)
-                events.append(make_event(
-                    request_id=f"{crid}:{cid}", response=json_text(call.get("args", {})),
-                    output_tokens=tok if len(calls) == 1 else None, finish_reason=finish, expects_json=True,
-                    schema=functions.get(name), reasoning=reasoning,
-                    attributes=dict(cattrs, tool_name=name, tool_call=True, tool_call_id=cid), **common))
+            events.extend(tool_call_events(calls, kind="functionCall", name_key="name", id_key="id", args_key="args",
+                                           request_id=crid, output_tokens=tok, schemas=functions, attributes=cattrs,
+                                           finish_reason=finish, reasoning=reasoning, **common))
             continue
         text = "".join(texts)
         if text == "" and "provider_refusal" not in cattrs and reasoning is None and finish != "MAX_TOKENS":

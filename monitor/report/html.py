@@ -190,8 +190,9 @@ def _metric_section(data: Any, metric: str, measure: str) -> str:
     rel = [f for f in data.findings if f.metric == metric]
     out = [f'<section id="{sid}"><h2>{_e(title)}</h2>']
     if not rel:
-        out.append('<p class="muted">Not applicable: no segment has events for this metric '
-                   "(no event expects JSON / carries a schema / carries a task label).</p></section>")
+        why = ("no response carries reasoning" if metric == "reasoning_length"
+               else "no event expects JSON / carries a schema / carries a task label")
+        out.append(f'<p class="muted">Not applicable: no segment has events for this metric ({why}).</p></section>')
         return "\n".join(out)
     n_alerts = sum(f.alert for f in rel)
     if metric in LENGTH_METRICS:
