@@ -111,6 +111,13 @@ def test_reasoning_length_metric_sees_more_thinking_and_answer_length_does_not(t
     assert by_metric["reasoning_length"].baseline_value == pytest.approx(205, abs=1)
     assert by_metric["reasoning_length"].current_value == pytest.approx(605, abs=1)
     assert by_metric["response_length"].alert is False
+    # the report draws it as a length (densities and ECDFs), and change-point attribution runs on it
+    from monitor.report import write_report
+    text = write_report(m, result, tmp_path / "report.html").read_text(encoding="utf-8")
+    section = text[text.index('id="reasoning-length"'):]
+    section = section[:section.index("</section>")]
+    assert "Distribution of reasoning length" in section and section.count("<img") == 1
+    assert type(result.plot("reasoning_length", monitor=m)).__name__ == "Figure"
 
 
 def test_no_reasoning_no_finding(tmp_path):
