@@ -105,7 +105,7 @@ GOOD = {"t": 1722937300, "m": "model-a", "r": "text"}
     ({"ok": "yes"}, "task_success is not a boolean"),
     ({"j": "yes"}, "expects_json is not a boolean"),
     ({"lat": "fast"}, "latency_ms is not a number"),
-    ({"f": 3}, "finish_reason is not a string"),
+    ({"f": {"code": 3}}, "finish_reason is not a string"),   # an integer is an enum number: kept
 ])
 def test_malformed_records(change, reason):
     out = convert("mapping", [(2, {**GOOD, **change})], mapping=M)
