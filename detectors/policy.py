@@ -67,7 +67,7 @@ from . import length as _length
 from . import rates as _rates
 from ._lazy import LazyModule
 from .finding import Finding
-from .metrics import DEFAULT_FLOORS, DERIVED_METRICS, HIGHER_IS_WORSE, METRICS
+from .metrics import DEFAULT_FLOORS, DERIVED_METRICS, HIGHER_IS_WORSE, LENGTH_METRICS, METRICS
 from .metrics import RATE_METRICS as _RATE_METRICS
 from .histogram import IntHistogram
 from .length import length_shift
@@ -197,8 +197,10 @@ def _finding(metric: str, segment: dict, nb: int, nc: int, need: int, baseline_v
 
 
 def compare_length(segment: dict, baseline: IntHistogram, current: IntHistogram, policy: PolicyConfig, *,
-                   events_baseline: int | None = None, events_current: int | None = None) -> Finding:
-    """Finding for metric ``response_length`` (values are medians in characters).
+                   events_baseline: int | None = None, events_current: int | None = None,
+                   metric: str = "response_length") -> Finding:
+    """Finding for a length metric, ``response_length`` or ``reasoning_length`` (values are
+    medians in characters).
 
     ``effect`` = median ratio - 1 with its CI; KS, Mann-Whitney, Wasserstein and p90 go to
     ``details``.  The histograms hold the responses that are not refusals, and the minimum
@@ -216,13 +218,16 @@ def compare_length(segment: dict, baseline: IntHistogram, current: IntHistogram,
         >>> compare_length({}, b, few, PolicyConfig(), events_current=50).reason
         'too few responses to test length (refusals are not counted): 7 < 10 in current window (of 50 events)'
     """
-    metric = "response_length"
+    if metric not in LENGTH_METRICS:
+        raise ValueError(f"not a length metric: {metric!r} (one of {sorted(LENGTH_METRICS)})")
     nb, nc = baseline.n, current.n
     need = policy.min_samples_for(metric)
     r = length_shift(baseline, current, confidence=policy.confidence)
     too_few = None
     if nb < need or nc < need:
-        too_few = _too_few(metric, nb, nc, need, what="responses to test length (refusals are not counted)")
+        what = ("responses to test length (refusals are not counted)" if metric == "response_length"
+                else "responses with reasoning to test its length (refusals are not counted)")
+        too_few = _too_few(metric, nb, nc, need, what=what)
         events = [(w, e) for w, e, k in (("baseline", events_baseline, nb), ("current", events_current, nc))
                   if e is not None and k < need]
         if events:
@@ -303,7 +308,7 @@ def _fmt_q(q: float) -> str:
 
 
 def _practical_size(f: Finding) -> float:
-    if f.metric == "response_length":
+    if f.metric in LENGTH_METRICS:
         vals = [abs(f.effect) if f.effect is not None and math.isfinite(f.effect) else 0.0]
         w = f.details.get("wasserstein_normalized")
         if w is not None and math.isfinite(w):
@@ -315,7 +320,7 @@ def _practical_size(f: Finding) -> float:
 def _signed_change(f: Finding) -> float:
     if f.effect is not None and math.isfinite(f.effect) and f.effect != 0:
         return float(f.effect)
-    if f.metric == "response_length":
+    if f.metric in LENGTH_METRICS:
         bm, cm = f.details.get("baseline_mean"), f.details.get("current_mean")
         if bm is not None and cm is not None and math.isfinite(bm) and math.isfinite(cm):
             return float(cm - bm)
@@ -324,13 +329,13 @@ def _signed_change(f: Finding) -> float:
 
 def _summary(f: Finding, confidence: float) -> str:
     pct = f"{round(confidence * 100):d}%"
-    if f.metric == "response_length":
+    if f.metric in LENGTH_METRICS:
         def c(x: float | None) -> str:
             return "nan" if x is None or not math.isfinite(x) else f"{x * 100:+.1f}%"
         w = f.details.get("wasserstein_normalized", math.nan)
         b = "nan" if f.baseline_value is None else f"{f.baseline_value:.0f}"
         cur = "nan" if f.current_value is None else f"{f.current_value:.0f}"
-        return (f"response_length median {b} -> {cur} chars ({c(f.effect)}, {pct} CI {c(f.ci_low)}..{c(f.ci_high)}), "
+        return (f"{f.metric} median {b} -> {cur} chars ({c(f.effect)}, {pct} CI {c(f.ci_low)}..{c(f.ci_high)}), "
                 f"W/mean={w:.3f}")
 
     def r(x: float | None) -> str:

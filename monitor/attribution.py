@@ -21,9 +21,9 @@ import pandas as pd
 from detectors.changepoint import changepoint_counts, changepoint_rate
 from detectors.finding import Finding
 from detectors.histogram import IntHistogram
-from detectors.metrics import METRIC
+from detectors.metrics import LENGTH_METRICS, METRIC
 from monitor.progress import Progress
-from monitor.stats import bucket_expr, histogram_sql, time_series
+from monitor.stats import REASONING_MEASURE, bucket_expr, histogram_sql, time_series
 
 
 def _or_where(*selectors: str) -> tuple[str, list[Any]]:
@@ -132,8 +132,9 @@ def locate_changes(m: Any, findings: list[Finding], keys: list[str], baseline: s
         seg_where, seg_params = _segment_where(f.segment, [k for k in keys if k != "model_version"])
         where = f"({window_where}) AND {seg_where}"
         params = window_params + seg_params
-        if f.metric == "response_length":
-            times, matrix = _length_series(m, where, params, measure)
+        if f.metric in LENGTH_METRICS:
+            column = measure if f.metric == "response_length" else REASONING_MEASURE
+            times, matrix = _length_series(m, where, params, column)
             if len(times) < 2:
                 continue
             result = changepoint_counts(matrix, times=times, confidence=confidence)

@@ -166,9 +166,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-SIGNAL_COLUMNS = ["request_id", "model", "model_version", "route", "chars", "words", "output_tokens", "refusal",
-                  "refusal_class", "refusal_rule", "refusal_span", "expects_json", "parse_status", "parse_error",
-                  "task_success"]
+SIGNAL_COLUMNS = ["request_id", "model", "model_version", "route", "chars", "words", "reasoning_length", "output_tokens",
+                  "refusal", "refusal_class", "refusal_rule", "refusal_span", "expects_json", "parse_status",
+                  "parse_error", "task_success"]
 
 
 def cmd_signals(args: argparse.Namespace) -> int:

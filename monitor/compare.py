@@ -269,8 +269,12 @@ def _segment_findings(segment: dict[str, Any], b: SegmentStats, c: SegmentStats,
                       policy: PolicyConfig) -> list[Finding]:
     """The segment's findings, one per row of the metric table; a rate whose denominator is empty
     in both windows is not applicable (no event expects JSON, none carries a schema or a task
-    label) and yields no finding."""
+    label) and yields no finding, and so is ``reasoning_length`` when neither window holds a
+    response with reasoning."""
     findings = [compare_length(segment, b.length, c.length, policy, events_baseline=b.n, events_current=c.n)]
+    if b.reasoning.n or c.reasoning.n:
+        findings.append(compare_length(segment, b.reasoning, c.reasoning, policy, events_baseline=b.n,
+                                       events_current=c.n, metric="reasoning_length"))
     for metric in RATE_METRICS:
         (xb, nb), (xc, nc) = b.rate(metric.numerator, metric.denominator), c.rate(metric.numerator, metric.denominator)
         if nb or nc or metric.name == "refusal_rate":

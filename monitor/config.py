@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,8 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     json_mode: str = "strict"
     count_partial_as_refusal: bool = False
+    reasoning: str = "separate"
+    reasoning_tags: list[str] = field(default_factory=lambda: ["think", "thinking"])
     schemas_dir: str | None = None
     refusal_rules: list[RefusalRuleSpec] = field(default_factory=list)
     disabled_refusal_rules: list[str] = field(default_factory=list)
@@ -169,8 +172,10 @@ _SCALARS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "signals.count_partial_as_refusal": (_is_bool, "true or false"),
     "signals.schemas_dir": (_is_str, "a directory path (string)"),
     "signals.disabled_refusal_rules": (_str_list, "a list of rule names"),
-    "ingest.input_format": (_one_of("auto", *FORMATS),
-                            "auto, native, openai, ollama, otel, litellm or mapping"),
+    "signals.reasoning": (_one_of("separate", "keep"), "\"separate\" or \"keep\""),
+    "signals.reasoning_tags": (lambda v: _str_list(v) and all(re.fullmatch(r"[A-Za-z][\w.-]{0,31}", x) for x in v),
+                               "a list of tag names such as [\"think\", \"thinking\"]"),
+    "ingest.input_format": (_one_of("auto", *FORMATS), "auto or one of " + ", ".join(FORMATS)),
     "ingest.redact": (_one_of("none", "hash", "drop"), "\"none\", \"hash\" or \"drop\""),
     "sentry.dsn": (_is_str, "a DSN string"),
     "sentry.environment": (_is_str, "a string"),
@@ -332,7 +337,7 @@ def _set(cfg: Config, dotted: str, value: Any, base_dir: Path) -> None:
     elif table == "signals":
         if key == "schemas_dir":
             value = str(base_dir / value) if not os.path.isabs(value) else value
-        setattr(cfg, key, list(value) if key == "disabled_refusal_rules" else value)
+        setattr(cfg, key, list(value) if key in ("disabled_refusal_rules", "reasoning_tags") else value)
     elif table == "ingest":
         setattr(cfg, key, value)
     elif table == "sentry":

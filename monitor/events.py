@@ -137,7 +137,7 @@ def _events_to_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
 
 #: The canonical fields a frame is built from (``attributes`` as JSON text with sorted keys).
 FRAME_INPUTS = (*STRING_FIELDS, "ts", "output_tokens", "input_tokens", "latency_ms", "task_success",
-                "expects_json", "schema", "attributes")
+                "expects_json", "schema", "attributes", "reasoning")
 
 
 def frame_from_columns(columns: dict[str, Any], n: int) -> pd.DataFrame:
@@ -174,4 +174,5 @@ def frame_from_columns(columns: dict[str, Any], n: int) -> pd.DataFrame:
     frame["expects_json"] = typed("expects_json", pd.BooleanDtype())
     frame["schema_raw"] = pd.Series(col("schema"), dtype="object")
     frame["attributes"] = pd.Series(col("attributes"), dtype="object")
+    frame["reasoning"] = pd.Series(col("reasoning"), dtype="object")  # measured, then dropped (not stored)
     return frame

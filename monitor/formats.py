@@ -5,5 +5,6 @@ adapters all read it, and it imports nothing).
     ('native', 'openai')
 """
 
-FORMATS: tuple[str, ...] = ("native", "openai", "ollama", "otel", "litellm", "mapping")
+FORMATS: tuple[str, ...] = ("native", "openai", "ollama", "otel", "litellm", "anthropic", "gemini", "bedrock",
+                            "mapping")
 """The log formats :mod:`monitor.adapters` converts (see docs/FORMATS.md)."""

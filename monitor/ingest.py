@@ -49,6 +49,8 @@ from monitor.errors import UserError
 from monitor.events import SchemaResolver, check_event, events_to_frame, frame_from_columns
 from monitor.signals import derive_signals
 from monitor.signals.config import signal_config_from
+from monitor.signals.provider import apply_provider_refusals
+from monitor.signals.reasoning import separate_reasoning
 from monitor.store import EVENT_SCHEMA, Store
 
 BATCH_LINES = 100_000
@@ -248,7 +250,8 @@ class BatchLoader:
                 raise UserError("input format 'mapping' needs a [mapping] table in llm-monitor.toml "
                                 "(see docs/FORMATS.md)")
             try:
-                converted = adapters.convert(self.fmt, records, mapping=self.config.mapping)
+                converted = adapters.convert(self.fmt, records, mapping=self.config.mapping,
+                                             fallback_ts=self._fallback_ts())
             except adapters.AdapterError as exc:
                 raise UserError(f"{self.source}: {exc}") from None
             rejects.extend(converted.rejects)
@@ -262,8 +265,20 @@ class BatchLoader:
         frame["source_line"] = pd.array([n for n, _ in events], dtype="Int64")
         return frame, rejects
 
+    def _fallback_ts(self) -> str:
+        """The time of records that carry none: the file's modification time when the batch is
+        read (for a tailed file, about when the line was written), else now (docs/FORMATS.md)."""
+        try:
+            stamp = pd.Timestamp(os.stat(self.source).st_mtime, unit="s", tz="UTC")
+        except OSError:
+            stamp = pd.Timestamp.now(tz="UTC")
+        return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
     def _frame(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
         rejects: list[tuple[int, str]] = []
+        # reasoning apart from the answer (both paths carry the event's ``reasoning`` as a column)
+        frame["response"], frame["reasoning_length"] = separate_reasoning(
+            frame["response"], frame.pop("reasoning").tolist(), self.config.reasoning, self.config.reasoning_tags)
         bad_ts = frame["ts"].isna()
         rejects.extend((n, "ts: not an ISO 8601 date-time") for n in frame.loc[bad_ts, "source_line"])
         # schemas: only the events that carry one (named schemas are read once, see SchemaResolver)
@@ -301,13 +316,9 @@ class BatchLoader:
                                         "schema", "attributes"]], self.signal_config)
         for name in signals.columns:
             frame[name] = signals[name].to_numpy()
-        # A refusal the API reported in its own field (OpenAI message.refusal) is a refusal
-        # whatever the wording: the adapter marks it in attributes.refusal_field.
-        api_refusal = frame["attributes"].str.contains('"refusal_field":true', regex=False, na=False).to_numpy()
-        if api_refusal.any():
-            frame.loc[api_refusal, "refusal_class"] = "full_refusal"
-            frame.loc[api_refusal, "refusal_rule"] = "api_refusal_field"
-            frame.loc[api_refusal, "refusal"] = True
+        # A refusal the provider reported (message.refusal, stop_reason "refusal", safety blocks,
+        # guardrails) is a refusal whatever the wording: rule provider:<reason>.
+        apply_provider_refusals(frame)
         if self.redact in ("hash", "drop") and "refusal_span" in frame.columns:
             frame["refusal_span"] = None  # the matched span is response text
         if self.redact == "hash":

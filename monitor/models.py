@@ -67,13 +67,24 @@ def new_version_findings(inventory: pd.DataFrame) -> list[Finding]:
 
 
 def render_inventory(frame: pd.DataFrame) -> str:
-    """A fixed-width table of the inventory for the terminal."""
+    """A fixed-width table of the inventory for the terminal; the model and version columns are as
+    wide as their longest value, so long ids (Bedrock ARNs, inference profiles) stay whole.
+
+    >>> inv = pd.DataFrame([{"model": "anthropic.claude-3-5-sonnet-20241022-v2:0", "model_version": "20241022-v2:0",
+    ...     "first_seen": pd.Timestamp("2026-11-20", tz="UTC"), "last_seen": pd.Timestamp("2026-11-21", tz="UTC"),
+    ...     "events": 3, "pinned": True, "new": False}])
+    >>> "anthropic.claude-3-5-sonnet-20241022-v2:0 " in render_inventory(inv)
+    True
+    """
     if frame.empty:
         return "no events in the store"
-    header = f"{'model':<28} {'version':<24} {'first seen (UTC)':<17} {'last seen (UTC)':<17} {'events':>9}  pinned  new"
+    mw = max(28, *(len(str(m)) for m in frame["model"]))
+    vw = max(24, *(len(str(v)) for v in frame["model_version"]))
+    header = (f"{'model':<{mw}} {'version':<{vw}} {'first seen (UTC)':<17} {'last seen (UTC)':<17} {'events':>9}"
+              "  pinned  new")
     lines = [header, "-" * len(header)]
     for row in frame.itertuples(index=False):
-        lines.append(f"{str(row.model)[:28]:<28} {str(row.model_version)[:24]:<24} "
+        lines.append(f"{str(row.model):<{mw}} {str(row.model_version):<{vw}} "
                      f"{row.first_seen:%Y-%m-%d %H:%M} {row.last_seen:%Y-%m-%d %H:%M} {row.events:>9}  "
                      f"{'yes' if row.pinned else 'NO':<6}  {'NEW' if row.new else ''}")
     return "\n".join(lines)

@@ -9,7 +9,9 @@ optionally each time bucket) it computes
   parse failures, labelled events and their successes), from which every rate metric of
   :data:`detectors.metrics.METRIC_TABLE` is ``numerator / denominator``;
 - the exact integer histogram of response length over events that are not refusals (a refusal
-  is short, so a refusal regression would otherwise show twice; refusals have their own metric).
+  is short, so a refusal regression would otherwise show twice; refusals have their own metric);
+- the same of ``reasoning_length`` over the non-refusal events that carry reasoning (the
+  ``reasoning_length`` metric; a store written before that column existed has none).
 
 These merge by addition, so hours, files, processes and machines combine without raw rows. The
 SQL is plain ``SUM(CASE WHEN ...)`` and ``GROUP BY`` over named columns, a subset DuckDB and
@@ -86,10 +88,12 @@ class SegmentStats:
     task_n: int = 0
     task_successes: int = 0
     length: IntHistogram = field(default_factory=IntHistogram.empty)
+    reasoning: IntHistogram = field(default_factory=IntHistogram.empty)
+    """Reasoning length (chars) of the non-refusal events with reasoning."""
 
     def __add__(self, other: "SegmentStats") -> "SegmentStats":
         counts = {name: getattr(self, name) + getattr(other, name) for name in COUNT_PREDICATES}
-        return SegmentStats(**counts, length=self.length + other.length)
+        return SegmentStats(**counts, length=self.length + other.length, reasoning=self.reasoning + other.reasoning)
 
     def rate(self, numerator: str, denominator: str) -> tuple[int, int]:
         """``(count, n)`` of a rate, by the names of two counts (see :mod:`detectors.metrics`).
@@ -100,7 +104,10 @@ class SegmentStats:
         return int(getattr(self, numerator)), int(getattr(self, denominator))
 
 
-assert [f.name for f in fields(SegmentStats)] == [*COUNT_PREDICATES, "length"]
+assert [f.name for f in fields(SegmentStats)] == [*COUNT_PREDICATES, "length", "reasoning"]
+
+REASONING_MEASURE = "reasoning_length"
+"""The column of the reasoning-length histogram (characters)."""
 
 
 def counts_sql(relation: str, where: str, groups: list[str]) -> str:
@@ -154,7 +161,17 @@ def window_stats(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], 
     for key, histogram in _histograms(hist, by).items():
         if key in result:
             result[key].length = histogram
+    if REASONING_MEASURE in _columns(con, relation):
+        hist = con.execute(histogram_sql(relation, where, by, REASONING_MEASURE), params).fetchnumpy()
+        for key, histogram in _histograms(hist, by).items():
+            if key in result:
+                result[key].reasoning = histogram
     return result
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
+    """Column names of a relation (a store written before a column existed lacks it)."""
+    return {d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description}
 
 
 def _histograms(hist: dict[str, Any], keys: list[str]) -> dict[SegmentKey, IntHistogram]:

@@ -76,6 +76,7 @@ EVENT_COLUMNS: dict[str, pa.DataType] = {
     "pinned": pa.bool_(),
     "chars": pa.int64(),
     "words": pa.int64(),
+    "reasoning_length": pa.int64(),
     "refusal": pa.bool_(),
     "refusal_class": pa.string(),
     "refusal_rule": pa.string(),

@@ -22,7 +22,7 @@ from typing import Any
 
 __all__ = ["render_table", "render_compared", "render_unmatched", "render_sample", "segment_key", "format_value", "format_effect"]
 
-LENGTH_METRICS = frozenset({"response_length"})
+LENGTH_METRICS = frozenset({"response_length", "reasoning_length"})
 
 
 def segment_key(segment: Mapping[str, Any] | None) -> str:

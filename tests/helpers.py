@@ -33,3 +33,26 @@ def write_jsonl(path: Path, events: Iterable[dict[str, Any] | bytes]) -> Path:
         for e in events:
             fh.write((e if isinstance(e, bytes) else json.dumps(e).encode()) + b"\n")
     return path
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FALLBACK_TS = "2026-01-01T00:00:00Z"
+"""The fallback time the adapter tests give records that carry none (ingest gives the file's mtime)."""
+
+
+def load_fixture(name: str) -> list[tuple[int, Any]]:
+    """``(line number, parsed value)`` of every line of ``tests/fixtures/NAME``."""
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    return [(n, json.loads(line)) for n, line in enumerate(text.splitlines(), start=1)]
+
+
+def assert_converts_without_crash(fmt: str, values: list[Any]) -> None:
+    """``convert`` of arbitrary values: events and rejects on valid lines, every reject with a real
+    reason (never the catch-all ``unreadable record``), every event with a text response."""
+    from monitor.adapters import convert
+
+    out = convert(fmt, list(enumerate(values, start=1)), fallback_ts=FALLBACK_TS)
+    for line, reason in out.rejects:
+        assert 1 <= line <= len(values) and reason and not reason.startswith("unreadable"), reason
+    for line, ev in out.events:
+        assert 1 <= line <= len(values) and isinstance(ev["response"], str)

@@ -23,8 +23,11 @@ FIXTURES = {
     "openai_malformed.jsonl": "openai", "openai_chat_stream.jsonl": "openai",
     "ollama_generate.jsonl": "ollama",
     "ollama_chat_stream.jsonl": "ollama", "otel_genai.jsonl": "otel", "litellm.jsonl": "litellm",
-    "mapping_custom.jsonl": None,
+    "mapping_custom.jsonl": None, "anthropic_messages.jsonl": "anthropic", "anthropic_stream.jsonl": "anthropic",
+    "gemini.jsonl": "gemini", "gemini_stream.jsonl": "gemini", "bedrock.jsonl": "bedrock",
+    "bedrock_stream.jsonl": "bedrock", "openai_responses_stream.jsonl": "openai", "ollama_reasoning.jsonl": "ollama",
 }
+FALLBACK = "2026-01-01T00:00:00Z"  # the time of records without one (bare Anthropic / Gemini API payloads)
 
 
 def load(name: str) -> list[tuple[int, object]]:
@@ -38,7 +41,7 @@ def load(name: str) -> list[tuple[int, object]]:
 
 
 def test_formats_tuple():
-    assert FORMATS == ("native", "openai", "ollama", "otel", "litellm", "mapping")
+    assert FORMATS == ("native", "openai", "ollama", "otel", "litellm", "anthropic", "gemini", "bedrock", "mapping")
 
 
 @pytest.mark.parametrize("name, fmt", sorted(FIXTURES.items()))
@@ -49,13 +52,16 @@ def test_detect_each_fixture(name, fmt):
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_every_event_is_schema_valid_and_complete(name):
     fmt = FIXTURES[name] or "mapping"
-    out = convert(fmt, load(name), mapping=MAPPING)
+    out = convert(fmt, load(name), mapping=MAPPING, fallback_ts=FALLBACK)
     assert out.events
     for _, ev in out.events:
         VALIDATOR.validate(ev)
         datetime.fromisoformat(ev["ts"].replace("Z", "+00:00"))
-        for key in ("ts", "request_id", "model", "model_version", "response"):
+        for key in ("ts", "request_id", "model", "model_version"):
             assert isinstance(ev[key], str) and ev[key], key
+        # an empty answer only where the provider withheld it (a block it reported itself)
+        assert isinstance(ev["response"], str) and (ev["response"] or ev["attributes"].get("provider_refusal")
+                                                    or ev.get("reasoning")), ev
         assert isinstance(ev["attributes"]["pinned"], bool)
     ids = [ev["request_id"] for _, ev in out.events]
     assert len(ids) == len(set(ids))
@@ -64,7 +70,7 @@ def test_every_event_is_schema_valid_and_complete(name):
 def test_other_formats_reject_rather_than_misread():
     """Feeding a file to the wrong adapter yields rejects (with reasons), never events or errors."""
     for name, fmt in FIXTURES.items():
-        for other in ("openai", "ollama", "otel", "litellm"):
+        for other in ("openai", "ollama", "otel", "litellm", "anthropic", "gemini", "bedrock"):
             if other == fmt or fmt is None:
                 continue
             out = convert(other, load(name))
@@ -78,7 +84,12 @@ json_values = st.recursive(
     | st.dictionaries(st.sampled_from(["model", "response", "choices", "message", "content", "done",
                                        "created", "created_at", "id", "ts", "resourceSpans",
                                        "scopeSpans", "spans", "attributes", "request", "output",
-                                       "object", "call_type", "status", "endTime", "usage"])
+                                       "object", "call_type", "status", "endTime", "usage", "type",
+                                       "candidates", "parts", "text", "finishReason", "usageMetadata",
+                                       "modelVersion", "responseId", "promptFeedback", "blockReason",
+                                       "stopReason", "modelId", "messageStart", "contentBlockDelta",
+                                       "messageStop", "metadata", "delta", "index", "error", "stop_reason",
+                                       "sequence_number", "item_id", "message_start", "thinking"])
                       | st.text(max_size=8), children, max_size=6),
     max_leaves=25,
 )
@@ -108,7 +119,7 @@ def _assert_well_formed(out: Converted, n: int) -> None:
 @given(st.lists(json_values, min_size=1, max_size=4), st.sampled_from(FORMATS))
 def test_convert_never_raises_on_arbitrary_json(values, fmt):
     records = list(enumerate(values, start=1))
-    out = convert(fmt, records, mapping=MAPPING)
+    out = convert(fmt, records, mapping=MAPPING, fallback_ts=FALLBACK)
     _assert_well_formed(out, len(records))
     detect_format(values)
 
@@ -134,7 +145,7 @@ def _replace_some(value, repl, path_choice):
        st.sampled_from(FORMATS))
 def test_convert_never_raises_on_mutated_fixture_records(i, repl, choice, fmt):
     rec = _replace_some(FIXTURE_RECORDS[i], repl, choice)
-    out = convert(fmt, [(1, rec)], mapping=MAPPING)
+    out = convert(fmt, [(1, rec)], mapping=MAPPING, fallback_ts=FALLBACK)
     _assert_well_formed(out, 1)
 
 
@@ -190,13 +201,14 @@ def _doc_blocks(lang: str) -> list[str]:
 def test_docs_examples_convert_cleanly():
     """Every example line in docs/FORMATS.md is detected as documented and converts without rejects."""
     blocks = _doc_blocks("json")
-    expected = ["native", "openai", "ollama", "otel", "litellm", None]
+    expected = ["native", "openai", "ollama", "otel", "litellm", "anthropic", "anthropic", "gemini", "bedrock",
+                "openai", None]
     assert len(blocks) == len(expected)
     table = tomllib.loads(_doc_blocks("toml")[0])["mapping"]
     for block, fmt in zip(blocks, expected):
         recs = [(n, json.loads(line)) for n, line in enumerate(block.strip().splitlines(), start=1)]
         assert detect_format([r for _, r in recs]) == fmt
-        out = convert(fmt or "mapping", recs, mapping=table)
+        out = convert(fmt or "mapping", recs, mapping=table, fallback_ts=FALLBACK)
         assert out.rejects == [] and out.events, fmt
         for _, ev in out.events:
             VALIDATOR.validate(ev)
@@ -223,17 +235,22 @@ def test_otel_structured_output_messages_attribute():
 
 
 @pytest.mark.parametrize("name, fmt", [("ollama_chat_stream.jsonl", "ollama"),
-                                       ("openai_chat_stream.jsonl", "openai")])
+                                       ("openai_chat_stream.jsonl", "openai"),
+                                       ("openai_responses_stream.jsonl", "openai"),
+                                       ("anthropic_stream.jsonl", "anthropic"),
+                                       ("gemini_stream.jsonl", "gemini"),
+                                       ("bedrock_stream.jsonl", "bedrock"),
+                                       ("ollama_reasoning.jsonl", "ollama")])
 def test_carrying_open_streams_over_batches_gives_the_same_events(name, fmt):
     """Split a streamed file anywhere; holding back open_stream_lines() loses and duplicates nothing."""
     from monitor.adapters import open_stream_lines
     recs = load(name)
-    whole = convert(fmt, recs)
-    assert whole.rejects == []
+    whole = convert(fmt, recs, fallback_ts=FALLBACK)
+    assert whole.rejects == [] and whole.events
     for k in range(len(recs) + 1):
         first = recs[:k]
         held = set(open_stream_lines(fmt, first))
-        a = convert(fmt, [r for r in first if r[0] not in held])
-        b = convert(fmt, [r for r in first if r[0] in held] + recs[k:])
+        a = convert(fmt, [r for r in first if r[0] not in held], fallback_ts=FALLBACK)
+        b = convert(fmt, [r for r in first if r[0] in held] + recs[k:], fallback_ts=FALLBACK)
         assert a.rejects == [] and b.rejects == [], k
         assert sorted(a.events + b.events, key=lambda e: e[0]) == whole.events, k

@@ -83,3 +83,14 @@ def test_payload_id_wins_and_response_id_kept():
     (_, ev), = convert("litellm", [(1, rec)]).events
     assert ev["request_id"] == "litellm-call-1"
     assert ev["attributes"]["response_id"] == "chatcmpl-provider-9"
+
+
+@pytest.mark.parametrize("start, end", [
+    ("2024-08-06T09:45:00.112000", "2024-08-06T09:45:01.348000"),        # Python datetime isoformat()
+    ("2024-08-06T09:45:00.112Z", "2024-08-06T09:45:01.348Z"),
+    ("1722937500.112", "1722937501.348"),
+])
+def test_string_start_and_end_times_keep_latency(start, end):
+    (_, ev), = convert("litellm", [(1, dict(BASE, startTime=start, endTime=end))]).events
+    assert ev["latency_ms"] == pytest.approx(1236.0, abs=0.01)
+    assert ev["ts"] == "2024-08-06T09:45:01.348000Z"

@@ -105,7 +105,7 @@ GOOD = {"t": 1722937300, "m": "model-a", "r": "text"}
     ({"ok": "yes"}, "task_success is not a boolean"),
     ({"j": "yes"}, "expects_json is not a boolean"),
     ({"lat": "fast"}, "latency_ms is not a number"),
-    ({"f": 3}, "finish_reason is not a string"),
+    ({"f": {"code": 3}}, "finish_reason is not a string"),   # an integer is an enum number: kept
 ])
 def test_malformed_records(change, reason):
     out = convert("mapping", [(2, {**GOOD, **change})], mapping=M)
@@ -117,3 +117,15 @@ def test_missing_request_id_is_stable_hash():
     a = convert("mapping", [(1, GOOD)], mapping=M).events[0][1]["request_id"]
     assert a == convert("mapping", [(7, dict(GOOD))], mapping=M).events[0][1]["request_id"]
     assert a.startswith("sha256:")
+
+
+def test_integer_finish_reason_is_kept_as_its_enum_number():
+    """A protobuf-JSON export (Vertex's finishReason: 1) no longer rejects the whole record."""
+    table = {"ts": "createTime", "model": "modelVersion", "response": "candidates[0].content.parts[0].text",
+             "finish_reason": "candidates[0].finishReason"}
+    rec = {"createTime": "2024-10-01T09:30:12Z", "modelVersion": "gemini-1.5-pro-002",
+           "candidates": [{"content": {"parts": [{"text": "Paris."}]}, "finishReason": 1}]}
+    (_, ev), = convert("mapping", [(1, rec)], mapping=table).events
+    assert ev["finish_reason"] == "1"
+    bad = dict(rec, candidates=[{"content": {"parts": [{"text": "x"}]}, "finishReason": 1.5}])
+    assert convert("mapping", [(1, bad)], mapping=table).rejects == [(1, "finish_reason is not a string")]

@@ -123,3 +123,19 @@ def test_several_tool_calls_give_one_event_each():
     assert all(ev["output_tokens"] is None and ev["attributes"]["tool_calls_count"] == 2 for _, ev in out.events)
     bad = {**rec, "message": {"role": "assistant", "tool_calls": [{"function": {"arguments": {}}}]}}
     assert convert("ollama", [(1, bad)]).rejects == [(1, "tool call has no function name")]
+
+
+def test_docs_chat_stream_final_chunk_without_message():
+    """docs/api.md's /api/chat streaming example ends with a done chunk that has no message."""
+    recs = [(n, r) for n, r in load("ollama_reasoning.jsonl") if n <= 3]
+    out = convert("ollama", recs)
+    assert out.rejects == []
+    (line, ev), = out.events
+    assert line == 3 and ev["response"] == "The sky is blue because of Rayleigh scattering."
+    assert ev["output_tokens"] == 282 and ev["latency_ms"] == pytest.approx(4883.583458)
+    assert ev["attributes"]["api"] == "chat" and ev["attributes"]["stream_chunks"] == 3
+
+
+def test_thinking_field_is_reasoning():
+    (_, ev), = convert("ollama", [load("ollama_reasoning.jsonl")[5]]).events
+    assert ev["response"] == "Canberra." and ev["reasoning"] == "Capital of Australia: Canberra."

@@ -103,7 +103,9 @@ def test_responses_api():
     assert ev["model"] == "gpt-4.1-2025-04-14" and ev["model_version"] == "2025-04-14"
     assert ev["response"].startswith("Your plan renews")
     assert ev["output_tokens"] == 25 and ev["input_tokens"] == 36
-    assert ev["finish_reason"] == "stop" and ev["expects_json"] is False
+    # a bare response (no request logged): expects_json is null, as docs/FORMATS.md says; the
+    # echoed text.format "text" is the server's default, not the client's request
+    assert ev["finish_reason"] == "stop" and ev["expects_json"] is None
     assert ev["attributes"]["api"] == "responses"
     js = evs["resp_68a1f0c2e3d48190a7b6c5d4e3f2a1b00c9d8e7f6a5b4c3d"]
     assert js["expects_json"] is True and js["schema"]["type"] == "object"
@@ -239,3 +241,57 @@ def test_wrapped_chunk_list():
     assert ev["route"] == "faq" and ev["prompt"] == "Hours?" and ev["expects_json"] is False
     rec["response"] = chunks[:3]
     assert convert("openai", [(1, rec)]).rejects == [(1, "stream not finished")]
+
+
+def test_responses_streaming_events_joined_per_response_id():
+    """Every event of a streamed Responses call is part of its response: none is quarantined."""
+    recs = load("openai_responses_stream.jsonl")
+    assert detect_format([r for _, r in recs][:2]) == "openai"
+    out = convert("openai", recs)
+    assert out.rejects == []
+    (l1, a), (l2, b) = out.events
+    assert l1 == 11 and a["request_id"] == "resp_67c9fdcecf488190bdd8a0f1d8d00d1d"
+    assert a["response"] == "Hi there! How can I help?" and a["output_tokens"] == 11
+    assert a["finish_reason"] == "stop" and a["attributes"]["stream_events"] == 11
+    assert a["expects_json"] is None            # no request logged: null (text.format "text" is only echoed)
+    assert l2 == 21 and b["finish_reason"] == "length" and b["response"] == "The three laws are as follows: first,"
+
+
+def test_responses_stream_terminal_without_output_is_rebuilt_from_deltas():
+    recs = [r for _, r in load("openai_responses_stream.jsonl")][:11]
+    recs[-1] = dict(recs[-1], response=dict(recs[-1]["response"], output=[]))
+    recs = [r for r in recs if r.get("type") != "response.output_item.done"]
+    (n, ev), = convert("openai", list(enumerate(recs, start=1))).events
+    assert ev["response"] == "Hi there! How can I help?"
+
+
+def test_responses_stream_unfinished_failed_and_orphans():
+    from monitor.adapters import open_stream_lines
+    recs = load("openai_responses_stream.jsonl")
+    assert convert("openai", recs[:5]).rejects == [(1, "stream not finished")]
+    assert open_stream_lines("openai", recs[:5]) == [1, 2, 3, 4, 5]
+    failed = {"type": "response.failed", "sequence_number": 5, "response": dict(
+        recs[0][1]["response"], status="failed", error={"code": "server_error", "message": "The model failed"})}
+    out = convert("openai", recs[:4] + [(5, failed)])
+    assert out.events == [] and out.rejects == [(5, "API error: server_error: The model failed")]
+    orphan = convert("openai", [(1, recs[5][1])])
+    assert orphan.rejects == [(1, "response.output_text.delta event outside a stream (no response.created before it)")]
+
+
+@pytest.mark.parametrize("body, reason", [
+    ({"error": {"message": "Rate limit reached for gpt-4o", "type": "requests", "param": None,
+                "code": "rate_limit_exceeded"}}, "API error: requests: Rate limit reached for gpt-4o"),
+    ({"request": {"model": "gpt-4o"}, "response": {"error": {"message": "Invalid 'messages'", "type":
+                  "invalid_request_error", "param": "messages", "code": None}}},
+     "API error: invalid_request_error: Invalid 'messages'"),
+])
+def test_api_error_bodies_say_so(body, reason):
+    """An error body is quarantined as what it is, not as 'missing choices'."""
+    assert convert("openai", [(1, body)]).rejects == [(1, reason)]
+
+
+def test_reasoning_content_is_kept_apart():
+    rec = dict(BASE, choices=[{"index": 0, "finish_reason": "stop", "message": {
+        "role": "assistant", "content": "42", "reasoning_content": "6 * 7 = 42"}}], model="deepseek-reasoner")
+    (_, ev), = convert("openai", [(1, rec)]).events
+    assert ev["response"] == "42" and ev["reasoning"] == "6 * 7 = 42"

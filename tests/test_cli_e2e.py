@@ -233,7 +233,7 @@ def test_openai_refusal_field_counts_as_refusal(tmp_path: Path) -> None:
     result = run_cli("signals", str(log))
     assert result.returncode == 0, result.stderr
     row = json.loads(result.stdout.splitlines()[0])
-    assert row["refusal"] is True and row["refusal_rule"] == "api_refusal_field"
+    assert row["refusal"] is True and row["refusal_rule"] == "provider:refusal"
 
 
 def test_mapping_format_without_table_is_a_usage_error(tmp_path: Path) -> None:

@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 
 from detectors.finding import METRICS
 from detectors.histogram import IntHistogram
+from detectors.metrics import LENGTH_METRICS
 from detectors.length import length_shift, quantile_ci
 from detectors.policy import DEFAULT_FLOORS, PolicyConfig, apply_policy, compare_length, compare_rate
 from detectors.rates import rate_change
 
-RATE_METRICS = [m for m in METRICS if m != "response_length"]
+RATE_METRICS = [m for m in METRICS if m not in LENGTH_METRICS]
 
 
 def lognormal_hist(rng: np.random.Generator, n: int, median: float = 600.0, sigma: float = 0.6) -> IntHistogram:

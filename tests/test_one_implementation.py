@@ -31,7 +31,10 @@ def _source_text() -> dict[Path, str]:
 
 
 def test_every_rate_metric_is_counted_by_the_statistics_query() -> None:
-    counts = [f.name for f in fields(SegmentStats) if f.name != "length"]
+    histograms = {m.histogram for m in METRIC_TABLE if m.histogram}
+    assert histograms == {"length", "reasoning"}                   # the length metrics' exact histograms
+    assert histograms <= {f.name for f in fields(SegmentStats)}
+    counts = [f.name for f in fields(SegmentStats) if f.name not in histograms]
     assert counts == list(COUNT_PREDICATES)
     for metric in RATE_METRICS:
         assert metric.numerator in COUNT_PREDICATES and metric.denominator in COUNT_PREDICATES, metric.name

@@ -17,7 +17,9 @@ TOML_BLOCKS = re.findall(r"```toml\n(.*?)```", README, re.S)
 
 
 def test_readme_has_an_example_per_format() -> None:
-    assert len(JSON_BLOCKS) >= 6  # native + openai, ollama, otel, litellm, mapping
+    assert len(JSON_BLOCKS) >= 9  # native + openai, ollama, otel, litellm, anthropic, gemini, bedrock, mapping
+    for marker in ('"type":"message"', '"candidates"', '"modelId"'):  # Anthropic, Gemini, Bedrock
+        assert any(marker in block for block in JSON_BLOCKS), marker
 
 
 @pytest.mark.parametrize("index", range(len(JSON_BLOCKS)))

@@ -155,6 +155,8 @@ def norm_ts(v: Any, what: str = "timestamp") -> str:
         s = v.strip()
         if s.isdigit():
             return norm_ts(int(s), what)
+        if re.fullmatch(r"\d+\.\d+", s):   # epoch seconds with a fraction, as text
+            return norm_ts(float(s), what)
         s2 = _FRACTION.sub(r"\1", s)
         if s2.endswith(("Z", "z")):
             s2 = s2[:-1] + "+00:00"
@@ -169,6 +171,28 @@ def norm_ts(v: Any, what: str = "timestamp") -> str:
             return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     raise AdapterError(f"{what} has the wrong type ({type(v).__name__})")
+
+
+def epoch_seconds(v: Any) -> float | None:
+    """Seconds since the epoch of a time given as an epoch number (s/ms/us/ns), a digit string or
+    ISO 8601 text; None when it is none of these.
+
+    >>> epoch_seconds(1722937500.5), epoch_seconds("2024-08-06T09:45:00.5Z"), epoch_seconds("soon")
+    (1722937500.5, 1722937500.5, None)
+    """
+    if isinstance(v, str):
+        try:
+            v = v.strip()
+            if re.fullmatch(r"\d+(\.\d+)?", v):
+                v = float(v)
+            else:
+                return datetime.fromisoformat(norm_ts(v)[:-1] + "+00:00").timestamp()
+        except (AdapterError, ValueError):
+            return None
+    n = as_number(v)
+    if n is None or n <= 0:
+        return None
+    return n / {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[guess_epoch_unit(n)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,8 +327,14 @@ def make_event(
     task_success: bool | None = None,
     latency_ms: float | None = None,
     attributes: dict | None = None,
+    reasoning: str | None = None,
 ) -> dict:
-    """Assemble a canonical event; model identity is resolved by :func:`split_identity`."""
+    """Assemble a canonical event; model identity is resolved by :func:`split_identity`.
+
+    ``reasoning``: the model's reasoning text when the provider returns it apart from the answer
+    (thinking blocks, thought parts, ``reasoning_content``); stored as ``reasoning`` and measured
+    by the ``reasoning_length`` signal, never counted in the answer's length.
+    """
     ident = split_identity(resolved_model, requested_model, version=version)
     if ident.model is None:
         raise AdapterError("no model name")
@@ -330,6 +360,8 @@ def make_event(
         "latency_ms": round(latency_ms, 3) if (latency_ms is not None and latency_ms >= 0) else None,
         "attributes": attrs,
     }
+    if reasoning:
+        ev["reasoning"] = reasoning
     return ev
 
 
@@ -403,3 +435,137 @@ def str_or_none(v: Any) -> str | None:
 
 
 _json_type = json_type  # former private name
+
+
+def tool_call_events(calls: Sequence[dict], *, kind: str, name_key: str, id_key: str, args_key: str,
+                     request_id: str, output_tokens: int | None, schemas: dict[str, Any], attributes: dict,
+                     **common: Any) -> list[dict]:
+    """One event per tool call: response = the call's arguments as JSON text (``input_json`` when a
+    stream joined it as text), expects_json with the declared schema of that tool, id suffixed
+    ``:<call id>``; the output tokens only when there is one call (usage covers them all).
+
+    >>> evs = tool_call_events([{"name": "f", "input": {"a": 1}, "id": "c1"}], kind="tool_use",
+    ...     name_key="name", id_key="id", args_key="input", request_id="m1", output_tokens=5,
+    ...     schemas={"f": {"type": "object"}}, attributes={}, ts="2025-01-01T00:00:00Z", resolved_model="m",
+    ...     requested_model=None)
+    >>> evs[0]["request_id"], evs[0]["response"], evs[0]["schema"], evs[0]["attributes"]["tool_name"]
+    ('m1:c1', '{"a":1}', {'type': 'object'}, 'f')
+    """
+    events = []
+    for pos, call in enumerate(calls):
+        name = call.get(name_key)
+        if not isinstance(name, str) or not name:
+            raise AdapterError(f"{kind} has no name")
+        args = call["input_json"] if isinstance(call.get("input_json"), str) else json_text(call.get(args_key, {}))
+        cid = call.get(id_key) if isinstance(call.get(id_key), str) else str(pos)
+        events.append(make_event(request_id=f"{request_id}:{cid}", response=args,
+                                 output_tokens=output_tokens if len(calls) == 1 else None, expects_json=True,
+                                 schema=schemas.get(name),
+                                 attributes=dict(attributes, tool_name=name, tool_call=True, tool_call_id=cid),
+                                 **common))
+    return events
+
+
+def wraps(rec: dict, single: Callable[[Any], bool], item: Callable[[Any], bool]) -> bool:
+    """True when ``rec["response"]`` fits ``single``, or is a list (a stream) whose first element
+    fits ``item``: the log wrapper ``{"request": ..., "response": ...}`` of a format.
+
+    >>> wraps({"response": [{"a": 1}]}, lambda d: False, lambda d: "a" in d)
+    True
+    """
+    resp = rec.get("response")
+    if isinstance(resp, list):
+        return bool(resp) and item(resp[0])
+    return single(resp)
+
+
+def unwrap(rec: dict) -> tuple[dict | None, Any]:
+    """``(request, response)`` of a log record ``{"request": {...}, "response": ...}``.
+
+    An API error body (bare, or as the response) raises ``AdapterError("API error: ...")``; a
+    request that is not an object raises too.
+
+    >>> unwrap({"request": {"model": "m"}, "response": [1]})
+    ({'model': 'm'}, [1])
+    """
+    err = api_error(rec)
+    if err is not None:
+        raise AdapterError(err)
+    request = rec.get("request")
+    if request is not None and not isinstance(request, dict):
+        raise AdapterError("request is not an object")
+    return request, rec.get("response")
+
+
+# ---------------------------------------------------------------------------------------------
+# records without a time, API error bodies
+
+def event_time(candidates: Iterable[tuple[Any, str]], fallback: str | None) -> tuple[str, bool]:
+    """(ISO time, inferred?) from the first non-null candidate ``(value, field name)``.
+
+    No candidate carries a time -> ``fallback`` (an ISO time the caller chose: the file's
+    modification time at ingest, see docs/FORMATS.md) with ``inferred=True``; no fallback either
+    -> AdapterError ``no timestamp``.
+
+    >>> event_time([(None, "created"), ("2024-08-06T09:00:00Z", "ts")], None)
+    ('2024-08-06T09:00:00Z', False)
+    >>> event_time([(None, "ts")], "2024-08-06T10:00:00Z")
+    ('2024-08-06T10:00:00Z', True)
+    """
+    for value, what in candidates:
+        if value is not None:
+            return norm_ts(value, what), False
+    if fallback:
+        return norm_ts(fallback, "fallback time"), True
+    raise AdapterError("no timestamp in the record (and no fallback time)")
+
+
+def wrapper_time(rec: dict) -> list[tuple[Any, str]]:
+    """The time fields a log wrapper may carry around a provider payload, in order of preference."""
+    return [(rec.get(k), k) for k in ("ts", "timestamp", "time", "@timestamp") if k in rec]
+
+
+def api_error(rec: Any) -> str | None:
+    """``API error: <type>: <message>`` for a provider's error body, else None.
+
+    Shapes: OpenAI ``{"error": {"type", "message", "code"}}``, Anthropic ``{"type": "error",
+    "error": {"type", "message"}}``, Google ``{"error": {"code", "status", "message"}}``, AWS
+    ``{"__type" | "Error": {"Code", "Message"}}``; bare or as the ``response`` of a wrapper.
+
+    >>> api_error({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    'API error: overloaded_error: Overloaded'
+    >>> api_error({"error": {"code": 429, "message": "Resource exhausted", "status": "RESOURCE_EXHAUSTED"}})
+    'API error: RESOURCE_EXHAUSTED: Resource exhausted'
+    >>> api_error({"choices": []}) is None
+    True
+    """
+    if not isinstance(rec, dict):
+        return None
+    if isinstance(rec.get("response"), dict) and "error" not in rec:
+        return api_error(rec["response"])
+    err = rec.get("error") if isinstance(rec.get("error"), dict) else rec.get("Error")
+    if isinstance(err, dict):
+        kind = next((str(err[k]) for k in ("type", "status", "Code", "code") if err.get(k) not in (None, "")), "error")
+        msg = next((err[k] for k in ("message", "Message") if isinstance(err.get(k), str)), "")
+        return f"API error: {kind}: {msg}"[:300]
+    if isinstance(rec.get("__type"), str) and isinstance(rec.get("message", rec.get("Message")), str):
+        kind = rec["__type"].rsplit("#", 1)[-1]
+        return f"API error: {kind}: {rec.get('message', rec.get('Message'))}"[:300]
+    return None
+
+
+def lower_schema_types(schema: Any) -> Any:
+    """A copy of an OpenAPI-subset schema with upper-case ``type`` names lower-cased.
+
+    Gemini's ``responseSchema`` and function ``parameters`` spell types ``OBJECT``, ``STRING``;
+    JSON Schema wants ``object``, ``string``.
+
+    >>> lower_schema_types({"type": "OBJECT", "properties": {"a": {"type": "STRING"}}})
+    {'type': 'object', 'properties': {'a': {'type': 'string'}}}
+    """
+    if isinstance(schema, dict):
+        return {k: (v.lower() if k == "type" and isinstance(v, str) else lower_schema_types(v))
+                for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [lower_schema_types(v) for v in schema]
+    return schema

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from . import litellm, native, ollama, openai, otel
+from . import anthropic, bedrock, gemini, litellm, native, ollama, openai, otel
 
 # checked in this order: the most specific shapes first
 _CHECKS = (("otel", otel.looks_like), ("litellm", litellm.looks_like), ("ollama", ollama.looks_like),
+           ("anthropic", anthropic.looks_like), ("gemini", gemini.looks_like), ("bedrock", bedrock.looks_like),
            ("openai", openai.looks_like), ("native", native.looks_like))
 
 SAMPLE = 50
@@ -35,7 +36,9 @@ def detect_format(records: Sequence[Any]) -> str | None:
     """The format that most of the first records (up to 50) fit; None if none fits.
 
     ``mapping`` is never detected: it needs a ``[mapping]`` table and ``--input-format mapping``.
-    Ties go to the more specific format (otel, litellm, ollama, openai, native).
+    Ties go to the more specific format (otel, litellm, ollama, anthropic, gemini, bedrock,
+    openai, native). A file whose first line is an API error body (which several providers
+    share) is decided by the lines after it.
 
     >>> detect_format([{"model": "llama3", "created_at": "2024-07-22T20:37:41Z", "response": "a", "done": False},
     ...                {"model": "llama3", "created_at": "2024-07-22T20:37:42Z", "response": "", "done": True}])

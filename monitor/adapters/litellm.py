@@ -26,6 +26,7 @@ from ._base import (
     Converted,
     as_count,
     as_number,
+    epoch_seconds,
     get_str,
     json_expectation_openai,
     last_user_prompt,
@@ -88,7 +89,7 @@ def _one(rec: dict, route: str | None) -> Iterator[dict]:
     if end is None and start is None:
         raise AdapterError("no timestamp (endTime/startTime)")
     ts = norm_ts(end if end is not None else start, "endTime")
-    s_, e_ = as_number(start), as_number(end)
+    s_, e_ = epoch_seconds(start), epoch_seconds(end)  # floats, or ISO / digit strings
     latency = (e_ - s_) * 1000.0 if (s_ is not None and e_ is not None and e_ >= s_) else None
     hidden = p.get("hidden_params") if isinstance(p.get("hidden_params"), dict) else {}
     params = p.get("model_parameters") if isinstance(p.get("model_parameters"), dict) else {}

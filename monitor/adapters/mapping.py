@@ -29,7 +29,7 @@ output_tokens, input_tokens, finish_reason, expects_json, schema, task_success, 
 attributes`` and ``attributes.<name>`` for one attribute. ``ts``, ``model`` and ``response``
 must be mapped. Values are coerced: ``ts`` from ISO text or epoch s/ms/us/ns; ``response`` from an
 object/array as its JSON text; token counts from integers or digit strings; ``finish_reason``
-from the first element of an array; ``task_success`` from a boolean or 0/1; ``prompt`` from a
+from the first element of an array, an integer (an enum number) as its decimal text; ``task_success`` from a boolean or 0/1; ``prompt`` from a
 string or the last user message of a messages array. ``request_id`` missing -> stable hash.
 """
 from __future__ import annotations
@@ -269,6 +269,8 @@ def _one(rec: dict, compiled: dict, raw: dict, route: str | None) -> Iterator[di
     fr = _get(rec, compiled, "finish_reason")
     if isinstance(fr, list):
         fr = fr[0] if fr else None
+    if isinstance(fr, int) and not isinstance(fr, bool):
+        fr = str(fr)  # an enum number (protobuf-JSON exports such as Vertex's finishReason)
     if fr is not None and not isinstance(fr, str):
         raise AdapterError("finish_reason is not a string")
     ej = _get(rec, compiled, "expects_json")

@@ -25,7 +25,7 @@ COLUMNAR = ColumnarMapping(
     fields={name: f"$.{name}" for name in (
         "ts", "request_id", "model", "model_version", "requested_model", "route", "prompt", "response",
         "output_tokens", "input_tokens", "finish_reason", "expects_json", "schema", "task_success",
-        "latency_ms", "attributes")},
+        "latency_ms", "attributes", "reasoning")},
     defaults={"model_version": "unknown", "route": "default"},
 )
 

@@ -45,8 +45,9 @@ __all__ = ["convert", "looks_like", "open_stream_lines"]
 
 
 def _is_chunk(d: Any) -> bool:
+    # the final chunk of a streamed /api/chat carries only statistics, no message (docs/api.md)
     return (isinstance(d, dict) and "done" in d and "model" in d and "created_at" in d
-            and ("response" in d or "message" in d))
+            and ("response" in d or "message" in d or d.get("done") is True))
 
 
 def looks_like(rec: Any) -> bool:
@@ -131,13 +132,15 @@ def _wrapped(rec: dict, route: str | None) -> list[dict]:
 
 def _event(chunks: list[dict], request: dict | None, outer: dict, route: str | None) -> list[dict]:
     final = chunks[-1]
-    is_chat = "message" in final
+    is_chat = any("message" in c for c in chunks)
     texts: list[str] = []
     thinking: list[str] = []
     tool_calls: list[Any] = []
     for c in chunks:
         if is_chat:
             msg = c.get("message")
+            if msg is None and c is final and "response" not in c:
+                continue
             if not isinstance(msg, dict):
                 raise AdapterError("message is not an object")
             content = msg.get("content", "")
@@ -189,8 +192,6 @@ def _event(chunks: list[dict], request: dict | None, outer: dict, route: str | N
     attrs: dict[str, Any] = {"provider": "ollama", "api": "chat" if is_chat else "generate"}
     if len(chunks) > 1:
         attrs["stream_chunks"] = len(chunks)
-    if thinking:
-        attrs["thinking_chars"] = len("".join(thinking))
     for key in ("load_duration", "prompt_eval_duration", "eval_duration"):
         v = final.get(key)
         if isinstance(v, int) and not isinstance(v, bool):
@@ -201,7 +202,8 @@ def _event(chunks: list[dict], request: dict | None, outer: dict, route: str | N
                   route=record_route(outer, route), prompt=prompt if isinstance(prompt, str) else None,
                   input_tokens=in_tok, finish_reason=done_reason,
                   task_success=ts_ if isinstance(ts_, bool) else None,
-                  latency_ms=total_ns / 1e6 if total_ns is not None else None)
+                  latency_ms=total_ns / 1e6 if total_ns is not None else None,
+                  reasoning="".join(thinking) or None)
     if tool_calls:
         tools = tool_schemas(req.get("tools"))
         events = []

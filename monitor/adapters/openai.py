@@ -31,6 +31,7 @@ from typing import Any, Iterator, Sequence
 from ._base import (
     AdapterError,
     Converted,
+    api_error,
     as_count,
     as_number,
     get_str,
@@ -38,7 +39,7 @@ from ._base import (
     json_text,
     last_user_prompt,
     make_event,
-    norm_ts,
+    event_time,
     record_route,
     run_per_record,
     stable_hash,
@@ -62,7 +63,7 @@ def looks_like(rec: Any) -> bool:
     """
     if not isinstance(rec, dict):
         return False
-    if _is_chat(rec) or _is_responses(rec) or rec.get("object") == "chat.completion.chunk":
+    if _is_chat(rec) or _is_responses(rec) or rec.get("object") == "chat.completion.chunk" or _is_stream_event(rec):
         return True
     resp = rec.get("response")
     if isinstance(resp, list) and resp and isinstance(resp[0], dict):
@@ -79,7 +80,18 @@ def _is_responses(d: dict) -> bool:
     return d.get("object") == "response" and "output" in d
 
 
-def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_: Any) -> Converted:
+def _is_stream_event(d: Any) -> bool:
+    """A Responses API streaming event (``response.created``, ``response.output_text.delta``, ...)."""
+    t = d.get("type") if isinstance(d, dict) else None
+    return isinstance(t, str) and t.startswith("response.") and ("sequence_number" in d or "response" in d
+                                                                  or "item_id" in d or "output_index" in d)
+
+
+_TERMINAL = ("response.completed", "response.incomplete", "response.failed")
+
+
+def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None,
+            fallback_ts: str | None = None, **_: Any) -> Converted:
     """Convert OpenAI log records (see the module docstring) to canonical events.
 
     >>> rec = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1722965000,
@@ -110,7 +122,11 @@ def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_
     """
     out = Converted()
     streams: dict[str, _Stream] = {}
+    rstreams = _ResponseStreams(out, route, fallback_ts)
     for line, rec in records:
+        if _is_stream_event(rec) or (isinstance(rec, dict) and rec.get("type") == "error" and rstreams.current):
+            rstreams.add(line, rec)
+            continue
         if isinstance(rec, dict) and rec.get("object") == "chat.completion.chunk":
             sid = rec.get("id")
             if not isinstance(sid, str) or not sid:
@@ -128,9 +144,10 @@ def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_
             elif any(isinstance(c, dict) and c.get("finish_reason") for c in rec["choices"]):
                 st.finish_line = line
             continue
-        sub = run_per_record([(line, rec)], lambda ln, r: _one(r, route))
+        sub = run_per_record([(line, rec)], lambda ln, r: _one(r, route, fallback_ts))
         out.events.extend(sub.events)
         out.rejects.extend(sub.rejects)
+    rstreams.close()
     for st in streams.values():
         if st.finish_line is None:
             out.rejects.append((st.first, "stream not finished"))
@@ -139,6 +156,94 @@ def convert(records: Sequence[tuple[int, Any]], *, route: str | None = None, **_
     out.events.sort(key=lambda e: e[0])
     out.rejects.sort(key=lambda r: r[0])
     return out
+
+
+class _ResponseStreams:
+    """Responses API streaming events, joined per response id.
+
+    ``response.created`` / ``response.in_progress`` name the response id; the item events after
+    them (``response.output_item.*``, ``response.content_part.*``, ``response.output_text.delta``,
+    ...) carry only an ``item_id`` and belong to the response opened last. A terminal event
+    (``response.completed`` / ``response.incomplete`` / ``response.failed``) carries the whole
+    response: its line gives the event. A stream with no terminal event at the end of the batch is
+    rejected ``stream not finished`` on its first line.
+    """
+
+    def __init__(self, out: Converted, route: str | None, fallback_ts: str | None) -> None:
+        self.out, self.route, self.fallback_ts = out, route, fallback_ts
+        self.open: dict[str, tuple[int, list[dict]]] = {}
+        self.current: str | None = None
+
+    def add(self, line: int, rec: dict) -> None:
+        typ = rec["type"]
+        resp = rec.get("response") if isinstance(rec.get("response"), dict) else None
+        rid = resp.get("id") if resp is not None and isinstance(resp.get("id"), str) else None
+        if rid is not None and typ not in _TERMINAL:
+            self.open.setdefault(rid, (line, []))[1].append(rec)
+            self.current = rid
+            return
+        if typ in _TERMINAL:
+            if resp is None:
+                self.out.rejects.append((line, f"{typ} has no response object"))
+                return
+            first, events = self.open.pop(rid, (line, [])) if rid else (line, [])
+            if self.current == rid:
+                self.current = None
+            self._emit(line, resp, events + [rec])
+            return
+        if typ == "error" or self.current is None:
+            if self.current is None:
+                self.out.rejects.append((line, f"{typ} event outside a stream (no response.created before it)"))
+                return
+            first, _ = self.open.pop(self.current)
+            self.current = None
+            self.out.rejects.append((first, api_error({"error": rec}) or "API error"))
+            return
+        self.open[self.current][1].append(rec)
+
+    def _emit(self, line: int, resp: dict, events: list[dict]) -> None:
+        try:
+            if resp.get("status") == "failed":
+                err = resp.get("error") if isinstance(resp.get("error"), dict) else {}
+                raise AdapterError(api_error({"error": err}) if err else "response status is failed")
+            if not resp.get("output"):
+                resp = dict(resp, output=_output_from_deltas(events))
+            ctx = _Context.from_outer({}, None, self.route)
+            ctx.fallback_ts = self.fallback_ts
+            for ev in responses_events(resp, {}, ctx):
+                ev["attributes"]["stream_events"] = len(events)
+                self.out.events.append((line, ev))
+        except AdapterError as exc:
+            self.out.rejects.append((line, exc.reason))
+        except Exception as exc:  # defensive
+            self.out.rejects.append((line, f"unreadable record ({type(exc).__name__})"))
+
+    def close(self) -> None:
+        for first, _ in self.open.values():
+            self.out.rejects.append((first, "stream not finished"))
+        self.open.clear()
+        self.current = None
+
+
+def _output_from_deltas(events: list[dict]) -> list[dict]:
+    """A Responses ``output`` list rebuilt from text, refusal and argument deltas (for a terminal
+    event whose response omits its output)."""
+    text: list[str] = []
+    refusal: list[str] = []
+    for e in events:
+        if e.get("type") == "response.output_text.delta" and isinstance(e.get("delta"), str):
+            text.append(e["delta"])
+        elif e.get("type") == "response.refusal.delta" and isinstance(e.get("delta"), str):
+            refusal.append(e["delta"])
+    content = []
+    if text:
+        content.append({"type": "output_text", "text": "".join(text)})
+    if refusal:
+        content.append({"type": "refusal", "refusal": "".join(refusal)})
+    done = [e["item"] for e in events if e.get("type") == "response.output_item.done" and isinstance(e.get("item"), dict)]
+    if done:
+        return done
+    return [{"type": "message", "role": "assistant", "content": content}] if content else []
 
 
 class _Stream:
@@ -182,13 +287,14 @@ def assemble_chunks(chunks: list[dict]) -> dict:
             idx = ch.get("index", 0)
             if not isinstance(idx, int) or isinstance(idx, bool):
                 raise AdapterError("choice index is not an integer")
-            acc = choices.setdefault(idx, {"content": [], "refusal": [], "tools": {}, "finish": None})
+            acc = choices.setdefault(idx, {"content": [], "refusal": [], "reasoning_content": [], "tools": {},
+                                           "finish": None})
             delta = ch.get("delta")
             if delta is None:
                 delta = {}
             if not isinstance(delta, dict):
                 raise AdapterError("delta is not an object")
-            for key in ("content", "refusal"):
+            for key in ("content", "refusal", "reasoning_content"):
                 v = delta.get(key)
                 if v is not None:
                     if not isinstance(v, str):
@@ -216,7 +322,8 @@ def assemble_chunks(chunks: list[dict]) -> dict:
         if acc["finish"] is None:
             raise AdapterError("stream not finished")
         msg: dict[str, Any] = {"role": "assistant", "content": "".join(acc["content"]) or None,
-                               "refusal": "".join(acc["refusal"]) or None}
+                               "refusal": "".join(acc["refusal"]) or None,
+                               "reasoning_content": "".join(acc["reasoning_content"]) or None}
         if acc["tools"]:
             msg["tool_calls"] = [{"id": t["id"], "type": "function",
                                   "function": {"name": "".join(t["name"]), "arguments": "".join(t["args"])}}
@@ -227,7 +334,10 @@ def assemble_chunks(chunks: list[dict]) -> dict:
     return resp
 
 
-def _one(rec: dict, route: str | None) -> Iterator[dict]:
+def _one(rec: dict, route: str | None, fallback_ts: str | None = None) -> Iterator[dict]:
+    err = api_error(rec)
+    if err is not None:
+        raise AdapterError(err)
     resp_v = rec.get("response")
     if isinstance(resp_v, list) and resp_v and all(isinstance(c, dict) and c.get("object") == "chat.completion.chunk"
                                                    for c in resp_v):
@@ -251,6 +361,7 @@ def _one(rec: dict, route: str | None) -> Iterator[dict]:
     else:
         request, resp, outer = None, rec, rec
     ctx = _Context.from_outer(outer, request, route)
+    ctx.fallback_ts = fallback_ts
     if _is_responses(resp):
         yield from responses_events(resp, request or {}, ctx)
     else:
@@ -271,6 +382,7 @@ class _Context:
         self.output_tokens: int | None = None
         self.input_tokens: int | None = None
         self.id_fallback: Any = None
+        self.fallback_ts: str | None = None
 
     @classmethod
     def from_outer(cls, outer: dict, request: dict | None, route: str | None) -> "_Context":
@@ -290,11 +402,9 @@ class _Context:
 def _finish(resp: dict, ctx: _Context) -> tuple[str, str]:
     """(ts, base request id) of a response; AdapterError if there is no time at all."""
     created = resp.get("created", resp.get("created_at"))
-    if created is None:
-        created = ctx.ts
-    if created is None:
-        raise AdapterError("no timestamp (created) in the record")
-    ts = norm_ts(created, "created")
+    ts, inferred = event_time([(created, "created"), (ctx.ts, "ts")], ctx.fallback_ts)
+    if inferred:
+        ctx.attributes = dict(ctx.attributes, ts_inferred=True)
     rid = get_str(resp, "id") or stable_hash(ctx.id_fallback)
     return ts, rid
 
@@ -352,9 +462,11 @@ def chat_completion_events(resp: dict, request: dict, ctx: _Context) -> Iterator
             raise AdapterError("finish_reason is not a string")
         # per-choice token counts are unknown when n > 1: usage covers all choices
         tok = out_tok if not multi else None
+        # reasoning returned beside the answer: DeepSeek / vLLM ``reasoning_content``, OpenRouter ``reasoning``
+        reasoning = next((msg[k] for k in ("reasoning_content", "reasoning") if isinstance(msg.get(k), str)), None)
         common = dict(ts=ts, resolved_model=resolved, requested_model=ctx.requested_model,
                       route=ctx.route, prompt=prompt, input_tokens=in_tok, finish_reason=finish,
-                      task_success=ctx.task_success, latency_ms=ctx.latency_ms)
+                      task_success=ctx.task_success, latency_ms=ctx.latency_ms, reasoning=reasoning or None)
         attrs = dict(base_attrs)
         if multi:
             attrs["choice_index"] = idx
@@ -393,7 +505,7 @@ def chat_completion_events(resp: dict, request: dict, ctx: _Context) -> Iterator
         if refusal:
             yield make_event(request_id=crid, response=refusal, output_tokens=tok,
                              expects_json=expects, schema=schema,
-                             attributes=dict(attrs, refusal_field=True), **common)
+                             attributes=dict(attrs, refusal_field=True, provider_refusal="refusal"), **common)
             continue
         text = text_of(msg.get("content"), "message.content")
         if text is None or text == "":
@@ -420,6 +532,8 @@ def responses_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]
     text_cfg = request.get("text") if isinstance(request.get("text"), dict) else resp.get("text")
     fmt = text_cfg.get("format") if isinstance(text_cfg, dict) else None
     expects, schema, schema_name = json_expectation_openai(fmt)
+    if expects is False and not ctx.request_known:
+        expects = None  # no request logged: null, as for every bare response (docs/FORMATS.md)
     tools = tool_schemas(request.get("tools") or resp.get("tools"))
     finish = "stop"
     if status == "incomplete":
@@ -440,11 +554,16 @@ def responses_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]
     texts: list[str] = []
     refusals: list[str] = []
     calls: list[dict] = []
+    reasoning: list[str] = []
     for item in output:
         if not isinstance(item, dict):
             raise AdapterError("output item is not an object")
         typ = item.get("type")
-        if typ == "message":
+        if typ == "reasoning":
+            for key in ("content", "summary"):
+                parts = item.get(key) if isinstance(item.get(key), list) else []
+                reasoning.extend(p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str))
+        elif typ == "message":
             content = item.get("content")
             if not isinstance(content, list):
                 raise AdapterError("message content is not an array")
@@ -461,6 +580,8 @@ def responses_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]
                     refusals.append(part["refusal"])
         elif typ == "function_call":
             calls.append(item)
+    if reasoning:
+        common["reasoning"] = "".join(reasoning)
     if calls:
         for pos, call in enumerate(calls):
             name, args = call.get("name"), call.get("arguments")
@@ -478,7 +599,7 @@ def responses_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]
     if refusals and not "".join(texts):
         yield make_event(request_id=rid, response="".join(refusals), output_tokens=out_tok,
                          finish_reason=finish, expects_json=expects, schema=schema,
-                         attributes=dict(attrs, refusal_field=True), **common)
+                         attributes=dict(attrs, refusal_field=True, provider_refusal="refusal"), **common)
         return
     text = "".join(texts)
     if not text:
@@ -488,7 +609,8 @@ def responses_events(resp: dict, request: dict, ctx: _Context) -> Iterator[dict]
 
 
 def open_stream_lines(records: Sequence[tuple[int, Any]]) -> list[int]:
-    """Line numbers of ``chat.completion.chunk`` streams not complete at the end of ``records``.
+    """Line numbers of ``chat.completion.chunk`` streams and Responses API event streams not
+    complete at the end of ``records``.
 
     Complete = a ``finish_reason`` was seen, and, for streams whose chunks carry a ``usage`` key
     (``stream_options.include_usage``), the final usage chunk too. A tailing reader can hold these
@@ -504,7 +626,22 @@ def open_stream_lines(records: Sequence[tuple[int, Any]]) -> list[int]:
     finish_seen: set[str] = set()
     usage_seen: set[str] = set()
     expects_usage: set[str] = set()
+    responses: dict[str, list[int]] = {}   # Responses API streams: response id -> lines
+    current: str | None = None
     for line, rec in records:
+        if _is_stream_event(rec) or (isinstance(rec, dict) and rec.get("type") == "error" and current):
+            resp = rec.get("response") if isinstance(rec.get("response"), dict) else {}
+            rid = resp.get("id") if isinstance(resp.get("id"), str) else None
+            if rec["type"] in _TERMINAL or rec["type"] == "error":
+                responses.pop(rid if rid is not None else current or "", None)
+                if rid is None or rid == current:
+                    current = None
+            elif rid is not None:
+                responses.setdefault(rid, []).append(line)
+                current = rid
+            elif current is not None:
+                responses[current].append(line)
+            continue
         if isinstance(rec, dict) and rec.get("object") == "chat.completion.chunk" and isinstance(rec.get("id"), str):
             sid = rec["id"]
             lines.setdefault(sid, []).append(line)
@@ -519,4 +656,5 @@ def open_stream_lines(records: Sequence[tuple[int, Any]]) -> list[int]:
     def done(sid: str) -> bool:
         return sid in usage_seen or (sid in finish_seen and sid not in expects_usage)
 
-    return sorted(n for sid, ls in lines.items() if not done(sid) for n in ls)
+    return sorted([n for sid, ls in lines.items() if not done(sid) for n in ls]
+                  + [n for ls in responses.values() for n in ls])

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from detectors.finding import METRICS, Finding
-from detectors.metrics import METRIC_TABLE
+from detectors.metrics import LENGTH_METRICS, METRIC_TABLE
 from monitor.errors import UserError
 from sinks.console import segment_key
 
@@ -87,7 +87,7 @@ def fmt_value(metric: str, value: Any) -> str:
     """
     if not _ok(value):
         return "n/a"
-    if metric == "response_length":
+    if metric in LENGTH_METRICS:
         return f"{value:,.0f} chars"
     return f"{value:.1%}"
 
@@ -96,7 +96,7 @@ def fmt_effect(f: Finding) -> str:
     """``+3.9 pp (95% CI +2.0..+5.9)`` for rates, ``+39.0% (95% CI +31.3%..+47.2%)`` for length."""
     if not _ok(f.effect):
         return "n/a"
-    if f.metric == "response_length":
+    if f.metric in LENGTH_METRICS:
         text = f"{f.effect:+.1%} median"
         if _ok(f.ci_low) and _ok(f.ci_high):
             text += f" (95% CI {f.ci_low:+.1%}..{f.ci_high:+.1%})"
@@ -190,12 +190,14 @@ def _metric_section(data: Any, metric: str, measure: str) -> str:
     rel = [f for f in data.findings if f.metric == metric]
     out = [f'<section id="{sid}"><h2>{_e(title)}</h2>']
     if not rel:
-        out.append('<p class="muted">Not applicable: no segment has events for this metric '
-                   "(no event expects JSON / carries a schema / carries a task label).</p></section>")
+        why = ("no response carries reasoning" if metric == "reasoning_length"
+               else "no event expects JSON / carries a schema / carries a task label")
+        out.append(f'<p class="muted">Not applicable: no segment has events for this metric ({why}).</p></section>')
         return "\n".join(out)
     n_alerts = sum(f.alert for f in rel)
-    if metric == "response_length":
-        explain = ("Distribution of response length (non-refusals) in the baseline and current windows, "
+    if metric in LENGTH_METRICS:
+        what = "response length" if metric == "response_length" else "reasoning length (responses with reasoning)"
+        explain = (f"Distribution of {what} (non-refusals) in the baseline and current windows, "
                    "per segment: density on log-spaced bins (left) and empirical CDF with medians (right).")
     else:
         widths = ", ".join(f"{w} per {f}" for w, f in data.freq.items())

@@ -36,7 +36,7 @@ from matplotlib.ticker import NullFormatter, PercentFormatter
 
 from detectors.finding import Finding
 from detectors.histogram import IntHistogram
-from detectors.metrics import METRIC
+from detectors.metrics import LENGTH_METRICS, METRIC
 from detectors.rates import wilson_ci
 
 BASE_COLOR = "#4C72B0"
@@ -271,7 +271,7 @@ def forest_figure(findings: list[Finding], metric: str, limit: int = 20) -> Figu
     ax.axvline(0, color="grey", linewidth=1)
     ax.set_yticks(range(len(chosen)), [segment_label(f.segment) for f in chosen], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel(f"{metric}: effect with 95% CI ({'relative median change' if metric == 'response_length' else 'difference of rates'})",
+    ax.set_xlabel(f"{metric}: effect with 95% CI ({'relative median change' if metric in LENGTH_METRICS else 'difference of rates'})",
                   fontsize=8)
     ax.grid(alpha=0.25, axis="x")
     return fig
@@ -285,15 +285,17 @@ def figures(data: Any, metric: str, *, limit: int = 4, measure: str = "chars") -
     if not data.store_windows:
         return forest_figure(data.findings, metric)
     chosen = order_findings(data.findings, metric, limit)
-    if metric == "response_length":
+    if metric in LENGTH_METRICS:
         empty = IntHistogram.empty()
+        field = METRIC[metric].histogram
         panels = []
         for f in chosen:
             key = data.key_of(f)
             base = data.base_stats.get(key)
             cur = data.cur_stats.get(key)
-            panels.append((f, data.segment_of(f), base.length if base else empty, cur.length if cur else empty))
-        return length_figure(panels, measure)
+            panels.append((f, data.segment_of(f), getattr(base, field) if base else empty,
+                           getattr(cur, field) if cur else empty))
+        return length_figure(panels, measure if metric == "response_length" else "chars")
     if metric == "parse_status":
         out = []
         keys_seen = []
