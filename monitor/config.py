@@ -238,6 +238,10 @@ def load_config(explicit: str | None = None, *, search_cwd: bool = True) -> Conf
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError("(file)", "no such file", where) from None
+    except IsADirectoryError:
+        raise ConfigError("(file)", "is a directory, not a TOML file", where) from None
+    except OSError as exc:
+        raise ConfigError("(file)", f"cannot be read ({exc.strerror or exc})", where) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError("(syntax)", f"not valid TOML: {exc}", where) from None
     cfg.path = where

@@ -108,6 +108,7 @@ def test_ingest_of_a_file_whose_lines_are_all_bad_reports_and_keeps_them(files: 
     (["demo", "--store", "s", "--events", "0"], ["must be >= 1"]),
     (["check", "--store", "s", "--baseline", "model=a", "--current", "model=b"], ["store s has no events"]),
     (["nightly", "--store", "s", "--no-compact"], ["store s has no events"]),
+    (["check", "--baseline", "good.jsonl", "--current", "good.jsonl", "--config", "a_dir"], ["is a directory", "a_dir"]),
 ])
 def test_user_mistakes_give_one_line_and_exit_2(files: Path, argv: list[str], needles: list[str]) -> None:
     code, _, err = _run(argv, files)
