@@ -55,6 +55,9 @@ from monitor.store import EVENT_SCHEMA, Store
 
 BATCH_LINES = 100_000
 DETECT_SAMPLE = 50
+#: Batches shorter than this take the per-record path: the fast path's fixed cost per batch (one
+#: DuckDB statement to plan, the frame's columns) is more than it saves on a few hundred lines.
+COLUMNAR_MIN_LINES = 2_000
 
 
 @dataclass
@@ -167,11 +170,13 @@ class BatchLoader:
     are read by the columnar fast path (:mod:`monitor.columnar`); the lines it does not take, and
     every line of the other formats, by the per-record path (``orjson``, the adapter,
     :func:`check_event`). ``columnar=False`` uses the per-record path only (the reference the
-    fast path is tested against).
+    fast path is tested against). Batches of fewer than ``columnar_min_lines`` lines take the
+    per-record path (default :data:`COLUMNAR_MIN_LINES`).
     """
 
     def __init__(self, config: Config, source: str, *, input_format: str | None = None,
-                 redact: str | None = None, columnar: bool = True) -> None:
+                 redact: str | None = None, columnar: bool = True,
+                 columnar_min_lines: int = COLUMNAR_MIN_LINES) -> None:
         self.config = config
         self.source = source
         forced = input_format or config.input_format
@@ -180,6 +185,7 @@ class BatchLoader:
         self.schemas = SchemaResolver(config.schemas_dir)
         self.signal_config = signal_config_from(config)
         self.columnar = columnar
+        self.columnar_min_lines = columnar_min_lines
         self.blank = 0
         self.source_id = source
 
@@ -193,7 +199,8 @@ class BatchLoader:
 
         if self.fmt is None and len(block):
             self._detect(line(k).raw for k in range(len(block)))
-        mapping = adapters.columnar_mapping(self.fmt) if self.columnar else None
+        use_fast = self.columnar and len(block) >= max(1, self.columnar_min_lines)
+        mapping = adapters.columnar_mapping(self.fmt) if use_fast else None
         fast = np.zeros(len(block), dtype=bool)
         fast_frame = None
         if mapping is not None and len(block):

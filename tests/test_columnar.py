@@ -32,7 +32,7 @@ def _load(path: Path, config: Config, *, columnar: bool, batch_lines: int,
           blocks: bool = False) -> tuple[pd.DataFrame, list, int, str | None]:
     """Load a file batch by batch: as ingest does (``blocks``: :func:`iter_line_blocks`) or as the
     sidecar does (lists of :class:`Line`), with or without the fast path."""
-    loader = BatchLoader(config, str(path), columnar=columnar)
+    loader = BatchLoader(config, str(path), columnar=columnar, columnar_min_lines=0)
     frames, rejects = [], []
     batches = iter_line_blocks(path, batch_lines=batch_lines) if blocks else iter_lines(path, batch_lines=batch_lines)
     for lines in batches:
