@@ -68,8 +68,10 @@ class SparkResult:
         return out
 
     def fetchnumpy(self) -> dict[str, np.ndarray]:
+        """Columns as arrays; a missing key is None, as in DuckDB's (pandas' string columns say NaN)."""
         out = self.df()
-        return {c: out[c].to_numpy() for c in out.columns}
+        return {c: out[c].to_numpy() if pd.api.types.is_numeric_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c])
+                else out[c].astype(object).where(out[c].notna(), None).to_numpy() for c in out.columns}
 
 
 class SparkConnection:
