@@ -128,6 +128,10 @@ class Monitor:
             return self.engine.sql(query, params)
         except duckdb.Error as exc:
             raise UserError(f"SQL error: {str(exc).splitlines()[0]}") from None
+        except Exception as exc:  # Spark SQL's errors (pyspark is imported only by the spark engine)
+            if type(exc).__name__ not in ("AnalysisException", "ParseException"):
+                raise
+            raise UserError(f"SQL error: {str(exc).splitlines()[0]}") from None
 
     def events(self, selector: str | None = None, *, since: str | None = None, until: str | None = None,
                columns: Iterable[str] | None = None, limit: int | None = None, **equals: str) -> pd.DataFrame:
