@@ -1,7 +1,7 @@
 """The spark engine: the same findings as DuckDB, and a backfill ingest equal to the local path.
 
 One small Spark session (``local[2]``, see ``monitor.engines.spark.session.DEFAULT_CONF``) is
-shared by every test of this module. The store is generated: the demo's traffic ingested from
+shared by every Spark test (the session-scoped ``spark`` fixture of ``conftest.py``). The store is generated: the demo's traffic ingested from
 overlapping files (duplicate request ids), then compacted with copies of the replaced segments
 put back (what a crash between the compacted rename and the deletions leaves), so both
 engines must skip exactly the same segments.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,14 +33,6 @@ from helpers import event, run_cli, write_jsonl
 
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    from monitor.engines.spark import spark_session
-
-    session = spark_session()
-    yield session
 
 
 @pytest.fixture(scope="module")
