@@ -85,10 +85,11 @@ def engine_name(explicit: str | None = None, configured: str | None = None) -> s
 
 def open_engine(store: Store, name: str, *, spark: Any = None, conf: dict[str, str] | None = None) -> Engine:
     """The engine ``name`` over ``store``; ``spark`` is an existing SparkSession to use (a
-    notebook's), ``conf`` Spark settings for a session this process starts (``[spark]`` in the config).
+    notebook's), ``conf`` Spark settings for a session started on the first read (``[spark]`` in
+    the config).
     """
     if name == "duckdb" and spark is None:
         return DuckDBEngine(store)
-    from monitor.engines.spark import SparkEngine, spark_session
+    from monitor.engines.spark import SparkEngine
 
-    return SparkEngine(store, spark if spark is not None else spark_session(conf))
+    return SparkEngine(store, spark, conf=conf)

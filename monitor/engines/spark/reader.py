@@ -92,9 +92,20 @@ class SparkEngine:
     name = "spark"
     dialect = "spark"
 
-    def __init__(self, store: Store, session: Any) -> None:
+    def __init__(self, store: Store, session: Any = None, *, conf: dict[str, str] | None = None) -> None:
         self.store = store
-        self.session = session
+        self._session = session
+        self.conf = conf
+
+    @property
+    def session(self) -> Any:
+        """The SparkSession: the one given, else started on first use (``tail`` never reads
+        through the engine, so it never starts a JVM)."""
+        if self._session is None:
+            from monitor.engines.spark.session import spark_session
+
+            self._session = spark_session(self.conf)
+        return self._session
 
     @cached_property
     def schema(self) -> Any:
