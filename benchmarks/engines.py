@@ -15,8 +15,8 @@ inventory) runs in its own subprocess, once per engine. For each run the table g
   findings of one metric), which must be equal for both engines;
 - same: whether the findings are identical to DuckDB's, field by field.
 
-``--backfill N`` also ingests N generated events in 8 JSON-lines files
-(``benchmarks/ingest_check.py``'s generator, split by lines), with the local path and with ``--engine spark``.
+``--backfill N`` also ingests N generated events in JSON-lines files
+(``benchmarks/ingest_check.py``'s generator, split by lines), with the local path and with ``--engine spark``, in 32 files.
 Not a test: the machine is shared and noisy, so compare within one run.
 
     python benchmarks/engines.py --events 1000000,10000000 --backfill 1000000
@@ -43,6 +43,8 @@ MODELS = ["acme", "control"]
 DAYS = 8
 START = np.datetime64("2026-11-01T00:00:00", "us")
 SEGMENT = 1_000_000
+PARTS = 32
+"""Backfill files: 1M events of 1.3 KB make 32 files of about 40 MB (a file is one Spark row)."""
 
 
 def write_store(root: Path, n: int, seed: int = 5) -> None:
@@ -143,7 +145,10 @@ def measure(args: list[str]) -> dict[str, Any]:
     thread.join()
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(args)} failed with exit code {proc.returncode}")
-    result = json.loads(out.strip().splitlines()[-1])
+    lines = out.strip().splitlines()
+    if not lines:
+        raise SystemExit(f"{' '.join(args[:2])} printed no result (exit code {proc.returncode})")
+    result = json.loads(lines[-1])
     result["peak_mb"] = peak / 2**20
     return result
 
@@ -192,10 +197,10 @@ def main() -> None:
             logs.mkdir(parents=True)
             whole = work / f"backfill-{args.backfill}.jsonl"
             generate(whole, args.backfill)
-            with open(whole, "rb") as src:  # 8 files of consecutive lines (distinct request ids)
+            with open(whole, "rb") as src:  # PARTS files of consecutive lines (distinct request ids)
                 lines = src.readlines()
-            per = -(-len(lines) // 8)
-            for i in range(8):
+            per = -(-len(lines) // PARTS)
+            for i in range(PARTS):
                 (logs / f"part-{i}.jsonl").write_bytes(b"".join(lines[i * per:(i + 1) * per]))
             whole.unlink()
         files = sorted(str(p) for p in logs.glob("*.jsonl"))

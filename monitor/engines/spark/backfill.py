@@ -22,8 +22,8 @@ The steps:
    exactly the rest (every event is keyed by ``request_id``).
 
 The writer lock is held from the dedup to the last rename: a sidecar's commits wait for it.
-A file is one Spark row, so a single file must fit in an executor's memory (logs rotated at a
-few hundred MB are fine; see docs/SCALE.md).
+A file is one Spark row, so a single file must fit in an executor's memory, several times over
+(with the default 1 GB ``local[2]`` session, files of up to about 50 MB; see docs/SCALE.md).
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def backfill(paths: Iterable[str], store: Store, config: Config, session: Any, *
         session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "1")  # one file per Arrow batch
         try:
             raw = session.read.format("binaryFile").load(segment_uris([Path(f) for f in files]))
-            staged = raw.select("path", "content").repartition(max(1, min(len(files), 1024))).mapInArrow(
+            staged = raw.select("path", "content").mapInArrow(  # no shuffle: a file's bytes stay in its task
                 lambda it: _load_partition(it, sources, config, input_format, redact),
                 from_arrow_schema(STAGED_SCHEMA))
             staged.write.parquet(str(run / "staged"))
