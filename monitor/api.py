@@ -25,6 +25,7 @@ import pandas as pd
 
 from detectors.finding import Finding
 from monitor.config import Config, check_segment_keys, load_config
+from monitor.engines import DuckDBEngine, Engine, engine_name, open_engine
 from monitor.formats import FORMATS
 from monitor.errors import NothingToCompare, UserError
 from monitor.ingest import IngestReport, describe_rejects, ingest_files, load_file
@@ -114,16 +115,21 @@ class Comparison:
 class Monitor:
     """A store plus a configuration. Create with :func:`open`."""
 
-    def __init__(self, store: Store | None, config: Config) -> None:
+    def __init__(self, store: Store | None, config: Config, engine: Engine | None = None) -> None:
         self.store = store
         self.config = config
+        self.engine: Engine = engine if engine is not None else DuckDBEngine(store)  # type: ignore[arg-type]
 
     # -------------------------------------------------------------------------- reading
     def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
-        """DuckDB SQL over the store's ``events`` view -> DataFrame."""
+        """SQL over the store's ``events`` view -> DataFrame (DuckDB's, or Spark SQL with the spark engine)."""
         try:
-            return self.store.sql(query, params)
+            return self.engine.sql(query, params)
         except duckdb.Error as exc:
+            raise UserError(f"SQL error: {str(exc).splitlines()[0]}") from None
+        except Exception as exc:  # Spark SQL's errors (pyspark is imported only by the spark engine)
+            if type(exc).__name__ not in ("AnalysisException", "ParseException"):
+                raise
             raise UserError(f"SQL error: {str(exc).splitlines()[0]}") from None
 
     def events(self, selector: str | None = None, *, since: str | None = None, until: str | None = None,
@@ -152,7 +158,7 @@ class Monitor:
         interval = parse_freq(freq)
         sel = self._selector(selector)
         where, params = sel.where()
-        return self.store.read(lambda con: time_series(con, where, params, by, interval))
+        return self.engine.read(lambda con: time_series(con, where, params, by, interval))
 
     def alerts(self) -> pd.DataFrame:
         """The alert log (one row per alert raised by ``check``, ``nightly`` or ``tail``)."""
@@ -253,10 +259,19 @@ class Monitor:
     # --------------------------------------------------------------------------- writing
     def ingest(self, paths: Iterable[str], *, input_format: str | None = None,
                redact: str | None = None) -> IngestReport:
-        """Ingest log files into the store (idempotent per request id)."""
+        """Ingest log files into the store (idempotent per request id).
+
+        With the spark engine this is the backfill of :mod:`monitor.engines.spark.backfill`:
+        ``paths`` may also be globs and directories.
+        """
         _check_format(input_format)
         if redact is not None and redact not in ("none", "hash", "drop"):
             raise UserError(f"unknown redact {redact!r}; use none, hash or drop")
+        if self.engine.name == "spark":
+            from monitor.engines.spark.backfill import backfill
+
+            return backfill(paths, self.store, self.config, self.engine.session,  # type: ignore[attr-defined]
+                            input_format=input_format, redact=redact)
         return ingest_files(list(paths), self.store, self.config, input_format=input_format, redact=redact)
 
     # --------------------------------------------------------------------------- comparing
@@ -286,7 +301,7 @@ class Monitor:
         by = check_segment_keys(by)
         where, params = sel.where()
         if not sel.file:
-            return self.store.read(lambda con: window_stats(con, where, params, by, self.config.length_measure))
+            return self.engine.read(lambda con: window_stats(con, where, params, by, self.config.length_measure))
         frame, _ = load_file(sel.file, self.config)
         return self._frame_window(frame, sel, by)
 
@@ -305,7 +320,7 @@ class Monitor:
         if not sel.file:
             stats = self.window(sel, by)
             if not stats:
-                total = int(self.store.sql("SELECT count(*) AS n FROM events").n.iloc[0])
+                total = int(self.engine.sql("SELECT count(*) AS n FROM events").n.iloc[0])
                 where = f"is empty: store {self.store.root} has no events" if total == 0 else \
                     f"selects none of the {total} events in store {self.store.root}"
                 raise NothingToCompare(f"nothing to compare: the {side} window {sel.text!r} {where}")
@@ -344,13 +359,19 @@ def parse_freq(freq: str) -> str:
     return f"{int(match.group(1))} {_FREQ_UNITS[match.group(2)]}"
 
 
-def open(path: str | Path | None = None, *, config: str | Config | None = None) -> Monitor:  # noqa: A001
-    """Open a store (created if missing) with a configuration.
+def open(path: str | Path | None = None, *, config: str | Config | None = None,  # noqa: A001
+         engine: str | None = None, spark: Any = None) -> Monitor:
+    """Open a store (created if missing) with a configuration and a query engine.
 
     ``path`` defaults to ``LLM_MONITOR_STORE``, then the config's ``store.path``, then
     ``./llm-monitor-data``. ``config`` is a path to ``llm-monitor.toml``, a :class:`Config`,
-    or None (``./llm-monitor.toml`` if present, else defaults).
+    or None (``./llm-monitor.toml`` if present, else defaults). ``engine`` is ``duckdb`` or
+    ``spark`` (default: ``LLM_MONITOR_ENGINE``, then the config's ``store.engine``, then duckdb);
+    ``spark`` is a SparkSession to use (a notebook's), which implies the spark engine.
+    See :mod:`monitor.engines` and docs/SCALE.md.
     """
     cfg = config if isinstance(config, Config) else load_config(config)
     root = default_store_path(str(path) if path else None, cfg.store)
-    return Monitor(open_store(root), cfg)
+    name = "spark" if spark is not None else engine_name(engine, cfg.engine)
+    store = open_store(root)
+    return Monitor(store, cfg, open_engine(store, name, spark=spark, conf=cfg.spark))

@@ -96,8 +96,8 @@ def _segment_where(segment: dict[str, Any], keys: list[str]) -> tuple[str, list[
 def _length_series(m: Any, where: str, params: list[Any], measure: str) -> tuple[list[Any], np.ndarray]:
     """Hourly counts of the (non-refusal) length in the 4 bins between the pooled quartiles
     (from the one hourly length histogram of :func:`monitor.stats.histogram_sql`)."""
-    sql = histogram_sql("events", where, [f"{bucket_expr('1 hour')} AS bucket"], measure)
-    hist = m.store.read(lambda con: con.execute(sql, params).df())
+    sql = histogram_sql("events", where, [f"{bucket_expr('1 hour', m.engine.dialect)} AS bucket"], measure)
+    hist = m.engine.read(lambda con: con.execute(sql, params).df())
     if hist.empty:
         return [], np.zeros((0, 1))
     lengths, counts = hist["length"].to_numpy(np.int64), hist["c"].to_numpy(np.int64)
@@ -142,7 +142,7 @@ def locate_changes(m: Any, findings: list[Finding], keys: list[str], baseline: s
             num, den = METRIC[f.metric].numerator, METRIC[f.metric].denominator
             key = f.segment_key
             if key not in series_cache:
-                series_cache[key] = m.store.read(lambda con: time_series(con, where, params, [], "1 hour"))
+                series_cache[key] = m.engine.read(lambda con: time_series(con, where, params, [], "1 hour"))
             series = series_cache[key]
             series = series[series[den] > 0]
             if len(series) < 2:

@@ -39,6 +39,11 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="configuration file (default: ./llm-monitor.toml if present)")
 
 
+def _add_engine(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=["duckdb", "spark"], help="query engine (default: $LLM_MONITOR_ENGINE, "
+                   "store.engine in the config, or duckdb); see docs/SCALE.md")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = _Parser(prog="llm-monitor", description="Catch silent output-quality regressions in LLM traffic.")
@@ -58,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-format", choices=_formats(), help="force the log format (default: detect per file)")
     p.add_argument("--redact", choices=["none", "hash", "drop"],
                    help="store prompt/response text as is, as SHA-256 hashes, or not at all")
+    _add_engine(p)
 
     p = sub.add_parser("signals", help="print the derived signals of each event in a log file (JSON lines)")
     p.add_argument("file", metavar="FILE")
@@ -73,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--no-sinks", action="store_true", help="do not write the alert log or send to Sentry")
     p.add_argument("--report", metavar="PATH", help="also write a self-contained HTML report of the comparison")
+    _add_engine(p)
 
     p = sub.add_parser("models", help="every model / version seen, pinned or not, new since a time")
     _add_common(p)
@@ -113,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="PATH", help="write the HTML report to PATH")
     p.add_argument("--by", metavar="KEYS", help="segment keys (default: model,route; versions are named in findings)")
     p.add_argument("--no-compact", action="store_true", help="skip compaction of the day's small segments")
+    _add_engine(p)
     return parser
 
 
@@ -151,7 +159,8 @@ def _positive_float(text: str) -> float:
 def _open(args: argparse.Namespace) -> Any:
     from monitor.api import open as open_monitor
 
-    return open_monitor(getattr(args, "store", None), config=getattr(args, "config", None))
+    return open_monitor(getattr(args, "store", None), config=getattr(args, "config", None),
+                        engine=getattr(args, "engine", None))
 
 
 def _keys(text: str | None) -> list[str] | None:

@@ -103,6 +103,10 @@ class Config:
 
     path: str | None = None
     store: str | None = None
+    engine: str | None = None
+    """``store.engine``: ``duckdb`` or ``spark`` (``--engine`` and ``LLM_MONITOR_ENGINE`` win)."""
+    spark: dict[str, str] = field(default_factory=dict)
+    """``[spark]``: Spark settings for a session the spark engine starts (docs/SCALE.md)."""
     segment_by: list[str] = field(default_factory=lambda: ["model", "model_version", "route"])
     length_measure: str = "chars"
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -163,6 +167,7 @@ def _segment_list(v: Any) -> bool:
 # key -> (check, description of a valid value)
 _SCALARS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "store.path": (_is_str, "a directory path (string)"),
+    "store.engine": (_one_of("duckdb", "spark"), "\"duckdb\" or \"spark\""),
     "segments.by": (_segment_list, f"a non-empty list drawn from {list(SEGMENT_KEYS)}"),
     "segments.length_measure": (_one_of(*LENGTH_MEASURES), f"one of {list(LENGTH_MEASURES)}"),
     "policy.alpha": (_is_prob, "a number in (0, 1)"),
@@ -198,7 +203,7 @@ _SCALARS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "retention.alerts_keep": (_is_pos_int, "a whole number of rotated files >= 1"),
 }
 _TABLES = {"store", "segments", "policy", "signals", "ingest", "sentry", "nightly", "outbox", "mapping", "tail",
-           "retention"}
+           "retention", "spark"}
 _RULE_KEYS = {"name", "pattern", "family", "position", "models"}
 
 
@@ -262,6 +267,11 @@ def _apply(raw: dict[str, Any], cfg: Config, where: str, base_dir: Path) -> None
                 continue
             if table == "tail":
                 cfg.tail[key] = value
+                continue
+            if table == "spark":
+                if not key.startswith("spark.") or not isinstance(value, (str, int, float, bool)):
+                    raise ConfigError(dotted, "must be a Spark setting (spark.* = a string or number)", where)
+                cfg.spark[key] = str(value).lower() if isinstance(value, bool) else str(value)
                 continue
             if dotted == "policy.floors":
                 _apply_floors(value, cfg, where)
@@ -332,7 +342,9 @@ def _parse_rules(value: Any, where: str) -> list[RefusalRuleSpec]:
 
 def _set(cfg: Config, dotted: str, value: Any, base_dir: Path) -> None:
     table, key = dotted.split(".", 1)
-    if table == "store":
+    if table == "store" and key == "engine":
+        cfg.engine = value
+    elif table == "store":
         cfg.store = str((base_dir / value)) if not os.path.isabs(value) else value
     elif table == "segments":
         setattr(cfg, "segment_by" if key == "by" else key, list(value) if key == "by" else value)

@@ -28,7 +28,7 @@ def model_inventory(monitor: Any, since: str | None) -> pd.DataFrame:
     frame = monitor.sql(
         """SELECT model, model_version, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS events,
                   coalesce(bool_and(pinned), false) AS pinned,
-                  list_sort(list_distinct(list(requested_model) FILTER (WHERE requested_model IS NOT NULL)))
+                  array_sort(array_distinct(array_agg(requested_model) FILTER (WHERE requested_model IS NOT NULL)))
                       AS requested_models,
                   count(DISTINCT route) AS routes
            FROM events GROUP BY model, model_version ORDER BY model, first_seen, model_version""")

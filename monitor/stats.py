@@ -199,12 +199,15 @@ def time_series(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], b
                 freq: str = "1 hour", *, relation: str = "events", length_measure: str = "chars") -> pd.DataFrame:
     """The counts per segment and time bucket, with the median and p90 of non-refusal length.
 
+    The bucket expression is the connection's ``dialect`` (a Spark connection of
+    :mod:`monitor.engines` says ``spark``; DuckDB's has none and is ``duckdb``).
+
     One row per (``by``..., ``bucket``), oldest bucket first, with the columns of
     :data:`COUNT_PREDICATES` and ``median_chars`` / ``p90_chars`` (of ``length_measure``; NaN
     when every event of the bucket is a refusal). Refusals are left out of the length, as in
     :func:`window_stats`.
     """
-    bucket = bucket_expr(freq)
+    bucket = bucket_expr(freq, getattr(con, "dialect", "duckdb"))
     groups = [*by, f"{bucket} AS bucket"]
     counts = con.execute(counts_sql(relation, where, groups), params).df()
     for name in COUNT_PREDICATES:

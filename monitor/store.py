@@ -168,7 +168,15 @@ def open_store(root: str | os.PathLike[str]) -> "Store":
     Traceback (most recent call last):
     ...
     monitor.errors.UserError: store ... is a file, not a directory
+    >>> open_store("s3a://bucket/llm-monitor")
+    Traceback (most recent call last):
+    ...
+    monitor.errors.UserError: store s3a://bucket/llm-monitor is a s3a:// URI: a store must be a local or mounted directory for now (mount the bucket, e.g. with a FUSE driver; see docs/SCALE.md)
     """
+    scheme = str(root).split("://", 1)[0] if "://" in str(root) else ""
+    if scheme:
+        raise UserError(f"store {root} is a {scheme}:// URI: a store must be a local or mounted directory "
+                        "for now (mount the bucket, e.g. with a FUSE driver; see docs/SCALE.md)")
     path = Path(root)
     if path.exists() and not path.is_dir():
         raise UserError(f"store {root} is a file, not a directory")

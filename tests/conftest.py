@@ -45,3 +45,13 @@ def make_sentry_sink(sentry_receiver: SentryReceiver) -> Iterator[Callable[..., 
     yield make
     for sink in sinks:
         sink.close()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """The one small Spark session (``local[2]``) of every Spark test; started on first use."""
+    from monitor.engines.spark import spark_session
+
+    session = spark_session()
+    yield session
+    session.stop()

@@ -125,7 +125,7 @@ def gather(m: Any, comparison: Any, *, max_examples: int = 12, per_class: int = 
             w_where, w_params = f"({cw})", list(cp)
         else:
             w_where, w_params = f"({bw}) AND NOT coalesce({cw}, false)", bp + cp
-        series = m.store.read(lambda con: time_series(con, w_where, w_params, keys, freq,
+        series = m.engine.read(lambda con: time_series(con, w_where, w_params, keys, freq,
                                                        length_measure=measure))
         series.insert(len(keys), "window", r.window)
         frames.append(series)

@@ -1,0 +1,242 @@
+"""``llm-monitor ingest --engine spark``: a backfill of many log files on Spark.
+
+The steps:
+
+1. **Read.** The files (paths, globs or directories, expanded on the driver, sorted) are read by
+   Spark as whole files (the ``binaryFile`` source), one file per task.
+2. **Load, on the executors.** ``mapInArrow`` runs the local path's own code on each file: the
+   file's bytes are spooled to the executor's local disk and read with
+   :func:`monitor.ingest.iter_lines` (so line numbers and byte offsets are the local path's), and
+   each batch of lines goes through :class:`monitor.ingest.BatchLoader` (parse, format detection
+   per file, adapter, validation, the vectorized signals of :mod:`monitor.signals`, redaction).
+   Out come the events (the store's columns) and the rejected lines, tagged with the file's
+   place in the list. This is staged as Parquet under ``<store>/tmp-spark/<run>/``.
+3. **Dedup and write, under the store's writer lock.** Events are de-duplicated on
+   ``request_id`` across all files (the first by file order, then line, wins, as in the local
+   path) and against the store's live segments (an anti-join), then written by Spark into the
+   run directory. The rejected lines go through :meth:`Store.new_quarantine_rows` and
+   :meth:`Store.write_quarantine`, the local path's quarantine.
+4. **Commit.** The quarantine file is renamed in first, then each written file is renamed
+   into ``events/`` as an ``s-`` segment. A crash before the renames leaves nothing visible; a
+   crash between two renames leaves whole segments only, and running the backfill again adds
+   exactly the rest (every event is keyed by ``request_id``).
+
+The writer lock is held from the dedup to the last rename: a sidecar's commits wait for it.
+A file is one Spark row, so a single file must fit in an executor's memory, several times over
+(with the default 1 GB ``local[2]`` session, files of up to about 50 MB; see docs/SCALE.md).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+from urllib.parse import unquote, urlparse
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from monitor.config import Config
+from monitor.errors import UserError
+from monitor.ingest import BatchLoader, IngestReport, iter_lines, reason_class
+from monitor.store import EVENT_COLUMNS, EVENT_SCHEMA, Store
+
+RUN_DIR = "tmp-spark"
+SEGMENT_ROWS = 2_000_000
+"""At most this many events per written segment."""
+
+EXTRA_FIELDS = [
+    pa.field("kind", pa.string()),          # event | reject | file | error
+    pa.field("file_index", pa.int64()),
+    pa.field("reject_line", pa.int64()),
+    pa.field("reason", pa.string()),
+    pa.field("raw", pa.binary()),
+    pa.field("reject_offset", pa.int64()),
+    pa.field("lines", pa.int64()),
+    pa.field("blank", pa.int64()),
+    pa.field("fmt", pa.string()),
+]
+STAGED_SCHEMA = pa.schema(list(EVENT_SCHEMA) + EXTRA_FIELDS)
+"""One staged row: an event (store columns), a rejected line, or a file's summary."""
+
+
+def expand_inputs(paths: Iterable[str]) -> list[str]:
+    """Local paths, globs and directories (recursively) -> the sorted, distinct files they name.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp(); os.makedirs(os.path.join(d, "a"))
+    >>> for name in ("a/x.jsonl", "y.jsonl"):
+    ...     _ = open(os.path.join(d, name), "w").write("{}")
+    >>> [os.path.relpath(p, d) for p in expand_inputs([d])]
+    ['a/x.jsonl', 'y.jsonl']
+    >>> expand_inputs([os.path.join(d, "*.log")])
+    Traceback (most recent call last):
+    ...
+    monitor.errors.UserError: no such file: ....log
+    """
+    files: list[str] = []
+    for path in paths:
+        matches = sorted(glob.glob(path, recursive=True)) if glob.has_magic(path) else [path]
+        if not matches or not all(os.path.exists(m) for m in matches):
+            shown = path if len(path) < 8 else "..." + path[-4:]
+            raise UserError(f"no such file: {shown}")
+        for match in matches:
+            if os.path.isdir(match):
+                files.extend(str(p) for p in sorted(Path(match).rglob("*")) if p.is_file())
+            elif os.access(match, os.R_OK):
+                files.append(match)
+            else:
+                raise UserError(f"cannot read file: {match}")
+    resolved = sorted({str(Path(f).resolve()) for f in files})
+    if not resolved:
+        raise UserError(f"no log file in {', '.join(paths)}")
+    return resolved
+
+
+def _local_path(uri: str) -> str:
+    """A ``file:`` URI from Spark -> the local path (the quarantine's ``source``, as the local path's).
+
+    >>> _local_path("file:/data/logs/a%20b.jsonl")
+    '/data/logs/a b.jsonl'
+    """
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme in ("", "file") else uri
+
+
+def _staged_batches(table: pa.Table) -> list[pa.RecordBatch]:
+    """``table`` (some of the staged columns) with every staged column, in order."""
+    columns = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
+               for f in STAGED_SCHEMA]
+    return pa.Table.from_arrays(columns, schema=STAGED_SCHEMA).to_batches()
+
+
+def load_file_rows(source: str, data: bytes, index: int, config: Config, *, input_format: str | None,
+                   redact: str | None) -> Iterator[pa.RecordBatch]:
+    """The staged rows of one file: its events, its rejected lines, then its summary."""
+    loader = BatchLoader(config, source, input_format=input_format, redact=redact)
+    lines = 0
+    with tempfile.NamedTemporaryFile(prefix="llm-monitor-spark-") as spool:
+        spool.write(data)
+        spool.flush()
+        for batch_lines in iter_lines(spool.name):
+            lines += len(batch_lines)
+            batch = loader.load(batch_lines)
+            if len(batch.frame):
+                events = Store.frame_to_table(batch.frame)
+                events = events.append_column("kind", pa.array(["event"] * len(events), pa.string()))
+                events = events.append_column("file_index", pa.array([index] * len(events), pa.int64()))
+                yield from _staged_batches(events)
+            if batch.rejects:
+                yield from _staged_batches(pa.table({
+                    "kind": ["reject"] * len(batch.rejects),
+                    "file_index": pa.array([index] * len(batch.rejects), pa.int64()),
+                    "reject_line": pa.array([r["line"] for r in batch.rejects], pa.int64()),
+                    "reason": [r["reason"] for r in batch.rejects],
+                    "raw": pa.array([r["raw"] for r in batch.rejects], pa.binary()),
+                    "reject_offset": pa.array([r.get("offset") for r in batch.rejects], pa.int64()),
+                }))
+    yield from _staged_batches(pa.table({"kind": ["file"], "file_index": pa.array([index], pa.int64()),
+                                  "lines": pa.array([lines], pa.int64()),
+                                  "blank": pa.array([loader.blank], pa.int64()), "fmt": [loader.fmt]}))
+
+
+def _load_partition(batches: Iterator[pa.RecordBatch], sources: dict[str, tuple[int, str]], config: Config,
+                    input_format: str | None, redact: str | None) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow`` body: binaryFile rows (``path``, ``content``) -> staged rows."""
+    for batch in batches:
+        paths = batch.column("path").to_pylist()
+        contents = batch.column("content").to_pylist()
+        for uri, data in zip(paths, contents):
+            index, source = sources[_local_path(uri)]
+            try:
+                yield from load_file_rows(source, data, index, config, input_format=input_format, redact=redact)
+            except UserError as exc:  # e.g. the mapping format without a [mapping] table: stop the run
+                yield from _staged_batches(pa.table({"kind": ["error"], "file_index": pa.array([index], pa.int64()),
+                                              "reason": [str(exc)]}))
+
+
+def backfill(paths: Iterable[str], store: Store, config: Config, session: Any, *,
+             input_format: str | None = None, redact: str | None = None) -> IngestReport:
+    """Ingest log files into ``store`` on Spark; the same events, quarantine and report as
+    :func:`monitor.ingest.ingest_files` (see the module doc)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema
+    from pyspark.sql.window import Window
+
+    from monitor.engines.spark.reader import SparkEngine, segment_uris
+
+    files = expand_inputs(paths)
+    store.require_writable()
+    sources = {f: (i, f) for i, f in enumerate(files)}
+    run = store.root / RUN_DIR / f"run-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+    run.mkdir(parents=True)
+    try:
+        previous = session.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+        session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "1")  # one file per Arrow batch
+        try:
+            raw = session.read.format("binaryFile").load(segment_uris([Path(f) for f in files]))
+            staged = raw.select("path", "content").mapInArrow(  # no shuffle: a file's bytes stay in its task
+                lambda it: _load_partition(it, sources, config, input_format, redact),
+                from_arrow_schema(STAGED_SCHEMA))
+            staged.write.parquet(str(run / "staged"))
+        finally:
+            session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous)
+        staged = session.read.parquet(str(run / "staged"))
+        errors = staged.where("kind = 'error'").select("reason").limit(1).collect()
+        if errors:
+            raise UserError(errors[0][0])
+        report = IngestReport(files=len(files))
+        for row in staged.where("kind = 'file'").select("file_index", "lines", "blank", "fmt").collect():
+            report.lines += int(row["lines"])
+            report.blank += int(row["blank"])
+            if row["fmt"]:
+                report.formats[files[row["file_index"]]] = row["fmt"]
+        rejects = [{"source": files[r["file_index"]], "line": int(r["reject_line"]), "reason": r["reason"],
+                    "raw": bytes(r["raw"]), "offset": r["reject_offset"], "source_id": files[r["file_index"]]}
+                   for r in staged.where("kind = 'reject'").orderBy("file_index", "reject_line").collect()]
+        events = staged.where("kind = 'event'")
+        first = Window.partitionBy("request_id").orderBy("file_index", "source_line")
+        unique = events.withColumn("_rank", F.row_number().over(first)).where("_rank = 1")
+        with store.writer_lock():
+            stored = SparkEngine(store, session).events_frame().select("request_id")
+            fresh_events = unique.join(stored, "request_id", "left_anti").select(*EVENT_COLUMNS)
+            fresh_events.write.option("compression", "zstd").option("maxRecordsPerFile", SEGMENT_ROWS) \
+                .parquet(str(run / "out"))
+            fresh_rejects = store.new_quarantine_rows(rejects)
+            store.write_quarantine(fresh_rejects)
+            report.segments = _commit_segments(store, run / "out")
+        report.ingested = sum(pq.read_metadata(p).num_rows for p in report.segments)
+        n_events = events.count()
+        report.duplicates = n_events - report.ingested + len(rejects) - len(fresh_rejects)
+        report.quarantined = len(fresh_rejects)
+        report.reasons = Counter(reason_class(r["reason"]) for r in fresh_rejects)
+        return report
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def _commit_segments(store: Store, out: Path) -> list[str]:
+    """Rename each written file into ``events/`` as a whole segment; empty files are dropped."""
+    committed = []
+    for part in sorted(out.glob("*.parquet")):
+        if pq.read_metadata(part).num_rows == 0:
+            continue
+        with open(part, "rb") as fh:
+            os.fsync(fh.fileno())
+        name = f"s-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
+        final = store.events_dir / name
+        os.replace(part, final)
+        committed.append(str(final))
+    if committed:
+        fd = os.open(store.events_dir, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return committed
