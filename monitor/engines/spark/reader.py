@@ -57,6 +57,11 @@ class SparkResult:
     def __init__(self, frame: Any) -> None:
         self.frame = frame
 
+    @property
+    def description(self) -> list[tuple[Any, ...]]:
+        """Column names as a DB-API description (from the plan's schema; nothing is executed)."""
+        return [(name, None, None, None, None, None, None) for name in self.frame.columns]
+
     def fetchall(self) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.frame.collect()]
 
