@@ -73,7 +73,7 @@ def as_count(v: Any, what: str) -> int | None:
         return v
     if isinstance(v, float) and math.isfinite(v) and v.is_integer() and v >= 0:
         return int(v)
-    if isinstance(v, str) and v.isdigit():
+    if isinstance(v, str) and v.isascii() and v.isdigit():
         return int(v)
     raise AdapterError(f"{what} is not an integer")
 
@@ -153,7 +153,7 @@ def norm_ts(v: Any, what: str = "timestamp") -> str:
         return iso_from_epoch(v, guess_epoch_unit(v))
     if isinstance(v, str):
         s = v.strip()
-        if s.isdigit():
+        if s.isascii() and s.isdigit():
             return norm_ts(int(s), what)
         if re.fullmatch(r"\d+\.\d+", s):   # epoch seconds with a fraction, as text
             return norm_ts(float(s), what)

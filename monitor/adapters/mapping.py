@@ -151,7 +151,7 @@ def _walk(rec: Any, keys: list[str | int]) -> Any:
         else:
             if isinstance(cur, dict) and k in cur:
                 cur = cur[k]
-            elif isinstance(cur, list) and k.lstrip("-").isdigit() and -len(cur) <= int(k) < len(cur):
+            elif isinstance(cur, list) and k.lstrip("-").isascii() and k.lstrip("-").isdigit() and -len(cur) <= int(k) < len(cur):
                 cur = cur[int(k)]
             else:
                 return _MISSING

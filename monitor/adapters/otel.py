@@ -199,7 +199,7 @@ def _maybe_json(v: Any) -> Any:
 def _nanos(v: Any, what: str) -> int | None:
     if v is None:
         return None
-    if isinstance(v, str) and v.isdigit():
+    if isinstance(v, str) and v.isascii() and v.isdigit():
         return int(v)
     if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
         return v

@@ -55,6 +55,10 @@ def parse_addr(text: str) -> tuple[str, int]:
     Traceback (most recent call last):
     ...
     monitor.errors.UserError: metrics address 'nope': expected HOST:PORT or PORT (e.g. 127.0.0.1:9464)
+    >>> parse_addr("9\u00b2")  # a superscript digit is a digit to str.isdigit, not to int()
+    Traceback (most recent call last):
+    ...
+    monitor.errors.UserError: metrics address '9²': expected HOST:PORT or PORT (e.g. 127.0.0.1:9464)
     """
     bad = UserError(f"metrics address {text!r}: expected HOST:PORT or PORT (e.g. 127.0.0.1:9464)")
     value = text.strip()
@@ -68,7 +72,7 @@ def parse_addr(text: str) -> tuple[str, int]:
         host, port = "", value
     else:
         raise bad
-    if not port.isdigit() or not 0 <= int(port) <= 65535 or any(c.isspace() for c in host):
+    if not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535 or any(c.isspace() for c in host):
         raise bad
     return host or LOOPBACK, int(port)
 
