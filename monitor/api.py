@@ -283,8 +283,7 @@ class Monitor:
 
         by_list = check_segment_keys(by if by is not None else self.config.segment_by)
         base_sel, cur_sel = parse_selector(baseline), parse_selector(current)
-        base_stats = self._window_with_events(base_sel, by_list, "baseline")
-        cur_stats = self._window_with_events(cur_sel, by_list, "current")
+        base_stats, cur_stats = self._windows_with_events(base_sel, cur_sel, by_list)
         match = match_windows(base_stats, cur_stats, by_list,
                               comparable=IDENTITY_KEYS | pinned_apart(base_sel, cur_sel))
         if not match.matched:
@@ -299,11 +298,14 @@ class Monitor:
         """Per-segment sufficient statistics of one window (store selector or log file)."""
         sel = parse_selector(selector) if isinstance(selector, str) else selector
         by = check_segment_keys(by)
-        where, params = sel.where()
         if not sel.file:
-            return self.engine.read(lambda con: window_stats(con, where, params, by, self.config.length_measure))
+            return self.engine.read(lambda con: self._store_window(con, sel, by))
         frame, _ = load_file(sel.file, self.config)
         return self._frame_window(frame, sel, by)
+
+    def _store_window(self, con: Any, sel: Selector, by: list[str]) -> dict[SegmentKey, SegmentStats]:
+        where, params = sel.where()
+        return window_stats(con, where, params, by, self.config.length_measure)
 
     def _frame_window(self, frame: pd.DataFrame, sel: Selector, by: list[str]) -> dict[SegmentKey, SegmentStats]:
         where, params = sel.where()
@@ -315,15 +317,40 @@ class Monitor:
             con.close()
 
     # --------------------------------------------------------------------------- helpers
+    def _windows_with_events(self, base_sel: Selector, cur_sel: Selector,
+                             by: list[str]) -> tuple[dict[SegmentKey, SegmentStats], dict[SegmentKey, SegmentStats]]:
+        """Both windows' statistics, or :class:`NothingToCompare` naming a window with no event.
+
+        Two store windows are read on one connection: one listing of the live segments (both
+        windows see the same snapshot even while the sidecar commits or compacts) and one
+        set-up of the view instead of two.
+        """
+        if base_sel.file or cur_sel.file:
+            return (self._window_with_events(base_sel, by, "baseline"),
+                    self._window_with_events(cur_sel, by, "current"))
+
+        def both(con: Any) -> tuple[dict[SegmentKey, SegmentStats], dict[SegmentKey, SegmentStats], int]:
+            base, cur = self._store_window(con, base_sel, by), self._store_window(con, cur_sel, by)
+            total = -1 if base and cur else int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
+            return base, cur, total
+
+        base_stats, cur_stats, total = self.engine.read(both)
+        for side, sel, stats in (("baseline", base_sel, base_stats), ("current", cur_sel, cur_stats)):
+            if not stats:
+                raise self._empty_window(side, sel, total)
+        return base_stats, cur_stats
+
+    def _empty_window(self, side: str, sel: Selector, total: int) -> NothingToCompare:
+        where = f"is empty: store {self.store.root} has no events" if total == 0 else \
+            f"selects none of the {total} events in store {self.store.root}"
+        return NothingToCompare(f"nothing to compare: the {side} window {sel.text!r} {where}")
+
     def _window_with_events(self, sel: Selector, by: list[str], side: str) -> dict[SegmentKey, SegmentStats]:
         """:meth:`window`, or :class:`NothingToCompare` naming the window when it has no event."""
         if not sel.file:
             stats = self.window(sel, by)
             if not stats:
-                total = int(self.engine.sql("SELECT count(*) AS n FROM events").n.iloc[0])
-                where = f"is empty: store {self.store.root} has no events" if total == 0 else \
-                    f"selects none of the {total} events in store {self.store.root}"
-                raise NothingToCompare(f"nothing to compare: the {side} window {sel.text!r} {where}")
+                raise self._empty_window(side, sel, int(self.engine.sql("SELECT count(*) AS n FROM events").n.iloc[0]))
             return stats
         frame, rejects = load_file(sel.file, self.config)
         if frame.empty:

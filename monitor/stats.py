@@ -14,8 +14,8 @@ optionally each time bucket) it computes
   ``reasoning_length`` metric; a store written before that column existed has none).
 
 These merge by addition, so hours, files, processes and machines combine without raw rows. The
-SQL is plain ``SUM(CASE WHEN ...)`` and ``GROUP BY`` over named columns, a subset DuckDB and
-Spark SQL both run; only the time-bucket expression differs per engine (:data:`BUCKET_SQL`).
+SQL is plain ``count_if(...)`` and ``GROUP BY`` over named columns, a subset DuckDB and
+Spark SQL (3.0 and later) both run; only the time-bucket expression differs per engine (:data:`BUCKET_SQL`).
 
 Example:
     >>> import duckdb, pandas as pd
@@ -111,15 +111,18 @@ REASONING_MEASURE = "reasoning_length"
 
 
 def counts_sql(relation: str, where: str, groups: list[str]) -> str:
-    """The counts per group: one ``SUM(CASE WHEN ...)`` per :data:`COUNT_PREDICATES` entry.
+    """The counts per group: one ``count_if(...)`` per :data:`COUNT_PREDICATES` entry.
+
+    ``count_if`` rather than ``SUM(CASE WHEN ... THEN 1 ELSE 0 END)``: the same count (a NULL
+    condition is not counted) at about three quarters of DuckDB's CPU time (benchmarks/ingest_check.py).
 
     ``groups`` are column names or ``expression AS alias`` items.
 
     >>> print(counts_sql("events", "TRUE", ["route"]).split(",")[1].strip())
-    SUM(CASE WHEN TRUE THEN 1 ELSE 0 END) AS n
+    count_if(TRUE) AS n
     """
     select = "".join(f"{g}, " for g in groups)
-    aggregates = ", ".join(f"SUM(CASE WHEN {pred} THEN 1 ELSE 0 END) AS {name}"
+    aggregates = ", ".join(f"count_if({pred}) AS {name}"
                            for name, pred in COUNT_PREDICATES.items())
     group = f" GROUP BY {', '.join(_expr(g) for g in groups)}" if groups else ""
     return f"SELECT {select}{aggregates} FROM {relation} WHERE {where}{group}"
