@@ -10,6 +10,7 @@ engines must skip exactly the same segments.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from monitor.errors import UserError
 from monitor.demo import NEW_VERSION, OLD_VERSION, generate_events, write_log
 from monitor.engines.spark.backfill import expand_inputs
 from monitor.stats import time_series, window_stats
-from monitor.store import EVENT_SCHEMA
+from monitor.store import EVENT_SCHEMA, exposure
 
 from helpers import event, run_cli, write_jsonl
 
@@ -158,6 +159,7 @@ def test_backfill_equals_local_ingest(mixed_logs: Path, tmp_path: Path, spark: A
     assert got.ingested > 40 and got.quarantined >= 4 and got.duplicates >= 5
     pd.testing.assert_frame_equal(_stored(local), _stored(monitor.open(distributed.store.root)))  # DuckDB reads it
     pd.testing.assert_frame_equal(_quarantine(local), _quarantine(distributed))
+    assert exposure(distributed.store.root) == []  # Spark's files are made 0600 like the local path's
     again = distributed.ingest([str(mixed_logs)])  # against the store: nothing new
     assert (again.ingested, again.quarantined, again.segments) == (0, 0, [])
     assert again.duplicates == got.ingested + got.duplicates + got.quarantined
@@ -258,3 +260,56 @@ def test_backfill_reads_uri_globs(mixed_logs: Path, tmp_path: Path, spark: Any) 
     pd.testing.assert_frame_equal(_quarantine(local), _quarantine(distributed))
     with pytest.raises(UserError, match=r"^no such file: file:"):
         distributed.ingest([mixed_logs.as_uri() + "/*.csv"])
+
+
+# ------------------------------------------------------------------------------------ crash safety
+def test_backfill_killed_mid_job_leaves_no_partial_segment(tmp_path: Path, spark: Any) -> None:
+    """``kill -9`` of the CLI while Spark writes the new segments: no partial segment is visible
+    to either engine, and running the backfill again completes it with no duplicates."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+    import pyarrow.parquet as pq
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for f in range(6):  # 6 x 600 events, each file repeating 100 of the previous one's ids
+        write_jsonl(logs / f"part-{f}.jsonl", [event(i) for i in range(f * 500, f * 500 + 600)])
+    total = 5 * 500 + 600
+    store = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "ingest", "--engine", "spark", "--store", str(store),
+                             str(logs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs = store / "tmp-spark"
+    deadline = time.monotonic() + 600
+    try:
+        while not any(runs.glob("run-*/out")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proc.poll() is None, "the backfill ended before it wrote: nothing was killed mid-job"
+        children = psutil.Process(proc.pid).children(recursive=True)  # the JVM
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        _, alive = psutil.wait_procs(children, timeout=60)  # the JVM exits when its Python driver is gone
+        for child in alive:
+            child.kill()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert any(runs.glob("run-*/out"))  # killed while the segments were being written
+    for segment in (store / "events").glob("*"):  # whatever is visible is a whole, private segment
+        assert segment.suffix == ".parquet" and pq.read_metadata(segment).num_rows > 0
+        assert segment.stat().st_mode & 0o077 == 0
+    seen = {}
+    for name, m in (("duckdb", monitor.open(store)), ("spark", monitor.open(store, spark=spark))):
+        counts = m.sql("SELECT count(*) AS n, count(DISTINCT request_id) AS d FROM events")
+        seen[name] = (int(counts.n.iloc[0]), int(counts.d.iloc[0]))
+        assert seen[name][0] == seen[name][1] < total
+    assert seen["duckdb"] == seen["spark"]
+    again = monitor.open(store, spark=spark).ingest([str(logs)])
+    assert again.ingested == total - seen["duckdb"][0] and again.quarantined == 0
+    for m in (monitor.open(store), monitor.open(store, spark=spark)):
+        counts = m.sql("SELECT count(*) AS n, count(DISTINCT request_id) AS d FROM events")
+        assert int(counts.n.iloc[0]) == int(counts.d.iloc[0]) == total

@@ -47,6 +47,7 @@ from monitor.config import Config
 from monitor.errors import UserError
 from monitor.ingest import BatchLoader, IngestReport, iter_lines, reason_class
 from monitor.store import EVENT_COLUMNS, EVENT_SCHEMA, Store
+from sinks.private import private_dir
 
 RUN_DIR = "tmp-spark"
 SEGMENT_ROWS = 2_000_000
@@ -187,7 +188,8 @@ def backfill(paths: Iterable[str], store: Store, config: Config, session: Any, *
     files = expand_inputs(paths, lambda pattern: glob_files(session, pattern))
     sources = {f: (i, f) for i, f in enumerate(files)}
     run = store.root / RUN_DIR / f"run-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
-    run.mkdir(parents=True)
+    private_dir(run.parent)
+    private_dir(run)
     try:
         previous = session.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
         session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "1")  # one file per Arrow batch
@@ -239,6 +241,7 @@ def _commit_segments(store: Store, out: Path) -> list[str]:
     for part in sorted(out.glob("*.parquet")):
         if pq.read_metadata(part).num_rows == 0:
             continue
+        os.chmod(part, 0o600)  # Spark writes with the umask; a segment holds prompts (store.py: 0600)
         with open(part, "rb") as fh:
             os.fsync(fh.fileno())
         name = f"s-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
