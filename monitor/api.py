@@ -321,8 +321,8 @@ class Monitor:
             stats = self.window(sel, by)
             if not stats:
                 total = int(self.engine.sql("SELECT count(*) AS n FROM events").n.iloc[0])
-                where = f"is empty: store {self.store.root} has no events" if total == 0 else \
-                    f"selects none of the {total} events in store {self.store.root}"
+                where = f"is empty: store {self.store.name} has no events" if total == 0 else \
+                    f"selects none of the {total} events in store {self.store.name}"
                 raise NothingToCompare(f"nothing to compare: the {side} window {sel.text!r} {where}")
             return stats
         frame, rejects = load_file(sel.file, self.config)
