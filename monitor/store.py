@@ -339,6 +339,8 @@ class Store:
         (compaction) keeps memory flat. The file is written in ``tmp/``, fsync-ed, then
         renamed into ``events/``: readers see all of it or none.
         """
+        if self.location is not None:
+            raise self.read_only("write segments")
         metadata = {REPLACES_KEY: json.dumps(sorted(replaces)).encode()} if replaces else None
         schema = EVENT_SCHEMA.with_metadata(metadata) if metadata else EVENT_SCHEMA
         name = f"{prefix}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
@@ -378,6 +380,8 @@ class Store:
         """Append quarantined lines (``source``, ``line``, ``reason``, ``raw`` bytes) as one file."""
         if not rows:
             return None
+        if self.location is not None:
+            raise self.read_only("write its quarantine")
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         name = f"q-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.jsonl"
         tmp = self.tmp_dir / name
