@@ -1,5 +1,8 @@
 """The store: a directory of immutable Parquet segments, read through DuckDB.
 
+A store may also be a URI (``s3a://``, ``gs://``, ``abfss://``, ``hdfs://``, ``file://``): the
+engines read its segments there and nothing writes them (:func:`open_store`, docs/SCALE.md).
+
 Layout::
 
     <store>/events/*.parquet        event segments (events + derived signals + provenance)
@@ -477,7 +480,9 @@ class Store:
             try:
                 con = self.connect()
                 return work(con)
-            except duckdb.IOException:
+            except duckdb.IOException as exc:
+                if attempt == 5 and self.location is not None:  # the network or the credentials
+                    raise UserError(f"cannot read store {self.location}: {str(exc).splitlines()[0]}") from None
                 if attempt == 5:
                     raise
                 time.sleep(0.05 * (attempt + 1))
