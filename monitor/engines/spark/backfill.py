@@ -180,9 +180,8 @@ def backfill(paths: Iterable[str], store: Store, config: Config, session: Any, *
     from pyspark.sql.pandas.types import from_arrow_schema
     from pyspark.sql.window import Window
 
-    from monitor.engines.spark.reader import SparkEngine
-
     from monitor.engines.spark.hadoop import glob_files
+    from monitor.engines.spark.reader import SparkEngine
 
     store.require_writable()
     files = expand_inputs(paths, lambda pattern: glob_files(session, pattern))
