@@ -98,6 +98,7 @@ def test_nightly_findings_identical(store_dir: Path, spark: Any) -> None:
 @given(st.lists(st.tuples(st.sampled_from(["a", "b", None]), st.integers(0, 40), st.booleans(),
                           st.sampled_from([None, True, False]), st.integers(0, 47)), min_size=1, max_size=60))
 @example(rows=[("a", 0, False, None, 0), (None, 0, False, None, 0), (None, 7, True, True, 3)])
+@example(rows=[(None, 0, False, False, 15), (None, 2, True, True, 30)])  # every key NULL: DuckDB's object None
 def test_statistics_query_same_on_both_engines(spark: Any, rows: list[tuple[Any, ...]]) -> None:
     """The one query, on any rows (NULL keys, all-refusal buckets, missing labels): equal results."""
     import duckdb

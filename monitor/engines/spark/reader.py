@@ -70,6 +70,8 @@ class SparkResult:
         for f in self.frame.schema.fields:
             if f.dataType.typeName() in ("timestamp", "timestamp_ntz") and f.name in out.columns:
                 out[f.name] = pd.to_datetime(out[f.name]).dt.tz_localize("UTC")
+            elif f.dataType.typeName() == "string" and f.name in out.columns and out[f.name].isna().all():
+                out[f.name] = pd.Series([None] * len(out), index=out.index, dtype=object)  # DuckDB's all-NULL text
         return out
 
     def fetchnumpy(self) -> dict[str, np.ndarray]:
