@@ -341,8 +341,8 @@ class Monitor:
         return base_stats, cur_stats
 
     def _empty_window(self, side: str, sel: Selector, total: int) -> NothingToCompare:
-        where = f"is empty: store {self.store.root} has no events" if total == 0 else \
-            f"selects none of the {total} events in store {self.store.root}"
+        where = f"is empty: store {self.store.name} has no events" if total == 0 else \
+            f"selects none of the {total} events in store {self.store.name}"
         return NothingToCompare(f"nothing to compare: the {side} window {sel.text!r} {where}")
 
     def _window_with_events(self, sel: Selector, by: list[str], side: str) -> dict[SegmentKey, SegmentStats]:

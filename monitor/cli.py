@@ -171,7 +171,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     m = _open(args)
     report = m.ingest(args.files, input_format=args.input_format, redact=args.redact)
     print(report.summary())
-    print(f"store: {m.store.root}")
+    print(f"store: {m.store.name}")
     return EXIT_OK
 
 

@@ -156,7 +156,7 @@ def nightly_job(m: Any, *, day: dt.date | str | None = None, by: Iterable[str] |
     n_base, n_cur = _count(m, baseline), _count(m, current)
     _say(out, f"baseline: {baseline} ({n_base} events); current: {current} ({n_cur} events)")
     if n_cur == 0 and n_base > 0:
-        raise UserError(f"no events on {day.isoformat()} in {m.store.root} although the baseline has {n_base}: "
+        raise UserError(f"no events on {day.isoformat()} in {m.store.name} although the baseline has {n_base}: "
                         "is ingestion running?")
     progress.update("comparing", 0, 1)
     comparison = m.compare(baseline, current, by=keys)

@@ -1,5 +1,8 @@
 """The store: a directory of immutable Parquet segments, read through DuckDB.
 
+A store may also be a URI (``s3a://``, ``gs://``, ``abfss://``, ``hdfs://``, ``file://``): the
+engines read its segments there and nothing writes them (:func:`open_store`, docs/SCALE.md).
+
 Layout::
 
     <store>/events/*.parquet        event segments (events + derived signals + provenance)
@@ -156,11 +159,54 @@ def exposure_message(root: str | os.PathLike[str], loose: list[str]) -> str:
             f"run chmod -R go-rwx {root}")
 
 
+OBJECT_STORE_SCHEMES = ("s3a", "s3", "gs", "abfss", "hdfs", "file")
+"""URI schemes a store may be given with (see :func:`store_location` and docs/SCALE.md)."""
+
+
+def store_location(root: str | os.PathLike[str]) -> str | None:
+    """The URI of a store given as a URI (trailing ``/`` dropped), None for a local path.
+
+    >>> store_location("s3a://bucket/llm-monitor/"), store_location("data/store")
+    ('s3a://bucket/llm-monitor', None)
+    >>> store_location("ftp://host/store")
+    Traceback (most recent call last):
+    ...
+    monitor.errors.UserError: store ftp://host/store: unsupported URI scheme ftp://; use a local path or s3a://, s3://, gs://, abfss://, hdfs://, file://
+    """
+    text = os.fspath(root)
+    if "://" not in text:
+        return None
+    scheme = text.split("://", 1)[0].lower()
+    if scheme not in OBJECT_STORE_SCHEMES:
+        known = ", ".join(f"{s}://" for s in OBJECT_STORE_SCHEMES)
+        raise UserError(f"store {text}: unsupported URI scheme {scheme}://; use a local path or {known}")
+    return text.rstrip("/")
+
+
+def state_dir(location: str) -> Path:
+    """The local directory that holds the alert log, outbox and locks of the store at URI ``location``
+    (``$LLM_MONITOR_STATE``, else ``$XDG_STATE_HOME/llm-monitor``, else ``~/.local/state/llm-monitor``,
+    then one folder per URI).
+
+    >>> os.environ["LLM_MONITOR_STATE"] = "/var/lib/llm-monitor"
+    >>> str(state_dir("s3a://bucket/llm monitor"))
+    '/var/lib/llm-monitor/s3a-bucket-llm-monitor'
+    >>> del os.environ["LLM_MONITOR_STATE"]
+    """
+    base = os.environ.get("LLM_MONITOR_STATE") or os.path.join(
+        os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "llm-monitor")
+    slug = "-".join(part for part in "".join(c if c.isalnum() or c in "._" else "-" for c in location).split("-")
+                    if part)
+    return Path(base) / slug
+
+
 def open_store(root: str | os.PathLike[str]) -> "Store":
     """A :class:`Store` at ``root`` (created if missing, ``0700``), or a :class:`UserError` that says why not.
 
     An existing store that the group or others may access gives a :class:`StoreExposureWarning`
-    (Python's ``warnings``; the command line prints it as one line).
+    (Python's ``warnings``; the command line prints it as one line). A URI (``s3a://``, ``gs://``,
+    ``abfss://``, ``hdfs://``, ``s3://``, ``file://``) opens a store that the engines read there
+    and this process does not write (:attr:`Store.location`).
 
     >>> import tempfile, os
     >>> f = tempfile.mktemp(); _ = open(f, "w").write("x")
@@ -168,15 +214,17 @@ def open_store(root: str | os.PathLike[str]) -> "Store":
     Traceback (most recent call last):
     ...
     monitor.errors.UserError: store ... is a file, not a directory
-    >>> open_store("s3a://bucket/llm-monitor")
-    Traceback (most recent call last):
-    ...
-    monitor.errors.UserError: store s3a://bucket/llm-monitor is a s3a:// URI: a store must be a local or mounted directory for now (mount the bucket, e.g. with a FUSE driver; see docs/SCALE.md)
+    >>> os.environ["LLM_MONITOR_STATE"] = tempfile.mkdtemp()
+    >>> open_store("s3a://bucket/llm-monitor").location
+    's3a://bucket/llm-monitor'
+    >>> del os.environ["LLM_MONITOR_STATE"]
     """
-    scheme = str(root).split("://", 1)[0] if "://" in str(root) else ""
-    if scheme:
-        raise UserError(f"store {root} is a {scheme}:// URI: a store must be a local or mounted directory "
-                        "for now (mount the bucket, e.g. with a FUSE driver; see docs/SCALE.md)")
+    location = store_location(root)
+    if location is not None:
+        try:
+            return Store(state_dir(location), location=location)
+        except OSError as exc:
+            raise UserError(f"cannot create the local state of store {location}: {exc.strerror or exc}") from None
     path = Path(root)
     if path.exists() and not path.is_dir():
         raise UserError(f"store {root} is a file, not a directory")
@@ -190,6 +238,35 @@ def open_store(root: str | os.PathLike[str]) -> "Store":
         if loose:
             warnings.warn(exposure_message(root, loose), StoreExposureWarning, stacklevel=2)
     return store
+
+
+def live_files(files: Iterable[str], replaces: Callable[[str], Iterable[str]]) -> list[str]:
+    """The one listing rule of live segments: of the files in ``events/`` (paths or URIs), the
+    ``.parquet`` ones, sorted, less those a compacted ``c-`` segment replaces (``replaces(file)``
+    reads a ``c-`` file's list of replaced names; a file gone meanwhile replaces nothing).
+
+    Every lister uses it: the local store, DuckDB over a URI, Hadoop's file system for Spark.
+
+    >>> meta = {"e/c-2.parquet": ["s-1.parquet"]}
+    >>> live_files(["e/s-1.parquet", "e/c-2.parquet", "e/s-3.parquet", "e/x.tmp"], meta.__getitem__)
+    ['e/c-2.parquet', 'e/s-3.parquet']
+    """
+    parquet = sorted((f for f in files if f.endswith(".parquet")), key=lambda f: f.rsplit("/", 1)[-1])
+    replaced: set[str] = set()
+    for f in parquet:
+        if f.rsplit("/", 1)[-1].startswith("c-"):
+            with contextlib.suppress(FileNotFoundError):
+                replaced.update(replaces(f))
+    return [f for f in parquet if f.rsplit("/", 1)[-1] not in replaced]
+
+
+def replaced_names(metadata: dict[bytes, bytes] | None) -> list[str]:
+    """The segment names a segment's Parquet key-value ``metadata`` says it replaces.
+
+    >>> replaced_names({REPLACES_KEY: b'["s-1.parquet"]'}), replaced_names(None)
+    (['s-1.parquet'], [])
+    """
+    return list(json.loads((metadata or {}).get(REPLACES_KEY, b"[]")))
 
 
 def quarantine_key(row: dict[str, Any]) -> str:
@@ -209,8 +286,11 @@ def _fsync_dir(path: Path) -> None:
 class Store:
     """One store directory. Cheap to create; every read lists the live segments anew."""
 
-    def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, create: bool = True, location: str | None = None) -> None:
         self.root = Path(root)
+        self.location = location
+        """The store's URI when its segments live there (object storage, HDFS); None for a local store.
+        ``root`` is then the local state directory (alert log, outbox), see :func:`state_dir`."""
         self.events_dir = self.root / "events"
         self.quarantine_dir = self.root / "quarantine"
         self.tmp_dir = self.root / "tmp"
@@ -218,28 +298,36 @@ class Store:
         self.outbox_path = self.root / "outbox.sqlite"
         if create:
             private_dir(self.root)
-            for d in (self.events_dir, self.quarantine_dir, self.tmp_dir):
+            for d in (self.events_dir, self.quarantine_dir, self.tmp_dir) if location is None else ():
                 private_dir(d)
+
+    @property
+    def name(self) -> str:
+        """How messages name the store: its URI, else its directory."""
+        return self.location or str(self.root)
+
+    def read_only(self, action: str) -> UserError:
+        """The error for a write (or a local listing) on a store at a URI."""
+        return UserError(f"store {self.location} is a URI: llm-monitor reads it (check, nightly --no-compact) "
+                         f"but cannot {action} there; see docs/SCALE.md")
 
     def require_writable(self) -> None:
         """Raise :class:`UserError` unless this process may write segments here (readers need not)."""
+        if self.location is not None:
+            raise self.read_only("write segments")
         for d in (self.events_dir, self.quarantine_dir, self.tmp_dir):
             if not os.access(d, os.W_OK | os.X_OK):
                 raise UserError(f"cannot write to store {self.root}: {d.name}/ is not writable")
 
     # ---- segments -----------------------------------------------------------------
     def live_segments(self) -> list[Path]:
-        """Event segments a reader should read now (replaced segments left out)."""
+        """Event segments a reader should read now (replaced segments left out; :func:`live_files`)."""
+        if self.location is not None:
+            raise self.read_only("list its segments on this machine")
         if not self.events_dir.is_dir():
             return []
-        files = sorted(p for p in self.events_dir.iterdir() if p.suffix == ".parquet")
-        replaced: set[str] = set()
-        for p in files:
-            if p.name.startswith("c-"):
-                with contextlib.suppress(FileNotFoundError):
-                    meta = pq.read_schema(p).metadata or {}
-                    replaced.update(json.loads(meta.get(REPLACES_KEY, b"[]")))
-        return [p for p in files if p.name not in replaced]
+        files = [str(p) for p in self.events_dir.iterdir()]
+        return [Path(f) for f in live_files(files, lambda f: replaced_names(pq.read_schema(f).metadata))]
 
     def write_segment(self, table: pa.Table, *, prefix: str = "s", replaces: list[str] | None = None) -> Path:
         """Write ``table`` as one immutable segment, atomically; returns its path."""
@@ -254,6 +342,8 @@ class Store:
         (compaction) keeps memory flat. The file is written in ``tmp/``, fsync-ed, then
         renamed into ``events/``: readers see all of it or none.
         """
+        if self.location is not None:
+            raise self.read_only("write segments")
         metadata = {REPLACES_KEY: json.dumps(sorted(replaces)).encode()} if replaces else None
         schema = EVENT_SCHEMA.with_metadata(metadata) if metadata else EVENT_SCHEMA
         name = f"{prefix}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
@@ -293,6 +383,8 @@ class Store:
         """Append quarantined lines (``source``, ``line``, ``reason``, ``raw`` bytes) as one file."""
         if not rows:
             return None
+        if self.location is not None:
+            raise self.read_only("write its quarantine")
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         name = f"q-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.jsonl"
         tmp = self.tmp_dir / name
@@ -350,14 +442,23 @@ class Store:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection with a view ``events`` over the live segments."""
         con = duckdb.connect(":memory:")
-        files = [str(p) for p in self.live_segments()]
+        if self.location is None:
+            files = [str(p) for p in self.live_segments()]
+        else:
+            from monitor.engines.duckdb_uri import live_segment_uris
+
+            try:
+                files = live_segment_uris(con, self.location)
+            except BaseException:
+                con.close()
+                raise
         if files:
             listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             try:
                 con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet([{listing}], union_by_name = true)")
             except duckdb.InvalidInputException as exc:  # a damaged segment: the user's to repair
                 con.close()
-                raise UserError(f"unreadable segment in store {self.root}: {str(exc).splitlines()[0]}") from None
+                raise UserError(f"unreadable segment in store {self.name}: {str(exc).splitlines()[0]}") from None
         else:
             con.register("empty_events", EVENT_SCHEMA.empty_table())
             con.execute("CREATE VIEW events AS SELECT * FROM empty_events")
@@ -379,7 +480,9 @@ class Store:
             try:
                 con = self.connect()
                 return work(con)
-            except duckdb.IOException:
+            except duckdb.IOException as exc:
+                if attempt == 5 and self.location is not None:  # the network or the credentials
+                    raise UserError(f"cannot read store {self.location}: {str(exc).splitlines()[0]}") from None
                 if attempt == 5:
                     raise
                 time.sleep(0.05 * (attempt + 1))
@@ -396,6 +499,8 @@ class Store:
         Readers never take it; it only orders writers so that two concurrent ingests of
         the same file cannot both add the same event.
         """
+        if self.location is not None:
+            raise self.read_only("write segments")
         private_dir(self.root)
         with open(private_file(self.root / ".writer.lock", append=True), "a") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)

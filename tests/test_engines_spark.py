@@ -10,6 +10,7 @@ engines must skip exactly the same segments.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from monitor.errors import UserError
 from monitor.demo import NEW_VERSION, OLD_VERSION, generate_events, write_log
 from monitor.engines.spark.backfill import expand_inputs
 from monitor.stats import time_series, window_stats
-from monitor.store import EVENT_SCHEMA
+from monitor.store import EVENT_SCHEMA, exposure
 
 from helpers import event, run_cli, write_jsonl
 
@@ -97,6 +98,7 @@ def test_nightly_findings_identical(store_dir: Path, spark: Any) -> None:
 @given(st.lists(st.tuples(st.sampled_from(["a", "b", None]), st.integers(0, 40), st.booleans(),
                           st.sampled_from([None, True, False]), st.integers(0, 47)), min_size=1, max_size=60))
 @example(rows=[("a", 0, False, None, 0), (None, 0, False, None, 0), (None, 7, True, True, 3)])
+@example(rows=[(None, 0, False, False, 15), (None, 2, True, True, 30)])  # every key NULL: DuckDB's object None
 def test_statistics_query_same_on_both_engines(spark: Any, rows: list[tuple[Any, ...]]) -> None:
     """The one query, on any rows (NULL keys, all-refusal buckets, missing labels): equal results."""
     import duckdb
@@ -158,6 +160,7 @@ def test_backfill_equals_local_ingest(mixed_logs: Path, tmp_path: Path, spark: A
     assert got.ingested > 40 and got.quarantined >= 4 and got.duplicates >= 5
     pd.testing.assert_frame_equal(_stored(local), _stored(monitor.open(distributed.store.root)))  # DuckDB reads it
     pd.testing.assert_frame_equal(_quarantine(local), _quarantine(distributed))
+    assert exposure(distributed.store.root) == []  # Spark's files are made 0600 like the local path's
     again = distributed.ingest([str(mixed_logs)])  # against the store: nothing new
     assert (again.ingested, again.quarantined, again.segments) == (0, 0, [])
     assert again.duplicates == got.ingested + got.duplicates + got.quarantined
@@ -189,3 +192,125 @@ def test_cli_engine_flag(store_dir: Path, tmp_path: Path) -> None:
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown engine 'presto'" in bad.stderr
     flag = run_cli(*args, "--engine", "presto")
     assert flag.returncode == 2 and "invalid choice" in flag.stderr
+
+
+# ------------------------------------------------------------------------------------ store URIs
+def test_uri_store_same_findings_on_both_engines(store_dir: Path, spark: Any, monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    """A store given as a file:// URI goes through the URI path of each engine (Hadoop's file
+    system for Spark, DuckDB's glob for DuckDB): the same live segments, the same findings."""
+    from monitor.engines.duckdb_uri import live_segment_uris as duckdb_listing
+    from monitor.engines.spark.hadoop import live_segment_uris as hadoop_listing
+
+    monkeypatch.setenv("LLM_MONITOR_STATE", str(tmp_path / "state"))
+    uri = store_dir.as_uri()
+    local = monitor.open(store_dir)
+    names = [p.name for p in local.store.live_segments()]
+    assert len(names) == 2 and len(list(local.store.events_dir.glob("*.parquet"))) == 4  # 2 replaced ones left out
+    import duckdb
+
+    assert [u.rsplit("/", 1)[-1] for u in hadoop_listing(spark, uri)] == names
+    assert [u.rsplit("/", 1)[-1] for u in duckdb_listing(duckdb.connect(), uri)] == names
+    base, cur = f"model_version={OLD_VERSION}", f"model_version={NEW_VERSION}"
+    expected = local.compare(base, cur).to_dict()
+    on_spark, on_duckdb = monitor.open(uri + "/", spark=spark), monitor.open(uri, engine="duckdb")
+    assert on_spark.store.location == on_duckdb.store.location == uri
+    assert not (on_spark.store.root / "events").exists()  # only the local state (alert log, outbox) is local
+    assert on_spark.compare(base, cur).to_dict() == expected
+    assert on_duckdb.compare(base, cur).to_dict() == expected
+    with pytest.raises(UserError, match=r"is a URI: llm-monitor reads it .* cannot write segments there"):
+        on_spark.ingest([str(FIXTURES / "openai_chat.jsonl")])
+    with pytest.raises(UserError, match=r"cannot write segments there"):
+        on_duckdb.nightly(pd.Timestamp("2026-01-02").date())  # compaction writes: --no-compact reads only
+
+
+def test_object_store_without_connector_is_one_line(spark: Any, monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    """s3a:// with no hadoop-aws jar on the classpath (none here: Maven Central is out of reach):
+    a UserError naming the missing connector, for a store and for backfill input alike."""
+    monkeypatch.setenv("LLM_MONITOR_STATE", str(tmp_path / "state"))
+    m = monitor.open("s3a://llm-monitor-test/store", spark=spark)
+    with pytest.raises(UserError, match=r"^cannot reach s3a://llm-monitor-test/store/events through Hadoop: .*S3AFileSystem"):
+        m.window("since=2026-01-01", ["model"])
+    with pytest.raises(UserError, match=r"^cannot reach s3a://llm-monitor-test/logs/\*\.jsonl through Hadoop"):
+        monitor.open(tmp_path / "store", spark=spark).ingest(["s3a://llm-monitor-test/logs/*.jsonl"])
+
+
+def test_duckdb_engine_on_unreachable_uris_is_exit_2(tmp_path: Path) -> None:
+    """The real CLI: hdfs:// (no DuckDB reader) and s3a:// (httpfs not installable offline, or no
+    such bucket online) each stop with exit 2 and one line; an unknown scheme too."""
+    env = {"LLM_MONITOR_STATE": str(tmp_path / "state")}
+    for store, expected in (("hdfs://namenode:8020/store", "DuckDB has no HDFS reader; use --engine spark"),
+                            ("s3a://llm-monitor-test/store", "s3a://llm-monitor-test/store"),
+                            ("ftp://host/store", "unsupported URI scheme ftp://")):
+        r = run_cli("check", "--store", store, "--baseline", "model_version=a", "--current", "model_version=b",
+                    "--no-sinks", env=env)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and expected in r.stderr, (store, r.stderr)
+        assert "Traceback" not in r.stderr
+
+
+def test_backfill_reads_uri_globs(mixed_logs: Path, tmp_path: Path, spark: Any) -> None:
+    """Backfill input given as a file:// glob goes through Hadoop's globbing: the same store as local paths."""
+    files = expand_inputs([str(mixed_logs)])
+    local = monitor.open(tmp_path / "local")
+    local.ingest(files)
+    distributed = monitor.open(tmp_path / "spark", spark=spark)
+    got = distributed.ingest([mixed_logs.as_uri() + "/2026-11-0[12]/*.jsonl"])
+    assert got.files == len(files) and got.ingested > 40
+    pd.testing.assert_frame_equal(_stored(local), _stored(monitor.open(distributed.store.root)))
+    pd.testing.assert_frame_equal(_quarantine(local), _quarantine(distributed))
+    with pytest.raises(UserError, match=r"^no such file: file:"):
+        distributed.ingest([mixed_logs.as_uri() + "/*.csv"])
+
+
+# ------------------------------------------------------------------------------------ crash safety
+def test_backfill_killed_mid_job_leaves_no_partial_segment(tmp_path: Path, spark: Any) -> None:
+    """``kill -9`` of the CLI while Spark writes the new segments: no partial segment is visible
+    to either engine, and running the backfill again completes it with no duplicates."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+    import pyarrow.parquet as pq
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for f in range(6):  # 6 x 600 events, each file repeating 100 of the previous one's ids
+        write_jsonl(logs / f"part-{f}.jsonl", [event(i) for i in range(f * 500, f * 500 + 600)])
+    total = 5 * 500 + 600
+    store = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "ingest", "--engine", "spark", "--store", str(store),
+                             str(logs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs = store / "tmp-spark"
+    deadline = time.monotonic() + 600
+    try:
+        while not any(runs.glob("run-*/out")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proc.poll() is None, "the backfill ended before it wrote: nothing was killed mid-job"
+        children = psutil.Process(proc.pid).children(recursive=True)  # the JVM
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        _, alive = psutil.wait_procs(children, timeout=60)  # the JVM exits when its Python driver is gone
+        for child in alive:
+            child.kill()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert any(runs.glob("run-*/out"))  # killed while the segments were being written
+    for segment in (store / "events").glob("*"):  # whatever is visible is a whole, private segment
+        assert segment.suffix == ".parquet" and pq.read_metadata(segment).num_rows > 0
+        assert segment.stat().st_mode & 0o077 == 0
+    seen = {}
+    for name, m in (("duckdb", monitor.open(store)), ("spark", monitor.open(store, spark=spark))):
+        counts = m.sql("SELECT count(*) AS n, count(DISTINCT request_id) AS d FROM events")
+        seen[name] = (int(counts.n.iloc[0]), int(counts.d.iloc[0]))
+        assert seen[name][0] == seen[name][1] < total
+    assert seen["duckdb"] == seen["spark"]
+    again = monitor.open(store, spark=spark).ingest([str(logs)])
+    assert again.ingested == total - seen["duckdb"][0] and again.quarantined == 0
+    for m in (monitor.open(store), monitor.open(store, spark=spark)):
+        counts = m.sql("SELECT count(*) AS n, count(DISTINCT request_id) AS d FROM events")
+        assert int(counts.n.iloc[0]) == int(counts.d.iloc[0]) == total

@@ -2,7 +2,11 @@
 
 An engine runs the one statistics query (:mod:`monitor.stats`) and the other small SQL reads
 over the store's live segments. Both engines see the same file list, computed by
-:meth:`monitor.store.Store.live_segments`, so they read exactly the same rows. An engine has
+:meth:`monitor.store.Store.live_segments`, so they read exactly the same rows. A store at a URI
+(:attr:`monitor.store.Store.location`: ``s3a://``, ``gs://``, ``abfss://``, ``hdfs://``,
+``file://``) is listed by the engine itself with the same rule (:func:`monitor.store.live_files`):
+DuckDB through its extensions (:mod:`.duckdb_uri`), Spark through Hadoop's file system
+(:mod:`.spark.hadoop`). An engine has
 
 - ``name``: ``duckdb`` or ``spark``;
 - ``dialect``: which time-bucket expression of :data:`monitor.stats.BUCKET_SQL` it runs;

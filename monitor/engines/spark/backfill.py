@@ -2,7 +2,8 @@
 
 The steps:
 
-1. **Read.** The files (paths, globs or directories, expanded on the driver, sorted) are read by
+1. **Read.** The files (paths, globs or directories, local or at a URI such as ``s3a://``;
+   expanded on the driver, URIs through Hadoop's file system; sorted) are read by
    Spark as whole files (the ``binaryFile`` source), one file per task.
 2. **Load, on the executors.** ``mapInArrow`` runs the local path's own code on each file: the
    file's bytes are spooled to the executor's local disk and read with
@@ -36,7 +37,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
@@ -46,6 +47,7 @@ from monitor.config import Config
 from monitor.errors import UserError
 from monitor.ingest import BatchLoader, IngestReport, iter_lines, reason_class
 from monitor.store import EVENT_COLUMNS, EVENT_SCHEMA, Store
+from sinks.private import private_dir
 
 RUN_DIR = "tmp-spark"
 SEGMENT_ROWS = 2_000_000
@@ -66,8 +68,12 @@ STAGED_SCHEMA = pa.schema(list(EVENT_SCHEMA) + EXTRA_FIELDS)
 """One staged row: an event (store columns), a rejected line, or a file's summary."""
 
 
-def expand_inputs(paths: Iterable[str]) -> list[str]:
+def expand_inputs(paths: Iterable[str], glob_uri: Callable[[str], list[str]] | None = None) -> list[str]:
     """Local paths, globs and directories (recursively) -> the sorted, distinct files they name.
+
+    A URI (``s3a://``, ``file://``, ...) is expanded by ``glob_uri`` (Hadoop's file system:
+    :func:`monitor.engines.spark.hadoop.glob_files`); a ``file:`` URI's files are named by their
+    local path, as the local ingest names them.
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp(); os.makedirs(os.path.join(d, "a"))
@@ -82,6 +88,11 @@ def expand_inputs(paths: Iterable[str]) -> list[str]:
     """
     files: list[str] = []
     for path in paths:
+        if "://" in path:
+            if glob_uri is None:
+                raise UserError(f"cannot read {path}: logs at a URI are read with --engine spark")
+            files.extend(_local_path(uri) for uri in glob_uri(path))
+            continue
         matches = sorted(glob.glob(path, recursive=True)) if glob.has_magic(path) else [path]
         if not matches or not all(os.path.exists(m) for m in matches):
             shown = path if len(path) < 8 else "..." + path[-4:]
@@ -93,7 +104,7 @@ def expand_inputs(paths: Iterable[str]) -> list[str]:
                 files.append(match)
             else:
                 raise UserError(f"cannot read file: {match}")
-    resolved = sorted({str(Path(f).resolve()) for f in files})
+    resolved = sorted({f if "://" in f else str(Path(f).resolve()) for f in files})
     if not resolved:
         raise UserError(f"no log file in {', '.join(paths)}")
     return resolved
@@ -169,18 +180,20 @@ def backfill(paths: Iterable[str], store: Store, config: Config, session: Any, *
     from pyspark.sql.pandas.types import from_arrow_schema
     from pyspark.sql.window import Window
 
-    from monitor.engines.spark.reader import SparkEngine, segment_uris
+    from monitor.engines.spark.hadoop import glob_files
+    from monitor.engines.spark.reader import SparkEngine
 
-    files = expand_inputs(paths)
     store.require_writable()
+    files = expand_inputs(paths, lambda pattern: glob_files(session, pattern))
     sources = {f: (i, f) for i, f in enumerate(files)}
     run = store.root / RUN_DIR / f"run-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
-    run.mkdir(parents=True)
+    private_dir(run.parent)
+    private_dir(run)
     try:
         previous = session.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
         session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "1")  # one file per Arrow batch
         try:
-            raw = session.read.format("binaryFile").load(segment_uris([Path(f) for f in files]))
+            raw = session.read.format("binaryFile").load([f if "://" in f else Path(f).as_uri() for f in files])
             staged = raw.select("path", "content").mapInArrow(  # no shuffle: a file's bytes stay in its task
                 lambda it: _load_partition(it, sources, config, input_format, redact),
                 from_arrow_schema(STAGED_SCHEMA))
@@ -227,6 +240,7 @@ def _commit_segments(store: Store, out: Path) -> list[str]:
     for part in sorted(out.glob("*.parquet")):
         if pq.read_metadata(part).num_rows == 0:
             continue
+        os.chmod(part, 0o600)  # Spark writes with the umask; a segment holds prompts (store.py: 0600)
         with open(part, "rb") as fh:
             os.fsync(fh.fileno())
         name = f"s-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"

@@ -1,8 +1,8 @@
 """Spark SQL over the store: the ``spark`` engine's ``read`` and ``sql``.
 
 The live segments are listed once per read by the store's own code
-(:meth:`monitor.store.Store.live_segments`, which skips the segments a compacted one replaces)
-and handed to Spark as the file list, read with the store's schema
+(:meth:`monitor.store.Store.live_segments`, which skips the segments a compacted one replaces;
+for a store at a URI, the same rule over Hadoop's listing, :mod:`.hadoop`) and handed to Spark as the file list, read with the store's schema
 (:data:`monitor.store.EVENT_SCHEMA`), so Spark and DuckDB see exactly the same rows. The view is
 called ``events``, as in DuckDB, so the one statistics query (:mod:`monitor.stats`) runs
 unchanged; only its time-bucket expression is Spark's (``dialect = "spark"``). Only the small
@@ -70,6 +70,8 @@ class SparkResult:
         for f in self.frame.schema.fields:
             if f.dataType.typeName() in ("timestamp", "timestamp_ntz") and f.name in out.columns:
                 out[f.name] = pd.to_datetime(out[f.name]).dt.tz_localize("UTC")
+            elif f.dataType.typeName() == "string" and f.name in out.columns and out[f.name].isna().all():
+                out[f.name] = pd.Series([None] * len(out), index=out.index, dtype=object)  # DuckDB's all-NULL text
         return out
 
     def fetchnumpy(self) -> dict[str, np.ndarray]:
@@ -118,7 +120,12 @@ class SparkEngine:
 
     def events_frame(self) -> Any:
         """A Spark DataFrame over the live segments (none: an empty frame with the store's schema)."""
-        files = segment_uris(self.store.live_segments())
+        if self.store.location is None:
+            files = segment_uris(self.store.live_segments())
+        else:
+            from monitor.engines.spark.hadoop import live_segment_uris
+
+            files = live_segment_uris(self.session, self.store.location)
         if not files:
             return self.session.createDataFrame([], self.schema)
         return self.session.read.schema(self.schema).parquet(*files)
