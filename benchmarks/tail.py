@@ -23,6 +23,8 @@ Usage::
     python benchmarks/tail.py --only metrics
     python benchmarks/tail.py --only footprint --footprint-seconds 60
     python benchmarks/tail.py --only disk
+    git worktree add --detach /tmp/before main
+    python benchmarks/tail.py --only footprint --before /tmp/before   # before/after in one run
 """
 
 from __future__ import annotations
@@ -226,7 +228,7 @@ def bench_statistical_delay(runs: int) -> None:
 
 
 # ----------------------------------------------------------------------------- throughput
-def bench_throughput(work: Path, n: int) -> None:
+def bench_throughput(work: Path, n: int, before: str | None = None, runs: int = 1) -> None:
     path = work / "thr.jsonl"
     rng = random.Random(3)
     with open(path, "wb") as fh:
@@ -237,22 +239,26 @@ def bench_throughput(work: Path, n: int) -> None:
     empty.write_bytes(b"")
     taskset = ["taskset", "-c", "0"] if shutil.which("taskset") else []
 
-    def once(target: Path, store: Path) -> float:
+    def once(target: Path, store: Path, env: dict[str, str]) -> float:
         t0 = time.perf_counter()
         res = subprocess.run([*taskset, sys.executable, "-m", "monitor.cli", "tail", str(target), "--store", str(store),
-                              "--once", "--input-format", "native"], env=env_without_sentry(),
+                              "--once", "--input-format", "native"], env=env,
                              capture_output=True, text=True, cwd=work)
         if res.returncode:
             raise SystemExit(res.stderr)
         return time.perf_counter() - t0
 
-    startup = min(once(empty, work / "thr-empty-store") for _ in range(2))
-    total = once(path, work / "thr-store")
-    eps = n / max(1e-9, total - startup)
-    print(f"\n## Throughput, one core ({'taskset -c 0' if taskset else 'no taskset'}), tail --once, native format")
-    print("| events | bytes/event | wall s | start-up s | events/s (excl. start-up) | MB/s |")
-    print("|---|---|---|---|---|---|")
-    print(f"| {n} | {size / n:.0f} | {total:.1f} | {startup:.1f} | {eps:,.0f} | {size / 1e6 / (total - startup):.1f} |")
+    print(f"\n## Throughput, one core ({'taskset -c 0' if taskset else 'no taskset'}), tail --once, native format, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print("| code | events | bytes/event | wall s | start-up s | events/s (excl. start-up) | MB/s |")
+    print("|---|---|---|---|---|---|---|")
+    for k in range(runs):
+        for label, env in code_variants(before):
+            startup = min(once(empty, Path(tempfile.mkdtemp(dir=work)), env) for _ in range(2))
+            total = once(path, Path(tempfile.mkdtemp(dir=work)), env)
+            eps = n / max(1e-9, total - startup)
+            print(f"| {label} | {n} | {size / n:.0f} | {total:.1f} | {startup:.1f} | {eps:,.0f} | "
+                  f"{size / 1e6 / (total - startup):.1f} |")
     profile_batches(path, work, min(n, 50_000))
 
 
@@ -582,58 +588,90 @@ def bench_import_rss() -> None:
     print(f"| {rss} | {float(base.stdout):.0f} | {heavy} |")
 
 
-def bench_footprint(work: Path, rates: list[float], seconds: float, warm_up: float = 20.0) -> None:
+def code_variants(before: str | None) -> list[tuple[str, dict[str, str]]]:
+    """(label, environment) of the code to run: this tree, and with ``--before DIR`` first that
+    checkout's code (put ahead on ``PYTHONPATH``), so before and after are measured in one run."""
+    here = ("this tree" if before else "", env_without_sentry())
+    if not before:
+        return [here]
+    return [(f"before ({before})", env_without_sentry(PYTHONPATH=str(Path(before).resolve()))),
+            ("after (this tree)", here[1])]
+
+
+def bench_footprint(work: Path, rates: list[float], seconds: float, warm_up: float = 20.0,
+                    before: str | None = None) -> None:
     """A sidecar at default settings fed ``rate`` events/s: steady-state RSS and CPU seconds per million events."""
     print(f"\n## Footprint: the sidecar at default settings, fed at a fixed rate ({warm_up:.0f} s warm-up, then "
-          f"{seconds:.0f} s measured; RSS every 2 s; the writer runs on the same 2 shared cores)")
-    print("| rate asked | events/s reached | RSS median MB | RSS max MB | CPU s per 1M events | CPU % of a core |")
-    print("|---|---|---|---|---|---|")
+          f"{seconds:.0f} s measured; RSS every 2 s; the writer runs on the same 2 shared cores; load average "
+          f"{os.getloadavg()[0]:.1f} at the start)")
+    print("| code | rate asked | events/s reached | RSS median MB | RSS max MB | CPU s per 1M events | CPU % of a core "
+          "| heavy modules loaded at the end |")
+    print("|---|---|---|---|---|---|---|---|")
     for rate in rates:
-        d = work / f"fp-{int(rate)}"
-        d.mkdir()
-        log, status = d / "app.log", d / "status.json"
-        log.write_bytes(b"")
-        proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "tail", str(log), "--store", str(d / "store"),
-                                 "--status-file", str(status), "--status-interval", "1"],
-                                env=env_without_sentry(), stderr=subprocess.DEVNULL, cwd=d)
-        wait_status(status, lambda s: True)
-        stop = threading.Event()
+        for label, env in code_variants(before):
+            bench_footprint_one(work, rate, seconds, warm_up, label, env)
 
-        def writer() -> None:
-            rng = random.Random(6)
-            lines = [event_line(i, route=f"r{i % 5}", refuse=rng.random() < 0.02, rng=rng) for i in range(1000)]
-            tick, n = 0.02, 0
-            per_tick = rate * tick
-            owed = 0.0
-            with open(log, "ab") as fh:
-                t_next = time.monotonic()
-                while not stop.is_set():
-                    owed += per_tick
-                    k = int(owed)
-                    owed -= k
-                    fh.write(b"".join(lines[(n + j) % len(lines)].replace(b'"request_id": "e-', b'"request_id": "w%d-'
-                                                                          % (n + j), 1) + b"\n" for j in range(k)))
-                    fh.flush()
-                    n += k
-                    t_next += tick
-                    time.sleep(max(0.0, t_next - time.monotonic()))
 
-        w = threading.Thread(target=writer, daemon=True)
-        w.start()
-        time.sleep(warm_up)
-        cpu0, ev0, t0 = cpu_seconds(proc.pid), (read_status(status) or {}).get("total_events", 0), time.monotonic()
-        rss = []
-        while time.monotonic() - t0 < seconds:
-            time.sleep(2)
-            rss.append(rss_kb(proc.pid) / 1024)
-        cpu1, ev1, t1 = cpu_seconds(proc.pid), (read_status(status) or {}).get("total_events", 0), time.monotonic()
-        stop.set()
-        w.join()
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
-        events = max(1, ev1 - ev0)
-        print(f"| {rate:,.0f}/s | {events / (t1 - t0):,.0f} | {statistics.median(rss):.0f} | {max(rss):.0f} | "
-              f"{(cpu1 - cpu0) / events * 1e6:.1f} | {100 * (cpu1 - cpu0) / (t1 - t0):.0f}% |")
+def bench_footprint_one(work: Path, rate: float, seconds: float, warm_up: float, label: str,
+                        env: dict[str, str]) -> None:
+    """One row of :func:`bench_footprint`."""
+    d = Path(tempfile.mkdtemp(prefix=f"fp-{int(rate)}-", dir=work))
+    log, status = d / "app.log", d / "status.json"
+    log.write_bytes(b"")
+    # a baseline of the last hour, so the sidecar runs its detectors as in production (5 routes)
+    base = work / "fp-baseline.jsonl"
+    if not base.exists():
+        rng = random.Random(8)
+        ts = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+        base.write_bytes(b"".join(event_line(i, route=f"r{i % 5}", refuse=rng.random() < 0.02, rng=rng, ts=ts,
+                                             prefix="base") + b"\n" for i in range(5000)))
+    res = subprocess.run([sys.executable, "-m", "monitor.cli", "ingest", str(base), "--store", str(d / "store"),
+                          "--input-format", "native"], env=env, capture_output=True, text=True, cwd=d)
+    if res.returncode:
+        raise SystemExit(res.stderr)
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "tail", str(log), "--store", str(d / "store"),
+                             "--status-file", str(status), "--status-interval", "1"],
+                            env=env, stderr=subprocess.DEVNULL, cwd=d)
+    wait_status(status, lambda s: True)
+    stop = threading.Event()
+
+    def writer() -> None:
+        rng = random.Random(6)
+        lines = [event_line(i, route=f"r{i % 5}", refuse=rng.random() < 0.02, rng=rng) for i in range(1000)]
+        tick, n = 0.02, 0
+        per_tick = rate * tick
+        owed = 0.0
+        with open(log, "ab") as fh:
+            t_next = time.monotonic()
+            while not stop.is_set():
+                owed += per_tick
+                k = int(owed)
+                owed -= k
+                fh.write(b"".join(lines[(n + j) % len(lines)].replace(b'"request_id": "e-', b'"request_id": "w%d-'
+                                                                      % (n + j), 1) + b"\n" for j in range(k)))
+                fh.flush()
+                n += k
+                t_next += tick
+                time.sleep(max(0.0, t_next - time.monotonic()))
+
+    w = threading.Thread(target=writer, daemon=True)
+    w.start()
+    time.sleep(warm_up)
+    cpu0, ev0, t0 = cpu_seconds(proc.pid), (read_status(status) or {}).get("total_events", 0), time.monotonic()
+    rss = []
+    while time.monotonic() - t0 < seconds:
+        time.sleep(2)
+        rss.append(rss_kb(proc.pid) / 1024)
+    cpu1, final, t1 = cpu_seconds(proc.pid), read_status(status) or {}, time.monotonic()
+    ev1 = final.get("total_events", 0)
+    stop.set()
+    w.join()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+    events = max(1, ev1 - ev0)
+    heavy = " ".join(final.get("heavy_modules", ["(not reported)"]))
+    print(f"| {label} | {rate:,.0f}/s | {events / (t1 - t0):,.0f} | {statistics.median(rss):.0f} | {max(rss):.0f} | "
+          f"{(cpu1 - cpu0) / events * 1e6:.1f} | {100 * (cpu1 - cpu0) / (t1 - t0):.0f}% | {heavy} |")
 
 
 def main() -> None:
@@ -642,6 +680,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--rate", type=float, default=1000.0, help="events/s written in the latency run")
     ap.add_argument("--events", type=int, default=200_000, help="events in the throughput run")
+    ap.add_argument("--throughput-runs", type=int, default=1, help="runs of each code (alternated with --before)")
     ap.add_argument("--rss-minutes", type=float, default=6.0)
     ap.add_argument("--delay-runs", type=int, default=20, help="simulated runs per step size (statistical delay)")
     ap.add_argument("--metrics-events", type=int, default=100_000, help="events per run of the metrics-cost runs")
@@ -649,6 +688,8 @@ def main() -> None:
     ap.add_argument("--disk-events", type=int, default=100_000, help="events of the disk-use run")
     ap.add_argument("--footprint-seconds", type=float, default=60.0, help="measured seconds per footprint rate")
     ap.add_argument("--footprint-rates", default="1000,20000", help="events/s, comma-separated")
+    ap.add_argument("--before", metavar="DIR", help="also run the sidecar of the checkout DIR (footprint, "
+                    "throughput), alternated with this tree's: before/after in one run")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-tail-"))
     try:
@@ -657,7 +698,7 @@ def main() -> None:
             bench_latency(work, args.trials, args.rate)
             bench_statistical_delay(args.delay_runs)
         if args.only in (None, "throughput"):
-            bench_throughput(work, args.events)
+            bench_throughput(work, args.events, before=args.before, runs=args.throughput_runs)
         if args.only in (None, "rss"):
             bench_rss(work, args.rss_minutes)
         if args.only in (None, "metrics"):
@@ -666,7 +707,8 @@ def main() -> None:
             bench_disk(work, args.disk_events)
         if args.only in (None, "footprint"):
             bench_import_rss()
-            bench_footprint(work, [float(r) for r in args.footprint_rates.split(",")], args.footprint_seconds)
+            bench_footprint(work, [float(r) for r in args.footprint_rates.split(",")], args.footprint_seconds,
+                            before=args.before)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

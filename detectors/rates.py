@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import math
+import statistics
 import warnings
 from dataclasses import dataclass
 
@@ -90,8 +91,17 @@ def wilson_ci(count: int, n: int, confidence: float = 0.95) -> tuple[float, floa
 
     if n <= 0:
         return (math.nan, math.nan)
-    ci = stats.binomtest(int(count), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
-    return (float(ci.low), float(ci.high))
+    count, n = int(count), int(n)
+    if not 0 <= count <= n:
+        raise ValueError(f"need 0 <= count <= n, got count={count}, n={n}")
+    # scipy.stats.binomtest(count, n).proportion_ci(method="wilson")'s formula (Newcombe 1998),
+    # with the stdlib's normal quantile: no scipy import where the sidecar creates its detectors
+    z = statistics.NormalDist().inv_cdf(0.5 + 0.5 * confidence)
+    p = count / n
+    denom = 2 * (n + z**2)
+    center = (2 * n * p + z**2) / denom
+    delta = z / denom * math.sqrt(4 * n * p * (1 - p) + z**2)
+    return (0.0 if count == 0 else center - delta, 1.0 if count == n else center + delta)
 
 
 def choose_method(x1: int, n1: int, x2: int, n2: int) -> str:

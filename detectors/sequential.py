@@ -99,6 +99,54 @@ def bernoulli_log_lr(count: np.ndarray | int, n: np.ndarray | int, p0: np.ndarra
     return count * (np.log(p1) - np.log(p0)) + (n - count) * (np.log1p(-p1) - np.log1p(-p0))
 
 
+def expit(x: float) -> float:
+    """``scipy.special.expit`` for a float (the same formula, so the same result; the sidecar
+    creates detectors without importing scipy, docs/TAIL.md "Footprint").
+
+    >>> expit(0.0), expit(-800.0)
+    (0.5, 0.0)
+    """
+    try:
+        return 1.0 / (1.0 + math.exp(-x))
+    except OverflowError:
+        return 0.0
+
+
+def logit(p: float) -> float:
+    """``scipy.special.logit`` for a float in (0, 1) (scipy's formula: ``log1p`` terms near 0.5).
+
+    >>> logit(0.5), round(logit(0.9), 6)
+    (0.0, 2.197225)
+    """
+    if p < 0.3 or p > 0.65:
+        return math.log(p / (1.0 - p))
+    s = 2.0 * (p - 0.5)
+    return math.log1p(s) - math.log1p(-s)
+
+
+def logsumexp(a: np.ndarray) -> float:
+    """``scipy.special.logsumexp`` of a 1-D float array (scipy's algorithm: the largest terms are
+    taken out of the sum and added back through ``log1p``; -inf for no mass, NaN with a NaN).
+
+    >>> logsumexp(np.array([0.0, 0.0])) == math.log(2.0), logsumexp(np.array([-np.inf, -np.inf]))
+    (True, -inf)
+    """
+    a = np.asarray(a, dtype=np.float64).ravel()
+    if a.size == 0:
+        return -math.inf
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        a_max = a.max()
+        top = a == a_max
+        m = float(np.count_nonzero(top))
+        total = np.exp(np.where(top, -np.inf, a) - a_max).sum()
+        if total != 0:
+            total = total / m
+        out = float(np.log1p(total) + np.log(m) + a_max)
+        if not math.isfinite(out):  # infinite terms: the direct sum, as scipy does
+            out = float(np.log(np.exp(a).sum()))
+    return out
+
+
 def sr_log_update(log_r: np.ndarray, log_w: float | np.ndarray, log_lr: np.ndarray) -> np.ndarray:
     """One Shiryaev-Roberts step in log space: ``log((R + w) * L)``.
 
@@ -156,8 +204,6 @@ class BernoulliSRDetector:
         shifts: Sequence[float] = DEFAULT_SHIFTS,
         baseline: float | None = None,
     ) -> None:
-        from scipy.special import expit, logit
-
         if direction not in ("increase", "decrease", "both"):
             raise ValueError("direction must be 'increase', 'decrease' or 'both'")
         if not threshold > 1:
@@ -188,8 +234,6 @@ class BernoulliSRDetector:
 
     def update(self, count: int, n: int, elapsed_seconds: float) -> None:
         """Add a batch: ``count`` events out of ``n`` observed over ``elapsed_seconds``."""
-        from scipy.special import logsumexp
-
         count, n = int(count), int(n)
         if n < 0 or not 0 <= count <= n:
             raise ValueError(f"need 0 <= count <= n, got count={count}, n={n}")
@@ -208,8 +252,6 @@ class BernoulliSRDetector:
 
     def check(self) -> SequentialResult:
         """Current statistic and alarm decision (does not change the state)."""
-        from scipy.special import logsumexp
-
         if self.p0.size == 0:
             stat, loge = -math.inf, 0.0
         else:

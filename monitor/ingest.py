@@ -56,8 +56,11 @@ from monitor.store import EVENT_SCHEMA, Store
 BATCH_LINES = 100_000
 DETECT_SAMPLE = 50
 #: Batches shorter than this take the per-record path: the fast path's fixed cost per batch (one
-#: DuckDB statement to plan, the frame's columns) is more than it saves on a few hundred lines.
-COLUMNAR_MIN_LINES = 2_000
+#: DuckDB statement to plan, the frame's columns) is more than it saves below about 10,000 lines
+#: (measured in CPU time on 2,000-20,000-line batches of 0.3 and 1.2 KB events, docs/BENCHMARKS.md).
+#: So the sidecar's batches (at most ``[tail] max_batch_lines``, 5,000) take the per-record path and
+#: ``ingest``'s blocks of :data:`BATCH_LINES` the fast path.
+COLUMNAR_MIN_LINES = 10_000
 
 
 @dataclass

@@ -82,7 +82,7 @@ from monitor.tail.delivery import Deliverer, Housekeeping
 from monitor.tail.detect import WindowState, batch_stats
 from monitor.tail.follower import Follower, Source, has_magic
 from monitor.tail.logs import TailLog
-from monitor.tail.memory import release_free_memory, resident_bytes, tune_for_long_run
+from monitor.tail.memory import heavy_modules, release_free_memory, resident_bytes, tune_for_long_run
 from monitor.tail.settings import TailSettings
 from monitor.tail.writer import commit_tail_batch, committed_positions
 from monitor.stats import SegmentKey
@@ -373,6 +373,7 @@ class Tailer:
             "sources": len(sources),
             "segments_monitored": len(self.window.segments),
             "rss_bytes": resident_bytes(),
+            "heavy_modules": heavy_modules(),
             "metrics_url": None if self.server is None else self.server.url,
             **{f"total_{k}": v for k, v in asdict(self.counters).items()},
         }

@@ -21,8 +21,13 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 from functools import lru_cache
 from typing import Any
+
+HEAVY_MODULES = ("pandas", "scipy", "scipy.special", "scipy.stats", "matplotlib", "duckdb", "pyarrow",
+                 "pyarrow.parquet", "jsonschema", "sentry_sdk", "prometheus_client")
+"""Libraries whose import costs megabytes of resident memory (see docs/TAIL.md, Footprint)."""
 
 # glibc <malloc.h>
 _M_ARENA_MAX = -8
@@ -80,3 +85,13 @@ def resident_bytes() -> int | None:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
+
+
+def heavy_modules() -> list[str]:
+    """Which of :data:`HEAVY_MODULES` this process has imported (the status file's
+    ``heavy_modules``, so that what the hot path loads can be checked from outside).
+
+    >>> "json" in heavy_modules(), set(heavy_modules()) <= set(HEAVY_MODULES)
+    (False, True)
+    """
+    return [name for name in HEAVY_MODULES if name in sys.modules]
