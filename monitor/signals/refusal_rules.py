@@ -44,9 +44,25 @@ class RefusalRule:
 
 
 # Shared fragments (English). ``i`` followed by an optional contraction / auxiliary.
-_CANT = r"(?:can't|cannot|can ?not|could not|couldn't|won't|will not|am unable to|'m unable to|am not able to|'m not able to|am not allowed to|'m not allowed to|am not permitted to|'m not permitted to|must decline to|have to decline to|'m not going to|am not going to|do not feel comfortable|don't feel comfortable|am not comfortable|'m not comfortable)"
-_ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this)|support|create|generate|write|give|share|answer|respond|engage|discuss|participate|offer|produce|complete|disclose|reveal|access|obtain|retrieve|facilitate|encourage|promote|condone|endorse|recommend ways|advise|guide|tell you how|explain how|teach|describe how|role-?play|be of (?:help|assistance)|satisfy|honou?r|grant|accommodate|go along|talk about|contribute|walk you through|go through|go over|list|outline|detail|elaborate)"
-_APOLOGY = r"(?:sorry|apologi[sz]e|apologies|regret(?:fully)?|unfortunately|afraid)"
+# Verbs of refusal x modal x negation. "I" is matched before these: "i(?:'m| am)? ?".
+# Adverbs that may sit inside the negation ("I'm not really able to").
+_NOT_ADV = r"(?:really |currently |quite |always |actually )?"
+# "am / 'm not <adv> able|allowed|permitted|willing|in a position|... to"
+_BE_NOT = r"(?:am|'m) not " + _NOT_ADV + r"(?:able|allowed|permitted|willing|in a position|authori[sz]ed|designed|programmed|going|comfortable) to"
+#: The modal + negation of an inability or unwillingness, without "feel comfortable" forms.
+_CANT_BASE = (
+    r"(?:can't|cannot|can ?not) and (?:won't|will not)|(?:won't|will not) be able to|can't|cannot|can ?not|won't|will not"
+    r"|(?:am|'m) unable to|" + _BE_NOT + r"|(?:must|have to|will have to|'ll have to|need to) (?:respectfully |politely )?decline to"
+    r"|refuse to|(?:do not|don't) think i (?:can|should)"
+)
+#: The modal + negation of an inability or unwillingness; always followed by an action verb
+#: where used ("I should not" alone is too common in self-corrections to count without one).
+_CANT_CORE = r"(?:" + _CANT_BASE + r"|should(?:n't| not))"
+#: As :data:`_CANT_CORE` plus forms that need no action verb after an apology or an AI role
+#: statement ("Sorry, I couldn't ...", "I don't feel comfortable ...").
+_CANT = r"(?:" + _CANT_BASE + r"|could not|couldn't|(?:do not|don't) feel comfortable|am not comfortable|'m not comfortable)"
+_ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this|so|it|what you(?:'re| are) asking)|support|create|generate|write|give|share|answer|respond|engage|discuss|participate|offer|produce|complete|disclose|reveal|access|obtain|retrieve|facilitate|encourage|promote|condone|endorse|recommend ways|advise|guide|tell you how|explain how|teach|describe how|role-?play|be of (?:help|assistance)|satisfy|honou?r|grant|accommodate|go along|talk about|contribute|walk you through|go through|go over|list|outline|detail|elaborate|continue (?:this|that|with|the|our)|carry out|take part|draft|compose|author|design|build|develop|code|program|make (?:that|this|such|those|these|jokes?|fun|a joke)|play along|pretend|impersonate|act as|speculate|comment on|weigh in|go (?:there|down that (?:road|path)|into (?:that|this|details?|specifics))|do what you ask|put together|come up with|draw up|translate that|summari[sz]e (?:that|this)|identify (?:the|this|that) (?:person|individual)|locate|track|find (?:personal|private|someone's|their|his|her))"
+_APOLOGY = r"(?:sorry|apologi[sz]e|apologies|regret(?:fully|tably)?|unfortunately|afraid|sadly)"
 _MORAL = r"(?:(?:not |in)?appropriate|unethical|ethical|acceptable|unacceptable|okay|ok|legal|illegal|possible for me|harmful|irresponsible|wrong|right|advisable)"
 _SAFE_PREFIX = r"(?:(?:safe|advisable|wise|responsible|healthy|legal|ethical) (?:or|and|nor) )?"
 _AI = r"(?:(?:just |only |merely |simply )?an? (?:text-based |large |digital |conversational |virtual |responsible |ethical |helpful )?(?:ai|a\.i\.|artificial intelligence|language model|large language model|llm|virtual assistant|ai assistant|ai language model|ai model|ai developed by [a-z0-9 ]{1,30}|responsible ai|ethical ai|helpful (?:and harmless )?assistant|chatbot|assistant)|a privacy-respecting ai)"
@@ -62,7 +78,6 @@ LEAD = r"^(?:[^.!?\n]*(?:[.!?]+\s+|\n+)){0," + str(LEAD_SENTENCES) + r"}"
 # (No "$" in opening patterns: one would send every row past the cheap gate, see refusal._gates.)
 _OBJECT = r"(?:\s+(?:[^b\s]\w*|b[^u\s]\w*|bu[^t\s]\w*|but\w+)|\s*[.,;:!?)\n])"
 _MUST_SAY = r"(?:i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |politely |gently |kindly |honestly )?(?:inform|tell|let|remind) you(?: know)?,? (?:that )?)"
-_CANT_CORE = r"(?:can't|cannot|can ?not|won't|will not|am unable to|'m unable to|am not able to|'m not able to|am not allowed to|'m not allowed to|must decline to|have to decline to|'m not going to|am not going to)"
 _PUSHBACK_VERB = r"(?:challenge|question|push back on|correct|address|point out|clarify|note|disagree with|reject|dispute|flag)"
 _PREMISE_NOUN = r"(?:assumption|premise|framing|notion|implication|stereotype|generali[sz]ation|characteri[sz]ation|presumption)"
 
