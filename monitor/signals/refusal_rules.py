@@ -61,7 +61,11 @@ _CANT_CORE = r"(?:" + _CANT_BASE + r"|should(?:n't| not))"
 #: As :data:`_CANT_CORE` plus forms that need no action verb after an apology or an AI role
 #: statement ("Sorry, I couldn't ...", "I don't feel comfortable ...").
 _CANT = r"(?:" + _CANT_BASE + r"|could not|couldn't|(?:do not|don't) feel comfortable|am not comfortable|'m not comfortable)"
-_ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this|so|it|what you(?:'re| are) asking)|support|create|generate|write|give|share|answer|respond|engage|discuss|participate|offer|produce|complete|disclose|reveal|access|obtain|retrieve|facilitate|encourage|promote|condone|endorse|recommend ways|advise|guide|tell you how|explain how|teach|describe how|role-?play|be of (?:help|assistance)|satisfy|honou?r|grant|accommodate|go along|talk about|contribute|walk you through|go through|go over|list|outline|detail|elaborate|continue (?:this|that|with|the|our)|carry out|take part|draft|compose|author|design|build|develop|code|program|make (?:that|this|such|those|these|jokes?|fun|a joke)|play along|pretend|impersonate|act as|speculate|comment on|weigh in|go (?:there|down that (?:road|path)|into (?:that|this|details?|specifics))|do what you ask|put together|come up with|draw up|translate that|summari[sz]e (?:that|this)|identify (?:the|this|that) (?:person|individual)|locate|track|find (?:personal|private|someone's|their|his|her))"
+#: Every modal + negation, for rules that require an action verb after it.
+_CANT_ALL = r"(?:" + _CANT[3:-1] + r"|should(?:n't| not))"
+#: "not comfortable" + a gerund: "I'm not comfortable sharing ...", "I don't feel comfortable writing ...".
+_UNCOMF = r"(?:(?:am|'m) not|(?:do not|don't) feel|(?:am|'m) not feeling) (?:really |entirely |fully |very |particularly )?comfortable (?:with )?\w+ing\b"
+_ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this|so|it|what you(?:'re| are) asking)|support|create|generate|write|give|share|answer|respond|engage|discuss|participate|offer|produce|complete|disclose|reveal|access|obtain|retrieve|facilitate|encourage|promote|condone|endorse|recommend ways|advise|guide|tell you how|explain how|teach|describe how|role-?play|be of (?:help|assistance)|satisfy|honou?r|grant|accommodate|go along|talk about|contribute|walk you through|go through|go over|list|outline|detail|elaborate|continue (?:this|that|our|the) (?:conversation|discussion|role-?play|story|thread|line of)|continue with (?:this|that)|carry out|take part|draft|compose|author|make (?:such|jokes?|fun|a joke)|play along|pretend to be|impersonate|act as|speculate|comment on|weigh in|go there|go down that (?:road|path)|do what you ask|put together|draw up|identify (?:the|this|that) (?:person|individual)|find (?:personal|private|someone's|their|his|her))"
 _APOLOGY = r"(?:sorry|apologi[sz]e|apologies|regret(?:fully|tably)?|unfortunately|afraid|sadly)"
 _MORAL = r"(?:(?:not |in)?appropriate|unethical|ethical|acceptable|unacceptable|okay|ok|legal|illegal|possible for me|harmful|irresponsible|wrong|right|advisable)"
 _SAFE_PREFIX = r"(?:(?:safe|advisable|wise|responsible|healthy|legal|ethical) (?:or|and|nor) )?"
@@ -77,6 +81,11 @@ LEAD = r"^(?:[^.!?\n]*(?:[.!?]+\s+|\n+)){0," + str(LEAD_SENTENCES) + r"}"
 # The word after an inability verb, unless it is "but": "I can't help but wonder" is no refusal.
 # (No "$" in opening patterns: one would send every row past the cheap gate, see refusal._gates.)
 _OBJECT = r"(?:\s+(?:[^b\s]\w*|b[^u\s]\w*|bu[^t\s]\w*|but\w+)|\s*[.,;:!?)\n])"
+#: Adverbs between "I" and the modal ("I really can't", "I'm afraid I can't").
+_I_ADV = r"(?:really |truly |simply |just |currently |honestly |afraid i |sorry,? but i )?"
+#: The refusal proper after "I" (and an adverb): a modal + negation + an action verb, or
+#: "not comfortable" + a gerund.
+_REFUSE_ACT = r"(?:" + _CANT_CORE + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT + r"|" + _UNCOMF + r")"
 _MUST_SAY = r"(?:i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |politely |gently |kindly |honestly )?(?:inform|tell|let|remind) you(?: know)?,? (?:that )?)"
 _PUSHBACK_VERB = r"(?:challenge|question|push back on|correct|address|point out|clarify|note|disagree with|reject|dispute|flag)"
 _PREMISE_NOUN = r"(?:assumption|premise|framing|notion|implication|stereotype|generali[sz]ation|characteri[sz]ation|presumption)"
@@ -96,12 +105,12 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_inability",
         "apology_inability",
-        r"(?:^|[.!?]\s+|\n)\s*(?:no,?\s+)?i(?:'m| am)?\s?(?:really |truly |simply |just |currently |afraid i )?" + _CANT + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
+        r"(?:^|[.!?]\s+|\n)\s*(?:no,?\s+)?i(?:'m| am)?\s?" + _I_ADV + _CANT_ALL + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
     ),
     RefusalRule(
         "en_decline",
         "apology_inability",
-        r"\bi (?:must|have to|need to|will have to|'ll have to|am going to have to|'m going to have to) (?:respectfully |politely |kindly )?(?:decline|refuse|refrain)",
+        r"\bi(?: must| have to| need to| will have to|'ll have to| am going to have to|'m going to have to| would have to|'d have to| (?:must |will )?(?:respectfully|politely)) (?:respectfully |politely |kindly )?(?:decline|refuse|refrain)\b",
     ),
     RefusalRule(
         "en_not_something_i_can",
@@ -116,7 +125,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_prefer_not",
         "apology_inability",
-        r"\bi(?:'d| would) (?:prefer|rather) not (?:to )?(?:help|assist|provide|discuss|engage|answer|write|create|share|get into|go into|generate|comment)\b",
+        r"\bi(?:'d| would) (?:prefer|rather|choose) not (?:to )?(?:\w+\s+){0,2}?(?:" + _ACTION[3:-1] + r"|get into|go into)\b",
     ),
     RefusalRule(
         "en_should_not",
@@ -132,7 +141,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_ai_identity_inability",
         "ai_identity",
-        r"\b(?:as|i am|i'm|being) " + _AI + r"\b[^.!?]*?(?:\bi|\band|\bso i|\btherefore,? i),?\s+(?:am |'m )?(?:" + _CANT + r"|(?:do not|don't|cannot|can't) (?:condone|promote|support|encourage|endorse|engage|have the (?:ability|capability|capacity|means) to|provide)|(?:am|'m) (?:programmed|designed) (?:to (?:follow|respect|avoid|refrain|not)|not to)|(?:must|have to) (?:decline|refuse|clarify that (?:i|it is|it's|this))|(?:do not|don't) have access to (?:personal|private|individual))",
+        r"\b(?:as|i am|i'm|being) " + _AI + r"\b[^.!?]*?(?:\bi|\band|\bso i|\btherefore,? i),?\s*(?:am |'m )?(?:" + _CANT + r"|(?:do not|don't|cannot|can't) (?:condone|promote|support|encourage|endorse|engage|have the (?:ability|capability|capacity|means) to|provide)|(?:am|'m) (?:programmed|designed) (?:to (?:follow|respect|avoid|refrain|not)|not to)|(?:must|have to) (?:decline|refuse|clarify that (?:i|it is|it's|this))|(?:do not|don't) have access to (?:personal|private|individual))",
     ),
     # ------------------------------------------------------------------------ policy/safety
     RefusalRule(
@@ -253,7 +262,14 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_preamble_however_cant",
         "preamble_refusal",
-        LEAD + r"[^.!?\n]*?\b(?:however|but|unfortunately|regrettably|sadly|that said|that being said|having said that)[, ]+(?:" + _MUST_SAY + r"|i'm afraid (?:that )?)?i(?:'m| am)? ?(?:really |truly |simply |just |currently )?" + _CANT_CORE + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
+        LEAD + r"[^.!?\n]*?\b(?:however|but|unfortunately|regrettably|sadly|that said|that being said|having said that)[, ]+(?:" + _MUST_SAY + r"|i'm afraid (?:that )?)?i(?:'m| am)? ?" + _I_ADV + _REFUSE_ACT,
+        position="anywhere",
+    ),
+    RefusalRule(
+        # "While I appreciate / understand ..., I can't <verb>": the concession clause is the preamble.
+        "en_preamble_while",
+        "preamble_refusal",
+        LEAD + r"[^.!?\n]*?\b(?:while|although|though|even though|as much as) i(?:'m| am)? (?:\w+ ){0,2}?(?:appreciate|understand|respect|see|hear|recogni[sz]e|value|know|realize|realise|sympathi[sz]e|empathi[sz]e|would love|'d love|wish|like|want|aware|glad|happy|curious|interested|here)\b[^.!?\n]*?,\s*(?:i'm afraid (?:that )?)?i(?:'m| am)? ?" + _I_ADV + _REFUSE_ACT,
         position="anywhere",
     ),
     RefusalRule(
@@ -271,7 +287,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_preamble_inability",
         "preamble_refusal",
-        LEAD + r"(?:no,?\s+)?i(?:'m| am)?\s?(?:really |truly |simply |just |currently |afraid i )?" + _CANT_CORE + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
+        LEAD + r"(?:no,?\s+)?i(?:'m| am)?\s?" + _I_ADV + _REFUSE_ACT,
         position="anywhere",
     ),
     # ----------------------------------------------------- capability refusal (+ redirect)
