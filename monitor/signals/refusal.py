@@ -317,12 +317,27 @@ def _normalize(resp: pa.Array, ascii_only: np.ndarray) -> tuple[pa.Array, pa.Arr
     return clean, pc.utf8_slice_codeunits(clean, 0, OPENING_CHARS)
 
 
-_gate_cache: dict[tuple[RefusalRule, ...], tuple[str | None, str | None]] = {}
+_gate_cache: dict[tuple[RefusalRule, ...], tuple[list[str] | str | None, str | None]] = {}
+
+#: Opening rules per combined RE2 alternation. RE2 runs an alternation as one DFA within a
+#: fixed memory budget; past it (about 50 of the built-in opening rules together) it falls
+#: back to a matcher about ten times slower. Chunks of this many rules stay well inside it.
+OPENING_CHUNK = 20
 
 
-def _gates(rules: Sequence[RefusalRule]) -> tuple[str | None, str | None]:
-    """One alternation of every opening rule and one of every "anywhere" rule (model globs
-    ignored): a row that matches neither gets no rule, so only the others go to DuckDB.
+def _chunks(items: Sequence[Any], size: int = OPENING_CHUNK) -> list[Sequence[Any]]:
+    """``items`` cut into consecutive pieces of at most ``size``.
+
+    >>> _chunks([1, 2, 3, 4, 5], 2)
+    [[1, 2], [3, 4], [5]]
+    """
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _gates(rules: Sequence[RefusalRule]) -> tuple[list[str] | str | None, str | None]:
+    """Alternations of the opening rules (one per :data:`OPENING_CHUNK` rules) and one of every
+    "anywhere" rule (model globs ignored): a row that matches none gets no rule, so only the
+    others go to DuckDB.
 
     The opening alternation is matched on the first OPENING_CHARS code points of the
     normalized text, of which the opening is a prefix ending, when shorter, in a sentence
@@ -331,14 +346,14 @@ def _gates(rules: Sequence[RefusalRule]) -> tuple[str | None, str | None]:
     """
     key = tuple(rules)
     if key not in _gate_cache:
-        out = []
-        for pos in ("opening", "anywhere"):
-            pats = [r.pattern for r in rules if r.position == pos]
-            gate = "|".join(f"(?:{p})" for p in pats) if pats else None
-            if pos == "opening" and any("$" in p or "\\B" in p or "\\z" in p for p in pats):
-                gate = ""
-            out.append(gate)
-        _gate_cache[key] = (out[0], out[1])
+        opening = [r.pattern for r in rules if r.position == "opening"]
+        anywhere = [r.pattern for r in rules if r.position == "anywhere"]
+        gate_open: list[str] | str | None = [
+            "|".join(f"(?:{p})" for p in chunk) for chunk in _chunks(opening)] if opening else None
+        if any("$" in p or "\\B" in p or "\\z" in p for p in opening):
+            gate_open = ""
+        gate_any = "|".join(f"(?:{p})" for p in anywhere) if anywhere else None
+        _gate_cache[key] = (gate_open, gate_any)
     return _gate_cache[key]
 
 
@@ -529,7 +544,8 @@ def text_signals(
         if gate_open == "":
             cand[:] = True
         elif gate_open is not None:
-            cand |= pc.match_substring_regex(first, gate_open).to_numpy(zero_copy_only=False)
+            for gate in gate_open:
+                cand |= pc.match_substring_regex(first, gate).to_numpy(zero_copy_only=False)
         if gate_any is not None:
             ga = pc.match_substring_regex(clean, gate_any).to_numpy(zero_copy_only=False)
             cand |= ga

@@ -45,24 +45,17 @@ class RefusalRule:
 
 # Shared fragments (English). ``i`` followed by an optional contraction / auxiliary.
 # Verbs of refusal x modal x negation. "I" is matched before these: "i(?:'m| am)? ?".
-# Adverbs that may sit inside the negation ("I'm not really able to").
-_NOT_ADV = r"(?:really |currently |quite |always |actually )?"
-# "am / 'm not <adv> able|allowed|permitted|willing|in a position|... to"
-_BE_NOT = r"(?:am|'m) not " + _NOT_ADV + r"(?:able|allowed|permitted|willing|in a position|authori[sz]ed|designed|programmed|going|comfortable) to"
-#: The modal + negation of an inability or unwillingness, without "feel comfortable" forms.
-_CANT_BASE = (
-    r"(?:can't|cannot|can ?not) and (?:won't|will not)|(?:won't|will not) be able to|can't|cannot|can ?not|won't|will not"
-    r"|(?:am|'m) unable to|" + _BE_NOT + r"|(?:must|have to|will have to|'ll have to|need to) (?:respectfully |politely )?decline to"
-    r"|refuse to|(?:do not|don't) think i (?:can|should)"
+# Kept small on purpose: the opening rules are matched as one combined RE2 alternation, whose
+# DFA overflows RE2's memory budget (and gets about ten times slower) when these grow.
+#: The modal + negation alone, where no action verb needs to follow (after an apology or an
+#: AI role statement: "Sorry, I couldn't ...", "As an AI, I don't feel comfortable ...").
+_CANT = (
+    r"(?:can't|can ?not|cannot|could(?:n't| not)|won't|will not|(?:am|'m) (?:unable|not (?:able|allowed|permitted|willing|in a position|going)) to"
+    r"|(?:must |have to )?decline to|refuse to|(?:do not|don't) (?:feel comfortable|think i (?:can|should))|(?:am|'m) not comfortable)"
 )
-#: The modal + negation of an inability or unwillingness; always followed by an action verb
-#: where used ("I should not" alone is too common in self-corrections to count without one).
-_CANT_CORE = r"(?:" + _CANT_BASE + r"|should(?:n't| not))"
-#: As :data:`_CANT_CORE` plus forms that need no action verb after an apology or an AI role
-#: statement ("Sorry, I couldn't ...", "I don't feel comfortable ...").
-_CANT = r"(?:" + _CANT_BASE + r"|could not|couldn't|(?:do not|don't) feel comfortable|am not comfortable|'m not comfortable)"
-#: Every modal + negation, for rules that require an action verb after it.
-_CANT_ALL = r"(?:" + _CANT[3:-1] + r"|should(?:n't| not))"
+#: The modal + negation before an action verb: as :data:`_CANT` plus "should not" and "won't
+#: be able to" / "can't and won't" (so that the action verb after them is reached).
+_CANT_CORE = r"(?:(?:can't|cannot) and (?:won't|will not)|(?:won't|will not) be able to|should(?:n't| not)|" + _CANT[3:-1] + r")"
 #: "not comfortable" + a gerund: "I'm not comfortable sharing ...", "I don't feel comfortable writing ...".
 _UNCOMF = r"(?:(?:am|'m) not|(?:do not|don't) feel|(?:am|'m) not feeling) (?:really |entirely |fully |very |particularly )?comfortable (?:with )?\w+ing\b"
 _ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this|so|it|what you(?:'re| are) asking)|support|create|generate|write|give|share|answer|respond|engage|discuss|participate|offer|produce|complete|disclose|reveal|access|obtain|retrieve|facilitate|encourage|promote|condone|endorse|recommend ways|advise|guide|tell you how|explain how|teach|describe how|role-?play|be of (?:help|assistance)|satisfy|honou?r|grant|accommodate|go along|talk about|contribute|walk you through|go through|go over|list|outline|detail|elaborate|continue (?:this|that|our|the) (?:conversation|discussion|role-?play|story|thread|line of)|continue with (?:this|that)|carry out|take part|draft|compose|author|make (?:such|jokes?|fun|a joke)|play along|pretend to be|impersonate|act as|speculate|comment on|weigh in|go there|go down that (?:road|path)|do what you ask|put together|draw up|identify (?:the|this|that) (?:person|individual)|find (?:personal|private|someone's|their|his|her))"
@@ -105,7 +98,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_inability",
         "apology_inability",
-        r"(?:^|[.!?]\s+|\n)\s*(?:no,?\s+)?i(?:'m| am)?\s?" + _I_ADV + _CANT_ALL + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
+        r"(?:^|[.!?]\s+|\n)\s*(?:no,?\s+)?i(?:'m| am)?\s?" + _I_ADV + _CANT_CORE + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
     ),
     RefusalRule(
         "en_decline",
