@@ -50,7 +50,7 @@ class RefusalRule:
 #: The modal + negation alone, where no action verb needs to follow (after an apology or an
 #: AI role statement: "Sorry, I couldn't ...", "As an AI, I don't feel comfortable ...").
 _CANT = (
-    r"(?:can't|can ?not|cannot|could(?:n't| not)|won't|will not|(?:am|'m) (?:unable|not (?:able|allowed|permitted|willing|in a position|going)) to"
+    r"(?:can't|can ?not|cannot|could(?:n't| not)|won't|will not|(?:am|'m) (?:unable|not (?:really )?(?:able|allowed|permitted|willing|in a position|going)) to"
     r"|(?:must |have to )?decline to|refuse to|(?:do not|don't) (?:feel comfortable|think i (?:can|should))|(?:am|'m) not comfortable)"
 )
 #: The modal + negation before an action verb: as :data:`_CANT` plus "should not" and "won't
