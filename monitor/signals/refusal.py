@@ -414,10 +414,30 @@ def _build_sql(rules: Sequence[RefusalRule], any_gate_exact: bool = False) -> st
             return f"regexp_replace({g}, {_lit(LEAD)}, '')" if r.pattern.startswith(LEAD) else g
 
         if alias == "mo" and all(_never_empty(r.pattern) for r in group):
-            extra_cols[alias] = f"{extract} AS {alias}"
-            found_open = " OR ".join(f"struct_extract({alias}, 'g{i}') <> ''" for i in range(len(group)))
-            whens.extend(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {_lit(r.name)}" for i, r in enumerate(group))
-            spans.extend(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {span_of(i, r)}" for i, r in enumerate(group))
+            # One alternation per OPENING_CHUNK rules (one of all overflows RE2's DFA budget).
+            # Each chunk's match is its one non-empty group; the chunk whose match starts
+            # earliest in the opening wins (``strpos`` of the matched text), ties go to the
+            # earlier chunk: the same precedence as one alternation of all the rules.
+            cols, pos_cols = [], []
+            chunks = _chunks(group)
+            for k, chunk in enumerate(chunks):
+                comb = "|".join(f"({r.pattern})" for r in chunk)
+                nm = ", ".join(_lit(f"g{i}") for i in range(len(chunk)))
+                cols.append(f"regexp_extract({col}, {_lit(comb)}, [{nm}]) AS mo{k}")
+                text = " || ".join(f"struct_extract(mo{k}, 'g{i}')" for i in range(len(chunk)))
+                pos_cols.append(f"CASE WHEN ({text}) <> '' THEN strpos(opening, {text}) END AS po{k}")
+            extra_cols[alias] = ", ".join(cols)
+            extra_cols["po"] = ", ".join(pos_cols)
+            found_open = " OR ".join(f"po{k} IS NOT NULL" for k in range(len(chunks)))
+            for k, chunk in enumerate(chunks):
+                win = " AND ".join([f"po{k} IS NOT NULL"] + [
+                    f"(po{j} IS NULL OR po{j} {'>' if j < k else '>='} po{k})" for j in range(len(chunks)) if j != k])
+                g_alias = f"mo{k}"
+                whens.extend(f"WHEN {win} AND struct_extract({g_alias}, 'g{i}') <> '' THEN {_lit(r.name)}"
+                             for i, r in enumerate(chunk))
+                spans.extend(f"WHEN {win} AND struct_extract({g_alias}, 'g{i}') <> '' THEN "
+                             + span_of(i, r).replace(f"struct_extract({alias}, ", f"struct_extract({g_alias}, ")
+                             for i, r in enumerate(chunk))
             continue
         gate = "ga" if alias == "ma" and any_gate_exact else f"regexp_matches({col}, {_lit(combined)})"
         if alias == "ma":
@@ -433,14 +453,17 @@ def _build_sql(rules: Sequence[RefusalRule], any_gate_exact: bool = False) -> st
     case = "CASE " + " ".join(whens) + " END" if whens else "NULL::VARCHAR"
     span_case = "CASE " + " ".join(spans) + " END" if spans else "NULL::VARCHAR"
     more_o = ", " + extra_cols["mo"] if "mo" in extra_cols else ""
+    more_p = ", " + extra_cols["po"] if "po" in extra_cols else ""
     more_a = ", " + extra_cols["ma"] if "ma" in extra_cols else ""
     sql = f"""
 WITH o AS (
   SELECT rid, model, clean, ga, {opening} AS opening FROM src
 ), o1 AS (
   SELECT *{more_o} FROM o
+), o1p AS (
+  SELECT *{more_p} FROM o1
 ), o2 AS (
-  SELECT *{more_a} FROM o1
+  SELECT *{more_a} FROM o1p
 ), r AS (
   SELECT rid, clean,
          regexp_matches(opening, {_lit(CLARIFICATION_PATTERN)}) AS clarify,

@@ -75,7 +75,7 @@ LEAD = r"^(?:[^.!?\n]*(?:[.!?]+\s+|\n+)){0," + str(LEAD_SENTENCES) + r"}"
 # (No "$" in opening patterns: one would send every row past the cheap gate, see refusal._gates.)
 _OBJECT = r"(?:\s+(?:[^b\s]\w*|b[^u\s]\w*|bu[^t\s]\w*|but\w+)|\s*[.,;:!?)\n])"
 #: Adverbs between "I" and the modal ("I really can't", "I'm afraid I can't").
-_I_ADV = r"(?:really |truly |simply |just |currently |honestly |afraid i |sorry,? but i )?"
+_I_ADV = r"(?:really |truly |simply |just |currently |honestly |afraid i )?"
 #: The refusal proper after "I" (and an adverb): a modal + negation + an action verb, or
 #: "not comfortable" + a gerund.
 _REFUSE_ACT = r"(?:" + _CANT_CORE + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT + r"|" + _UNCOMF + r")"
@@ -108,7 +108,25 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_not_something_i_can",
         "apology_inability",
-        r"\b(?:that's|that is|this is|it's|it is) not something (?:that )?(?:i|i'm|i am) (?:can|could|am able to|'m able to|able to|comfortable|willing to|going to|will)\b",
+        r"\b(?:that's|that is|this is|it's|it is|that|this|it) (?:not|isn't) (?:really |exactly )?(?:something|a (?:request|task|topic|thing)) (?:that )?(?:i|i'm|i am) (?:(?:can|could|am able to|'m able to|able to|willing to|going to|will|am allowed to|'m allowed to)(?:\s*[.,;!)]| or\b| (?:\w+ )?(?:" + _ACTION[3:-1] + r"|do)\b)|comfortable)",
+    ),
+    RefusalRule(
+        # "Your request falls outside what I can help with", "That's beyond what I'm able to do".
+        "en_outside_scope",
+        "apology_inability",
+        r"\b(?:outside|beyond) (?:the (?:scope|bounds|limits) of )?what (?:i|i'm|i am) (?:can|could|am able to|'m able to|able to|am allowed to|'m allowed to|am permitted to|'m permitted to) (?:\w+ )?(?:help|assist|do|provide|support|discuss|answer|offer)\b",
+    ),
+    RefusalRule(
+        # "I'll have to pass on this one", "I'm going to pass on writing that".
+        "en_pass_on",
+        "apology_inability",
+        r"\bi(?:'ll| will| must| have to|'m going to| am going to)(?: have to)? (?:respectfully |politely )?pass on (?:this|that|your|the|writing|creating|helping|answering|providing|generating|sharing)\b",
+    ),
+    RefusalRule(
+        # "I won't be providing ...", "I'm not going to be helping ...": a refusal in the progressive.
+        "en_wont_be_ing",
+        "apology_inability",
+        r"(?:^|[.!?,]\s+|\n)\s*(?:but |so )?i(?: won't| will not|'m not going to| am not going to|'m not| am not) (?:be )?(?:providing|helping|assisting|writing|creating|generating|sharing|giving|answering|engaging|participating|discussing|offering|producing|fulfilling|complying|supporting)\b",
     ),
     RefusalRule(
         "en_not_comfortable",
@@ -140,7 +158,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_policy_guidelines",
         "policy_safety",
-        r"\b(?:against|violates?|violation of|not (?:allowed|permitted) (?:by|under)|contrary to|outside (?:of )?) (?:my|the|our|openai's|anthropic's|google's|the platform's|our usage|usage|content|community|safety|ethical|programming) ?(?:guidelines|policies|policy|principles|programming|rules|terms|standards|usage policies|content policy)",
+        r"\b(?:against|violates?|violation of|not (?:allowed|permitted) (?:by|under)|contrary to|outside (?:of )?) (?:my|the|our|openai's|anthropic's|google's|the platform's|our usage|usage|content|community|safety|ethical|programming) ?(?:(?:ethical|safety|content|usage|community|core|moral) )?(?:guidelines|policies|policy|principles|programming|rules|terms|standards|usage policies|content policy)",
     ),
     RefusalRule(
         "en_policy_not_appropriate",
