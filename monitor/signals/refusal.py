@@ -325,12 +325,13 @@ _gate_cache: dict[tuple[RefusalRule, ...], tuple[list[str] | str | None, str | N
 OPENING_CHUNK = 20
 
 
-def _chunks(items: Sequence[Any], size: int = OPENING_CHUNK) -> list[Sequence[Any]]:
-    """``items`` cut into consecutive pieces of at most ``size``.
+def _chunks(items: Sequence[Any], size: int | None = None) -> list[Sequence[Any]]:
+    """``items`` cut into consecutive pieces of at most ``size`` (default :data:`OPENING_CHUNK`).
 
     >>> _chunks([1, 2, 3, 4, 5], 2)
     [[1, 2], [3, 4], [5]]
     """
+    size = size or OPENING_CHUNK
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 

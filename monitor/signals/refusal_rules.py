@@ -48,14 +48,15 @@ class RefusalRule:
 # Kept small on purpose: the opening rules are matched as one combined RE2 alternation, whose
 # DFA overflows RE2's memory budget (and gets about ten times slower) when these grow.
 #: The modal + negation alone, where no action verb needs to follow (after an apology or an
-#: AI role statement: "Sorry, I couldn't ...", "As an AI, I don't feel comfortable ...").
+#: AI role statement: "Sorry, I can't ...", "As an AI, I don't feel comfortable ..."). Not
+#: "couldn't": "Sorry, I couldn't find a typo" reports, it does not refuse.
 _CANT = (
-    r"(?:can't|can ?not|cannot|could(?:n't| not)|won't|will not|(?:am|'m) (?:unable|not (?:really )?(?:able|allowed|permitted|willing|in a position|going)) to"
+    r"(?:can't|can ?not|cannot|won't|will not|(?:am|'m) (?:unable|not (?:really )?(?:able|allowed|permitted|willing|in a position|going)) to"
     r"|(?:must |have to )?decline to|refuse to|(?:do not|don't) (?:feel comfortable|think i (?:can|should))|(?:am|'m) not comfortable)"
 )
-#: The modal + negation before an action verb: as :data:`_CANT` plus "should not" and "won't
-#: be able to" / "can't and won't" (so that the action verb after them is reached).
-_CANT_CORE = r"(?:(?:can't|cannot) and (?:won't|will not)|(?:won't|will not) be able to|should(?:n't| not)|" + _CANT[3:-1] + r")"
+#: The modal + negation before an action verb: as :data:`_CANT` plus "should not", "could not"
+#: and "won't be able to" / "can't and won't" (so that the action verb after them is reached).
+_CANT_CORE = r"(?:(?:can't|cannot) and (?:won't|will not)|(?:won't|will not) be able to|should(?:n't| not)|could(?:n't| not)|" + _CANT[3:-1] + r")"
 #: "not comfortable" + a gerund: "I'm not comfortable sharing ...", "I don't feel comfortable writing ...".
 _UNCOMF = r"(?:(?:am|'m) not|(?:do not|don't) feel|(?:am|'m) not feeling) (?:really |entirely |fully |very |particularly )?comfortable (?:with )?\w+ing\b"
 _ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this|so|it|what you(?:'re| are) asking)|support|create|generate|write|give|share|answer|respond|engage|discuss|participate|offer|produce|complete|disclose|reveal|access|obtain|retrieve|facilitate|encourage|promote|condone|endorse|recommend ways|advise|guide|tell you how|explain how|teach|describe how|role-?play|be of (?:help|assistance)|satisfy|honou?r|grant|accommodate|go along|talk about|contribute|walk you through|go through|go over|list|outline|detail|elaborate|continue (?:this|that|our|the) (?:conversation|discussion|role-?play|story|thread|line of)|continue with (?:this|that)|carry out|take part|draft|compose|author|make (?:such|jokes?|fun|a joke)|play along|pretend to be|impersonate|act as|speculate|comment on|weigh in|go there|go down that (?:road|path)|do what you ask|put together|draw up|identify (?:the|this|that) (?:person|individual)|find (?:personal|private|someone's|their|his|her))"
@@ -152,7 +153,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_ai_identity_inability",
         "ai_identity",
-        r"\b(?:as|i am|i'm|being) " + _AI + r"\b[^.!?]*?(?:\bi|\band|\bso i|\btherefore,? i),?\s*(?:am |'m )?(?:" + _CANT + r"|(?:do not|don't|cannot|can't) (?:condone|promote|support|encourage|endorse|engage|have the (?:ability|capability|capacity|means) to|provide)|(?:am|'m) (?:programmed|designed) (?:to (?:follow|respect|avoid|refrain|not)|not to)|(?:must|have to) (?:decline|refuse|clarify that (?:i|it is|it's|this))|(?:do not|don't) have access to (?:personal|private|individual))",
+        r"\b(?:as|i am|i'm|being) " + _AI + r"\b[^.!?]*?(?:\bi|\band|\bso i|\btherefore,? i),?\s*(?:am |'m )?(?:really |truly |simply |just |currently )?(?:" + _CANT + r"|(?:do not|don't|cannot|can't) (?:condone|promote|support|encourage|endorse|engage|have the (?:ability|capability|capacity|means) to|provide)|(?:am|'m) (?:programmed|designed) (?:to (?:follow|respect|avoid|refrain|not)|not to)|(?:must|have to) (?:decline|refuse|clarify that (?:i|it is|it's|this))|(?:do not|don't) have access to (?:personal|private|individual))",
     ),
     # ------------------------------------------------------------------------ policy/safety
     RefusalRule(
