@@ -199,3 +199,38 @@ def test_chunked_opening_rules_decide_like_one_alternation(picked: list[str], pr
         engine._sql_cache.clear()
     for col in ("refusal_class", "refusal_rule", "refusal_span"):
         assert chunked[col].tolist() == whole[col].tolist(), (col, texts)
+
+
+# Italian and Dutch (added because cheap: the same four rule kinds as the other languages).
+OTHER_LANGS = [
+    ("Mi dispiace, ma non posso aiutarti con questa richiesta.", "full_refusal", "it"),
+    ("Non posso fornire istruzioni per costruire armi.", "full_refusal", "it"),
+    ("Come intelligenza artificiale, non posso esprimere opinioni politiche.", "full_refusal", "it"),
+    ("Non è appropriato condividere dati personali di altre persone.", "full_refusal", "it"),
+    ("Purtroppo non sono in grado di accedere a internet.", "full_refusal", "it"),
+    ("Mi dispiace, non posso scrivere questo. Tuttavia, posso suggerirti alcune risorse utili.", "partial_refusal", "it"),
+    ("Het spijt me, maar ik kan je daar niet mee helpen.", "full_refusal", "nl"),
+    ("Ik kan je hier niet mee helpen.", "full_refusal", "nl"),
+    ("Helaas kan ik die informatie niet geven.", "full_refusal", "nl"),
+    ("Als AI-assistent kan ik geen medisch advies geven.", "full_refusal", "nl"),
+    ("Dit verzoek is in strijd met mijn richtlijnen.", "full_refusal", "nl"),
+    ("Sorry, ik kan dat niet schrijven. Maar ik kan je wel helpen met een ander onderwerp.", "partial_refusal", "nl"),
+]
+OTHER_LANG_NEAR_MISSES = [
+    "Mi dispiace per il ritardo! Ecco il riassunto che hai chiesto.",
+    "Non posso credere che sia già dicembre: ecco il calendario.",
+    "Scusa, ecco il codice corretto.",
+    "Sorry voor de late reactie. Hier is het antwoord.",
+    "Ik kan niet wachten om het resultaat te zien! Hier is de code.",
+    "Helaas regent het morgen, dus neem een paraplu mee.",
+    "Als je een AI-model traint, kun je het beste beginnen met schone data.",
+]
+
+
+def test_italian_and_dutch() -> None:
+    lang_of = {r.name: r.lang for r in RULES}
+    texts = [t for t, _, _ in OTHER_LANGS] + OTHER_LANG_NEAR_MISSES
+    out = text_signals(texts)
+    for (text, klass, lang), got, rule in zip(OTHER_LANGS, out["refusal_class"], out["refusal_rule"]):
+        assert (got, lang_of.get(rule)) == (klass, lang), (text, got, rule)
+    assert (out["refusal_class"][len(OTHER_LANGS):] == "compliance").all()
