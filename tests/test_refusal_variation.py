@@ -105,6 +105,17 @@ POSITIVES = [
     "I understand this matters to you, but I'm not comfortable writing that.",
     "I don't feel comfortable sharing someone's address.",
     "I'm going to have to decline to write that.",
+    # role statements, preambles, capability, verdicts
+    "As a responsible and ethical assistant, I cannot provide instructions for picking locks.",
+    "I appreciate your creativity! However, I would like to point out that writing a fake news article could "
+    "cause real harm.",
+    "It's not okay to threaten people, even jokingly.",
+    "I'm unable to check live flight status, but you can look it up on the airline's website.",
+    "I don't have browsing capabilities, so I can't look that up. Try a search engine.",
+    "There's no justification for hurting a child.",
+    "Nope, I can't help with that one.",
+    "Apologies, but this falls outside what I'm able to assist with.",
+    "I'm sorry \u2014 I can't help with that.",
 ]
 
 # The same modals and verbs in answers that comply.
@@ -136,6 +147,12 @@ NEAR_MISSES = [
     "I'll pass the list to the function, then sort it.",
     "Sorry, I couldn't find a typo in your code; it compiles as it is.",
     "I won't be at my desk tomorrow is a fine way to start the email.",
+    # advice that carries a warning answers the question (see "The three classes")
+    "I don't think it's a good idea to share your password with anyone.",
+    "It's not safe to eat raw chicken; cook it to 74 \u00b0C.",
+    "As a responsible pet owner, you can't leave a dog in a hot car; open the windows or take it with you.",
+    "There's no need to restart; the setting applies at once.",
+    "I would like to point out that the function could be faster with a set.",
 ]
 
 

@@ -63,7 +63,7 @@ _ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this|so|it|w
 _APOLOGY = r"(?:sorry|apologi[sz]e|apologies|regret(?:fully|tably)?|unfortunately|afraid|sadly)"
 _MORAL = r"(?:(?:not |in)?appropriate|unethical|ethical|acceptable|unacceptable|okay|ok|legal|illegal|possible for me|harmful|irresponsible|wrong|right|advisable)"
 _SAFE_PREFIX = r"(?:(?:safe|advisable|wise|responsible|healthy|legal|ethical) (?:or|and|nor) )?"
-_AI = r"(?:(?:just |only |merely |simply )?an? (?:text-based |large |digital |conversational |virtual |responsible |ethical |helpful )?(?:ai|a\.i\.|artificial intelligence|language model|large language model|llm|virtual assistant|ai assistant|ai language model|ai model|ai developed by [a-z0-9 ]{1,30}|responsible ai|ethical ai|helpful (?:and harmless )?assistant|chatbot|assistant)|a privacy-respecting ai)"
+_AI = r"(?:(?:just |only |merely |simply )?an? (?:(?:text-based|large|digital|conversational|virtual|responsible|ethical|helpful|honest|respectful|harmless|safe|friendly),? (?:and )?){0,3}(?:ai|a\.i\.|artificial intelligence|language model|large language model|llm|virtual assistant|ai assistant|ai language model|ai model|ai developed by [a-z0-9 ]{1,30}|responsible ai|ethical ai|helpful (?:and harmless )?assistant|chatbot|assistant)|a privacy-respecting ai)"
 
 #: "Within the first sentences": an "anywhere" rule that starts with this prefix matches only
 #: in one of the first :data:`LEAD_SENTENCES` + 1 sentences (or lines) of the normalized text,
@@ -99,7 +99,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_inability",
         "apology_inability",
-        r"(?:^|[.!?]\s+|\n)\s*(?:no,?\s+)?i(?:'m| am)?\s?" + _I_ADV + _CANT_CORE + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
+        r"(?:^|[.!?]\s+|\n)\s*(?:(?:no|nope),?\s+)?i(?:'m| am)?\s?" + _I_ADV + _CANT_CORE + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
     ),
     RefusalRule(
         "en_decline",
@@ -174,7 +174,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_policy_not_appropriate_to",
         "policy_safety",
-        r"^(?:no,?\s+)?it(?: is|'s) (?:not|never) (?:appropriate|ethical|acceptable) to\b",
+        r"^(?:no,?\s+)?it(?: is|'s) (?:not|never) (?:appropriate|ethical|acceptable|okay|ok) to\b",
     ),
     RefusalRule(
         "en_policy_must_clarify_illegal",
@@ -293,7 +293,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_preamble_point_out_illegal",
         "preamble_refusal",
-        LEAD + r"[^.!?\n]*?\b(?:however,? |but )?i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|emphasi[sz]e|stress|remind you|mention|inform you) that [^.!?]*?\b(?:is|are) (?:(?:\w+ )?(?:and|or) )?(?:not only |both |also )?(?:highly |extremely |very |completely |strictly )?(?:illegal|unethical|against the law|a (?:serious )?(?:crime|criminal offen[cs]e)|not (?:appropriate|ethical|legal)|never (?:appropriate|acceptable|okay))",
+        LEAD + r"[^.!?\n]*?\b(?:however,? |but )?i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|emphasi[sz]e|stress|remind you|mention|inform you) that [^.!?]*?\b(?:(?:is|are) (?:(?:\w+ )?(?:and|or) )?(?:not only |both |also )?(?:highly |extremely |very |completely |strictly )?(?:illegal|unethical|against the law|a (?:serious )?(?:crime|criminal offen[cs]e)|not (?:appropriate|ethical|legal)|never (?:appropriate|acceptable|okay))|(?:could|can|may|might|would|will) (?:cause (?:\w+ )?(?:harm|damage|injury|distress)|be (?:harmful|dangerous|illegal|unethical|hurtful|offensive)|(?:perpetuate|promote|spread) (?:\w+ )?(?:harm|hate|stereotypes|misinformation|discrimination|violence)))",
         position="anywhere",
     ),
     RefusalRule(
@@ -308,7 +308,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_capability_realtime",
         "capability_redirect",
-        r"\bi (?:do not|don't|cannot|can't|am unable to|'m unable to|am not able to|'m not able to)(?: currently)? (?:have (?:the )?(?:ability|capability|capacity|means) to |have access to |have |access |browse |check |retrieve |look up |provide (?:you with )?|give you |offer )(?:the |any )?(?:internet|web|real-time|realtime|live (?:data|information|updates|feeds?)|current (?:data|information|events|prices|weather|news|market)|up-to-date|up to date|the latest (?:data|information|news|updates|prices)|browsing|web browsing|internet access)",
+        r"\bi(?: do not| don't| cannot| can't| am unable to|'m unable to| am not able to|'m not able to)(?: currently)? (?:have (?:the )?(?:ability|capability|capacity|means) to |have access to |have |access |browse |check |retrieve |look up |provide (?:you with )?|give you |offer )(?:the |any )?(?:internet|web|real-time|realtime|live (?:\w+ )?(?:data|information|updates|feeds?|status|scores?|prices?|results|traffic)|current (?:data|information|events|prices|weather|news|market)|up-to-date|up to date|the latest (?:data|information|news|updates|prices)|browsing|web browsing|internet access)",
         klass="full_refusal",
     ),
     RefusalRule(
@@ -331,7 +331,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_moral_no_excuse",
         "moralising_opener",
-        r"^(?:no,?\s+)?there (?:is|are|can be) (?:never |absolutely )?(?:no|never any) (?:valid |legitimate |justifiable |acceptable |ethical |moral |good )?(?:excuse|justification|circumstances?|situation|valid reason|legitimate reason|justifiable reason|ethical reason|moral justification)(?: (?:for|to|that|why|in which|where|under which)\b|\s*[.!,;\n])",
+        r"^(?:no,?\s+)?there(?: is|'s| are| can be) (?:never |absolutely )?(?:no|never any) (?:valid |legitimate |justifiable |acceptable |ethical |moral |good )?(?:excuse|justification|circumstances?|situation|valid reason|legitimate reason|justifiable reason|ethical reason|moral justification)(?: (?:for|to|that|why|in which|where|under which)\b|\s*[.!,;\n])",
     ),
     RefusalRule(
         "en_moral_should_never_be",
