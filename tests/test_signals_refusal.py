@@ -172,7 +172,7 @@ def test_every_language_has_each_main_family() -> None:
     langs = {}
     for r in RULES:
         langs.setdefault(r.lang, set()).add(r.family)
-    for lang in ("en", "es", "fr", "de", "pt", "zh", "ja"):
+    for lang in ("en", "es", "fr", "de", "pt", "zh", "ja", "it", "nl"):
         assert {"apology_inability", "ai_identity", "policy_safety"} <= langs[lang], lang
 
 

@@ -317,12 +317,28 @@ def _normalize(resp: pa.Array, ascii_only: np.ndarray) -> tuple[pa.Array, pa.Arr
     return clean, pc.utf8_slice_codeunits(clean, 0, OPENING_CHARS)
 
 
-_gate_cache: dict[tuple[RefusalRule, ...], tuple[str | None, str | None]] = {}
+_gate_cache: dict[tuple[RefusalRule, ...], tuple[list[str] | str | None, str | None]] = {}
+
+#: Opening rules per combined RE2 alternation. RE2 runs an alternation as one DFA within a
+#: fixed memory budget; past it (about 50 of the built-in opening rules together) it falls
+#: back to a matcher about ten times slower. Chunks of this many rules stay well inside it.
+OPENING_CHUNK = 20
 
 
-def _gates(rules: Sequence[RefusalRule]) -> tuple[str | None, str | None]:
-    """One alternation of every opening rule and one of every "anywhere" rule (model globs
-    ignored): a row that matches neither gets no rule, so only the others go to DuckDB.
+def _chunks(items: Sequence[Any], size: int | None = None) -> list[Sequence[Any]]:
+    """``items`` cut into consecutive pieces of at most ``size`` (default :data:`OPENING_CHUNK`).
+
+    >>> _chunks([1, 2, 3, 4, 5], 2)
+    [[1, 2], [3, 4], [5]]
+    """
+    size = size or OPENING_CHUNK
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _gates(rules: Sequence[RefusalRule]) -> tuple[list[str] | str | None, str | None]:
+    """Alternations of the opening rules (one per :data:`OPENING_CHUNK` rules) and one of every
+    "anywhere" rule (model globs ignored): a row that matches none gets no rule, so only the
+    others go to DuckDB.
 
     The opening alternation is matched on the first OPENING_CHARS code points of the
     normalized text, of which the opening is a prefix ending, when shorter, in a sentence
@@ -331,14 +347,14 @@ def _gates(rules: Sequence[RefusalRule]) -> tuple[str | None, str | None]:
     """
     key = tuple(rules)
     if key not in _gate_cache:
-        out = []
-        for pos in ("opening", "anywhere"):
-            pats = [r.pattern for r in rules if r.position == pos]
-            gate = "|".join(f"(?:{p})" for p in pats) if pats else None
-            if pos == "opening" and any("$" in p or "\\B" in p or "\\z" in p for p in pats):
-                gate = ""
-            out.append(gate)
-        _gate_cache[key] = (out[0], out[1])
+        opening = [r.pattern for r in rules if r.position == "opening"]
+        anywhere = [r.pattern for r in rules if r.position == "anywhere"]
+        gate_open: list[str] | str | None = [
+            "|".join(f"(?:{p})" for p in chunk) for chunk in _chunks(opening)] if opening else None
+        if any("$" in p or "\\B" in p or "\\z" in p for p in opening):
+            gate_open = ""
+        gate_any = "|".join(f"(?:{p})" for p in anywhere) if anywhere else None
+        _gate_cache[key] = (gate_open, gate_any)
     return _gate_cache[key]
 
 
@@ -399,10 +415,30 @@ def _build_sql(rules: Sequence[RefusalRule], any_gate_exact: bool = False) -> st
             return f"regexp_replace({g}, {_lit(LEAD)}, '')" if r.pattern.startswith(LEAD) else g
 
         if alias == "mo" and all(_never_empty(r.pattern) for r in group):
-            extra_cols[alias] = f"{extract} AS {alias}"
-            found_open = " OR ".join(f"struct_extract({alias}, 'g{i}') <> ''" for i in range(len(group)))
-            whens.extend(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {_lit(r.name)}" for i, r in enumerate(group))
-            spans.extend(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {span_of(i, r)}" for i, r in enumerate(group))
+            # One alternation per OPENING_CHUNK rules (one of all overflows RE2's DFA budget).
+            # Each chunk's match is its one non-empty group; the chunk whose match starts
+            # earliest in the opening wins (``strpos`` of the matched text), ties go to the
+            # earlier chunk: the same precedence as one alternation of all the rules.
+            cols, pos_cols = [], []
+            chunks = _chunks(group)
+            for k, chunk in enumerate(chunks):
+                comb = "|".join(f"({r.pattern})" for r in chunk)
+                nm = ", ".join(_lit(f"g{i}") for i in range(len(chunk)))
+                cols.append(f"regexp_extract({col}, {_lit(comb)}, [{nm}]) AS mo{k}")
+                text = " || ".join(f"struct_extract(mo{k}, 'g{i}')" for i in range(len(chunk)))
+                pos_cols.append(f"CASE WHEN ({text}) <> '' THEN strpos(opening, {text}) END AS po{k}")
+            extra_cols[alias] = ", ".join(cols)
+            extra_cols["po"] = ", ".join(pos_cols)
+            found_open = " OR ".join(f"po{k} IS NOT NULL" for k in range(len(chunks)))
+            for k, chunk in enumerate(chunks):
+                win = " AND ".join([f"po{k} IS NOT NULL"] + [
+                    f"(po{j} IS NULL OR po{j} {'>' if j < k else '>='} po{k})" for j in range(len(chunks)) if j != k])
+                g_alias = f"mo{k}"
+                whens.extend(f"WHEN {win} AND struct_extract({g_alias}, 'g{i}') <> '' THEN {_lit(r.name)}"
+                             for i, r in enumerate(chunk))
+                spans.extend(f"WHEN {win} AND struct_extract({g_alias}, 'g{i}') <> '' THEN "
+                             + span_of(i, r).replace(f"struct_extract({alias}, ", f"struct_extract({g_alias}, ")
+                             for i, r in enumerate(chunk))
             continue
         gate = "ga" if alias == "ma" and any_gate_exact else f"regexp_matches({col}, {_lit(combined)})"
         if alias == "ma":
@@ -418,14 +454,17 @@ def _build_sql(rules: Sequence[RefusalRule], any_gate_exact: bool = False) -> st
     case = "CASE " + " ".join(whens) + " END" if whens else "NULL::VARCHAR"
     span_case = "CASE " + " ".join(spans) + " END" if spans else "NULL::VARCHAR"
     more_o = ", " + extra_cols["mo"] if "mo" in extra_cols else ""
+    more_p = ", " + extra_cols["po"] if "po" in extra_cols else ""
     more_a = ", " + extra_cols["ma"] if "ma" in extra_cols else ""
     sql = f"""
 WITH o AS (
   SELECT rid, model, clean, ga, {opening} AS opening FROM src
 ), o1 AS (
   SELECT *{more_o} FROM o
+), o1p AS (
+  SELECT *{more_p} FROM o1
 ), o2 AS (
-  SELECT *{more_a} FROM o1
+  SELECT *{more_a} FROM o1p
 ), r AS (
   SELECT rid, clean,
          regexp_matches(opening, {_lit(CLARIFICATION_PATTERN)}) AS clarify,
@@ -529,7 +568,8 @@ def text_signals(
         if gate_open == "":
             cand[:] = True
         elif gate_open is not None:
-            cand |= pc.match_substring_regex(first, gate_open).to_numpy(zero_copy_only=False)
+            for gate in gate_open:
+                cand |= pc.match_substring_regex(first, gate).to_numpy(zero_copy_only=False)
         if gate_any is not None:
             ga = pc.match_substring_regex(clean, gate_any).to_numpy(zero_copy_only=False)
             cand |= ga

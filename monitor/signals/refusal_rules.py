@@ -44,12 +44,26 @@ class RefusalRule:
 
 
 # Shared fragments (English). ``i`` followed by an optional contraction / auxiliary.
-_CANT = r"(?:can't|cannot|can ?not|could not|couldn't|won't|will not|am unable to|'m unable to|am not able to|'m not able to|am not allowed to|'m not allowed to|am not permitted to|'m not permitted to|must decline to|have to decline to|'m not going to|am not going to|do not feel comfortable|don't feel comfortable|am not comfortable|'m not comfortable)"
-_ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this)|support|create|generate|write|give|share|answer|respond|engage|discuss|participate|offer|produce|complete|disclose|reveal|access|obtain|retrieve|facilitate|encourage|promote|condone|endorse|recommend ways|advise|guide|tell you how|explain how|teach|describe how|role-?play|be of (?:help|assistance)|satisfy|honou?r|grant|accommodate|go along|talk about|contribute|walk you through|go through|go over|list|outline|detail|elaborate)"
-_APOLOGY = r"(?:sorry|apologi[sz]e|apologies|regret(?:fully)?|unfortunately|afraid)"
+# Verbs of refusal x modal x negation. "I" is matched before these: "i(?:'m| am)? ?".
+# Kept small on purpose: the opening rules are matched as one combined RE2 alternation, whose
+# DFA overflows RE2's memory budget (and gets about ten times slower) when these grow.
+#: The modal + negation alone, where no action verb needs to follow (after an apology or an
+#: AI role statement: "Sorry, I can't ...", "As an AI, I don't feel comfortable ..."). Not
+#: "couldn't": "Sorry, I couldn't find a typo" reports, it does not refuse.
+_CANT = (
+    r"(?:can't|can ?not|cannot|won't|will not|(?:am|'m) (?:unable|not (?:really )?(?:able|allowed|permitted|willing|in a position|going)) to"
+    r"|(?:must |have to )?decline to|refuse to|(?:do not|don't) (?:feel comfortable|think i (?:can|should))|(?:am|'m) not comfortable)"
+)
+#: The modal + negation before an action verb: as :data:`_CANT` plus "should not", "could not"
+#: and "won't be able to" / "can't and won't" (so that the action verb after them is reached).
+_CANT_CORE = r"(?:(?:can't|cannot) and (?:won't|will not)|(?:won't|will not) be able to|should(?:n't| not)|could(?:n't| not)|" + _CANT[3:-1] + r")"
+#: "not comfortable" + a gerund: "I'm not comfortable sharing ...", "I don't feel comfortable writing ...".
+_UNCOMF = r"(?:(?:am|'m) not|(?:do not|don't) feel|(?:am|'m) not feeling) (?:really |entirely |fully |very |particularly )?comfortable (?:with )?\w+ing\b"
+_ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this|so|it|what you(?:'re| are) asking)|support|create|generate|write|give|share|answer|respond|engage|discuss|participate|offer|produce|complete|disclose|reveal|access|obtain|retrieve|facilitate|encourage|promote|condone|endorse|recommend ways|advise|guide|tell you how|explain how|teach|describe how|role-?play|be of (?:help|assistance)|satisfy|honou?r|grant|accommodate|go along|talk about|contribute|walk you through|go through|go over|list|outline|detail|elaborate|continue (?:this|that|our|the) (?:conversation|discussion|role-?play|story|thread|line of)|continue with (?:this|that)|carry out|take part|draft|compose|author|make (?:such|jokes?|fun|a joke)|play along|pretend to be|impersonate|act as|speculate|comment on|weigh in|go there|go down that (?:road|path)|do what you ask|put together|draw up|identify (?:the|this|that) (?:person|individual)|find (?:personal|private|someone's|their|his|her))"
+_APOLOGY = r"(?:sorry|apologi[sz]e|apologies|regret(?:fully|tably)?|unfortunately|afraid|sadly)"
 _MORAL = r"(?:(?:not |in)?appropriate|unethical|ethical|acceptable|unacceptable|okay|ok|legal|illegal|possible for me|harmful|irresponsible|wrong|right|advisable)"
 _SAFE_PREFIX = r"(?:(?:safe|advisable|wise|responsible|healthy|legal|ethical) (?:or|and|nor) )?"
-_AI = r"(?:(?:just |only |merely |simply )?an? (?:text-based |large |digital |conversational |virtual |responsible |ethical |helpful )?(?:ai|a\.i\.|artificial intelligence|language model|large language model|llm|virtual assistant|ai assistant|ai language model|ai model|ai developed by [a-z0-9 ]{1,30}|responsible ai|ethical ai|helpful (?:and harmless )?assistant|chatbot|assistant)|a privacy-respecting ai)"
+_AI = r"(?:(?:just |only |merely |simply )?an? (?:(?:text-based|large|digital|conversational|virtual|responsible|ethical|helpful|honest|respectful|harmless|safe|friendly),? (?:and )?){0,3}(?:ai|a\.i\.|artificial intelligence|language model|large language model|llm|virtual assistant|ai assistant|ai language model|ai model|ai developed by [a-z0-9 ]{1,30}|responsible ai|ethical ai|helpful (?:and harmless )?assistant|chatbot|assistant)|a privacy-respecting ai)"
 
 #: "Within the first sentences": an "anywhere" rule that starts with this prefix matches only
 #: in one of the first :data:`LEAD_SENTENCES` + 1 sentences (or lines) of the normalized text,
@@ -61,8 +75,12 @@ LEAD = r"^(?:[^.!?\n]*(?:[.!?]+\s+|\n+)){0," + str(LEAD_SENTENCES) + r"}"
 # The word after an inability verb, unless it is "but": "I can't help but wonder" is no refusal.
 # (No "$" in opening patterns: one would send every row past the cheap gate, see refusal._gates.)
 _OBJECT = r"(?:\s+(?:[^b\s]\w*|b[^u\s]\w*|bu[^t\s]\w*|but\w+)|\s*[.,;:!?)\n])"
+#: Adverbs between "I" and the modal ("I really can't", "I'm afraid I can't").
+_I_ADV = r"(?:really |truly |simply |just |currently |honestly |afraid i )?"
+#: The refusal proper after "I" (and an adverb): a modal + negation + an action verb, or
+#: "not comfortable" + a gerund.
+_REFUSE_ACT = r"(?:" + _CANT_CORE + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT + r"|" + _UNCOMF + r")"
 _MUST_SAY = r"(?:i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |politely |gently |kindly |honestly )?(?:inform|tell|let|remind) you(?: know)?,? (?:that )?)"
-_CANT_CORE = r"(?:can't|cannot|can ?not|won't|will not|am unable to|'m unable to|am not able to|'m not able to|am not allowed to|'m not allowed to|must decline to|have to decline to|'m not going to|am not going to)"
 _PUSHBACK_VERB = r"(?:challenge|question|push back on|correct|address|point out|clarify|note|disagree with|reject|dispute|flag)"
 _PREMISE_NOUN = r"(?:assumption|premise|framing|notion|implication|stereotype|generali[sz]ation|characteri[sz]ation|presumption)"
 
@@ -81,17 +99,35 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_inability",
         "apology_inability",
-        r"(?:^|[.!?]\s+|\n)\s*(?:no,?\s+)?i(?:'m| am)?\s?(?:really |truly |simply |just |currently |afraid i )?" + _CANT + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
+        r"(?:^|[.!?]\s+|\n)\s*(?:(?:no|nope),?\s+)?i(?:'m| am)?\s?" + _I_ADV + _CANT_CORE + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
     ),
     RefusalRule(
         "en_decline",
         "apology_inability",
-        r"\bi (?:must|have to|need to|will have to|'ll have to|am going to have to|'m going to have to) (?:respectfully |politely |kindly )?(?:decline|refuse|refrain)",
+        r"\bi(?: must| have to| need to| will have to|'ll have to| am going to have to|'m going to have to| would have to|'d have to| (?:must |will )?(?:respectfully|politely)) (?:respectfully |politely |kindly )?(?:decline|refuse|refrain)\b",
     ),
     RefusalRule(
         "en_not_something_i_can",
         "apology_inability",
-        r"\b(?:that's|that is|this is|it's|it is) not something (?:that )?(?:i|i'm|i am) (?:can|could|am able to|'m able to|able to|comfortable|willing to|going to|will)\b",
+        r"\b(?:that's|that is|this is|it's|it is|that|this|it) (?:not|isn't) (?:really |exactly )?(?:something|a (?:request|task|topic|thing)) (?:that )?(?:i|i'm|i am) (?:(?:can|could|am able to|'m able to|able to|willing to|going to|will|am allowed to|'m allowed to)(?:\s*[.,;!)]| or\b| (?:\w+ )?(?:" + _ACTION[3:-1] + r"|do)\b)|comfortable)",
+    ),
+    RefusalRule(
+        # "Your request falls outside what I can help with", "That's beyond what I'm able to do".
+        "en_outside_scope",
+        "apology_inability",
+        r"\b(?:outside|beyond) (?:the (?:scope|bounds|limits) of )?what (?:i|i'm|i am) (?:can|could|am able to|'m able to|able to|am allowed to|'m allowed to|am permitted to|'m permitted to) (?:\w+ )?(?:help|assist|do|provide|support|discuss|answer|offer)\b",
+    ),
+    RefusalRule(
+        # "I'll have to pass on this one", "I'm going to pass on writing that".
+        "en_pass_on",
+        "apology_inability",
+        r"\bi(?:'ll| will| must| have to|'m going to| am going to)(?: have to)? (?:respectfully |politely )?pass on (?:this|that|your|the|writing|creating|helping|answering|providing|generating|sharing)\b",
+    ),
+    RefusalRule(
+        # "I won't be providing ...", "I'm not going to be helping ...": a refusal in the progressive.
+        "en_wont_be_ing",
+        "apology_inability",
+        r"(?:^|[.!?,]\s+|\n)\s*(?:but |so )?i(?: won't| will not|'m not going to| am not going to|'m not| am not) (?:be )?(?:providing|helping|assisting|writing|creating|generating|sharing|giving|answering|engaging|participating|discussing|offering|producing|fulfilling|complying|supporting)\b",
     ),
     RefusalRule(
         "en_not_comfortable",
@@ -101,7 +137,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_prefer_not",
         "apology_inability",
-        r"\bi(?:'d| would) (?:prefer|rather) not (?:to )?(?:help|assist|provide|discuss|engage|answer|write|create|share|get into|go into|generate|comment)\b",
+        r"\bi(?:'d| would) (?:prefer|rather|choose) not (?:to )?(?:\w+\s+){0,2}?(?:" + _ACTION[3:-1] + r"|get into|go into)\b",
     ),
     RefusalRule(
         "en_should_not",
@@ -117,13 +153,13 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_ai_identity_inability",
         "ai_identity",
-        r"\b(?:as|i am|i'm|being) " + _AI + r"\b[^.!?]*?(?:\bi|\band|\bso i|\btherefore,? i),?\s+(?:am |'m )?(?:" + _CANT + r"|(?:do not|don't|cannot|can't) (?:condone|promote|support|encourage|endorse|engage|have the (?:ability|capability|capacity|means) to|provide)|(?:am|'m) (?:programmed|designed) (?:to (?:follow|respect|avoid|refrain|not)|not to)|(?:must|have to) (?:decline|refuse|clarify that (?:i|it is|it's|this))|(?:do not|don't) have access to (?:personal|private|individual))",
+        r"\b(?:as|i am|i'm|being) " + _AI + r"\b[^.!?]*?(?:\bi|\band|\bso i|\btherefore,? i),?\s*(?:am |'m )?(?:really |truly |simply |just |currently )?(?:" + _CANT + r"|(?:do not|don't|cannot|can't) (?:condone|promote|support|encourage|endorse|engage|have the (?:ability|capability|capacity|means) to|provide)|(?:am|'m) (?:programmed|designed) (?:to (?:follow|respect|avoid|refrain|not)|not to)|(?:must|have to) (?:decline|refuse|clarify that (?:i|it is|it's|this))|(?:do not|don't) have access to (?:personal|private|individual))",
     ),
     # ------------------------------------------------------------------------ policy/safety
     RefusalRule(
         "en_policy_guidelines",
         "policy_safety",
-        r"\b(?:against|violates?|violation of|not (?:allowed|permitted) (?:by|under)|contrary to|outside (?:of )?) (?:my|the|our|openai's|anthropic's|google's|the platform's|our usage|usage|content|community|safety|ethical|programming) ?(?:guidelines|policies|policy|principles|programming|rules|terms|standards|usage policies|content policy)",
+        r"\b(?:against|violates?|violation of|not (?:allowed|permitted) (?:by|under)|contrary to|outside (?:of )?) (?:my|the|our|openai's|anthropic's|google's|the platform's|our usage|usage|content|community|safety|ethical|programming) ?(?:(?:ethical|safety|content|usage|community|core|moral) )?(?:guidelines|policies|policy|principles|programming|rules|terms|standards|usage policies|content policy)",
     ),
     RefusalRule(
         "en_policy_not_appropriate",
@@ -138,7 +174,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_policy_not_appropriate_to",
         "policy_safety",
-        r"^(?:no,?\s+)?it(?: is|'s) (?:not|never) (?:appropriate|ethical|acceptable) to\b",
+        r"^(?:no,?\s+)?it(?: is|'s) (?:not|never) (?:appropriate|ethical|acceptable|okay|ok) to\b",
     ),
     RefusalRule(
         "en_policy_must_clarify_illegal",
@@ -238,7 +274,14 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_preamble_however_cant",
         "preamble_refusal",
-        LEAD + r"[^.!?\n]*?\b(?:however|but|unfortunately|regrettably|sadly|that said|that being said|having said that)[, ]+(?:" + _MUST_SAY + r"|i'm afraid (?:that )?)?i(?:'m| am)? ?(?:really |truly |simply |just |currently )?" + _CANT_CORE + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
+        LEAD + r"[^.!?\n]*?\b(?:however|but|unfortunately|regrettably|sadly|that said|that being said|having said that)[, ]+(?:" + _MUST_SAY + r"|i'm afraid (?:that )?)?i(?:'m| am)? ?" + _I_ADV + _REFUSE_ACT,
+        position="anywhere",
+    ),
+    RefusalRule(
+        # "While I appreciate / understand ..., I can't <verb>": the concession clause is the preamble.
+        "en_preamble_while",
+        "preamble_refusal",
+        LEAD + r"[^.!?\n]*?\b(?:while|although|though|even though|as much as) i(?:'m| am)? (?:\w+ ){0,2}?(?:appreciate|understand|respect|see|hear|recogni[sz]e|value|know|realize|realise|sympathi[sz]e|empathi[sz]e|would love|'d love|wish|like|want|aware|glad|happy|curious|interested|here)\b[^.!?\n]*?,\s*(?:i'm afraid (?:that )?)?i(?:'m| am)? ?" + _I_ADV + _REFUSE_ACT,
         position="anywhere",
     ),
     RefusalRule(
@@ -250,13 +293,13 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_preamble_point_out_illegal",
         "preamble_refusal",
-        LEAD + r"[^.!?\n]*?\b(?:however,? |but )?i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|emphasi[sz]e|stress|remind you|mention|inform you) that [^.!?]*?\b(?:is|are) (?:(?:\w+ )?(?:and|or) )?(?:not only |both |also )?(?:highly |extremely |very |completely |strictly )?(?:illegal|unethical|against the law|a (?:serious )?(?:crime|criminal offen[cs]e)|not (?:appropriate|ethical|legal)|never (?:appropriate|acceptable|okay))",
+        LEAD + r"[^.!?\n]*?\b(?:however,? |but )?i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|emphasi[sz]e|stress|remind you|mention|inform you) that [^.!?]*?\b(?:(?:is|are) (?:(?:\w+ )?(?:and|or) )?(?:not only |both |also )?(?:highly |extremely |very |completely |strictly )?(?:illegal|unethical|against the law|a (?:serious )?(?:crime|criminal offen[cs]e)|not (?:appropriate|ethical|legal)|never (?:appropriate|acceptable|okay))|(?:could|can|may|might|would|will) (?:cause (?:\w+ )?(?:harm|damage|injury|distress)|be (?:harmful|dangerous|illegal|unethical|hurtful|offensive)|(?:perpetuate|promote|spread) (?:\w+ )?(?:harm|hate|stereotypes|misinformation|discrimination|violence)))",
         position="anywhere",
     ),
     RefusalRule(
         "en_preamble_inability",
         "preamble_refusal",
-        LEAD + r"(?:no,?\s+)?i(?:'m| am)?\s?(?:really |truly |simply |just |currently |afraid i )?" + _CANT_CORE + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT,
+        LEAD + r"(?:no,?\s+)?i(?:'m| am)?\s?" + _I_ADV + _REFUSE_ACT,
         position="anywhere",
     ),
     # ----------------------------------------------------- capability refusal (+ redirect)
@@ -265,7 +308,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_capability_realtime",
         "capability_redirect",
-        r"\bi (?:do not|don't|cannot|can't|am unable to|'m unable to|am not able to|'m not able to)(?: currently)? (?:have (?:the )?(?:ability|capability|capacity|means) to |have access to |have |access |browse |check |retrieve |look up |provide (?:you with )?|give you |offer )(?:the |any )?(?:internet|web|real-time|realtime|live (?:data|information|updates|feeds?)|current (?:data|information|events|prices|weather|news|market)|up-to-date|up to date|the latest (?:data|information|news|updates|prices)|browsing|web browsing|internet access)",
+        r"\bi(?: do not| don't| cannot| can't| am unable to|'m unable to| am not able to|'m not able to)(?: currently)? (?:have (?:the )?(?:ability|capability|capacity|means) to |have access to |have |access |browse |check |retrieve |look up |provide (?:you with )?|give you |offer )(?:the |any )?(?:internet|web|real-time|realtime|live (?:\w+ )?(?:data|information|updates|feeds?|status|scores?|prices?|results|traffic)|current (?:data|information|events|prices|weather|news|market)|up-to-date|up to date|the latest (?:data|information|news|updates|prices)|browsing|web browsing|internet access)",
         klass="full_refusal",
     ),
     RefusalRule(
@@ -288,7 +331,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_moral_no_excuse",
         "moralising_opener",
-        r"^(?:no,?\s+)?there (?:is|are|can be) (?:never |absolutely )?(?:no|never any) (?:valid |legitimate |justifiable |acceptable |ethical |moral |good )?(?:excuse|justification|circumstances?|situation|valid reason|legitimate reason|justifiable reason|ethical reason|moral justification)(?: (?:for|to|that|why|in which|where|under which)\b|\s*[.!,;\n])",
+        r"^(?:no,?\s+)?there(?: is|'s| are| can be) (?:never |absolutely )?(?:no|never any) (?:valid |legitimate |justifiable |acceptable |ethical |moral |good )?(?:excuse|justification|circumstances?|situation|valid reason|legitimate reason|justifiable reason|ethical reason|moral justification)(?: (?:for|to|that|why|in which|where|under which)\b|\s*[.!,;\n])",
     ),
     RefusalRule(
         "en_moral_should_never_be",
@@ -395,6 +438,56 @@ RULES: tuple[RefusalRule, ...] = (
         r"^(?:não,?\s+)?(?:não é (?:apropriado|ético|adequado|aceitável|legal)|(?:isso|isto) (?:vai contra|viola) (?:as |minhas |nossas )?(?:políticas|diretrizes|normas|regras))",
         lang="pt",
     ),
+    # ---------------------------------------------------------------------------- Italian
+    RefusalRule(
+        "it_apology_inability",
+        "apology_inability",
+        r"(?:mi dispiace|mi spiace|spiacente|scusa(?:mi)?|scusate|purtroppo)[^.!?]*?\bnon (?:posso|potrò|sono in grado|mi è possibile|è possibile per me|riesco a)",
+        lang="it",
+    ),
+    RefusalRule(
+        "it_inability",
+        "apology_inability",
+        r"^(?:no,?\s+)?non (?:posso|potrò|sono in grado di|mi è possibile) (?:\w+ ){0,3}?(?:aiutarti|aiutarla|aiutarvi|aiutare|fornire|fornirti|fornirle|dare|darti|rispondere|soddisfare|creare|generare|scrivere|condividere|assisterti|partecipare|fare (?:questo|ciò))",
+        lang="it",
+    ),
+    RefusalRule(
+        "it_ai_identity",
+        "ai_identity",
+        r"\b(?:come|sono) (?:un'|una |un )?(?:ia|intelligenza artificiale|modello (?:linguistico|di linguaggio)|assistente(?: virtuale| ia)?)\b[^.!?]*?\bnon (?:posso|ho accesso|sono in grado)",
+        lang="it",
+    ),
+    RefusalRule(
+        "it_policy",
+        "policy_safety",
+        r"^(?:no,?\s+)?(?:non è (?:appropriato|etico|corretto|accettabile|legale)|(?:questo|ciò|questa richiesta) (?:va contro|viola) (?:le mie |le nostre |le )?(?:linee guida|politiche|regole|norme))",
+        lang="it",
+    ),
+    # ------------------------------------------------------------------------------ Dutch
+    RefusalRule(
+        "nl_apology_inability",
+        "apology_inability",
+        r"(?:het spijt me|sorry|excuses|helaas|jammer genoeg)[^.!?]*?\b(?:ik (?:kan|mag|zal)|kan ik|mag ik|zal ik)\b[^.!?]*?\b(?:niet|geen)\b[^.!?]*?\b(?:helpen|geven|verstrekken|leveren|beantwoorden|maken|schrijven|delen|genereren|meewerken|ondersteunen|doen)\b",
+        lang="nl",
+    ),
+    RefusalRule(
+        "nl_inability",
+        "apology_inability",
+        r"^(?:nee,?\s+)?ik (?:kan|mag|zal) (?:je |u |jou )?(?:daar |hier |hierbij |daarbij |hiermee |daarmee |dit |dat )?(?:niet|geen) (?:\w+ ){0,3}?(?:helpen|geven|verstrekken|leveren|beantwoorden|maken|schrijven|delen|genereren|meewerken|ondersteunen|doen)\b",
+        lang="nl",
+    ),
+    RefusalRule(
+        "nl_ai_identity",
+        "ai_identity",
+        r"\b(?:als|ik ben een) (?:ai|ai-assistent|taalmodel|ai-taalmodel|kunstmatige intelligentie|virtuele assistent)\b[^.!?]*?\b(?:kan ik (?:niet|geen)|ik kan (?:niet|geen)|heb ik geen toegang|ik heb geen toegang)",
+        lang="nl",
+    ),
+    RefusalRule(
+        "nl_policy",
+        "policy_safety",
+        r"^(?:nee,?\s+)?(?:het is niet (?:gepast|ethisch|toegestaan|legaal|verantwoord)|(?:dit|dat|dit verzoek) (?:gaat in tegen|is in strijd met) (?:mijn|onze|de) (?:richtlijnen|regels|beleid))",
+        lang="nl",
+    ),
     # ---------------------------------------------------------------------------- Chinese
     RefusalRule(
         "zh_apology_inability",
@@ -472,6 +565,8 @@ PIVOT_PATTERN = (
     r"|(?:cependant|toutefois|en revanche)[, ]+(?:je peux|voici)"
     r"|(?:allerdings|jedoch|stattdessen)[, ]+(?:kann ich|hier)"
     r"|(?:no entanto|entretanto|porém)[, ]+(?:posso|aqui)"
+    r"|(?:tuttavia|però|invece)[, ]+(?:posso|ecco|ti posso)"
+    r"|(?:maar|echter)[, ]+(?:ik kan (?:je |u )?wel|hier (?:is|zijn))|\bwel kan ik\b"
     r"|(?:但是|不过|不過|但)[，, ]*我可以|以下是"
     r"|(?:ただし|代わりに|その代わり)[、, ]*[^。]*?(?:できます|ご紹介|お伝え)"
 )
