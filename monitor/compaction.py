@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -59,7 +58,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from monitor.errors import UserError
-from monitor.store import EVENT_SCHEMA, REPLACES_KEY, Store
+from monitor.listing import replaced_names
+from monitor.store import EVENT_SCHEMA, Store
 
 SMALL_BYTES = 32 * 1024 * 1024
 """A segment below this size is "small" and worth merging."""
@@ -108,10 +108,9 @@ class CompactionReport:
 def replaced_segments(path: Path) -> list[str]:
     """The segment names a merged segment replaces (from its Parquet metadata; [] if none or gone)."""
     try:
-        meta = pq.read_schema(path).metadata or {}
+        return replaced_names(pq.read_schema(path).metadata)
     except FileNotFoundError:
         return []
-    return list(json.loads(meta.get(REPLACES_KEY, b"[]")))
 
 
 def ts_range(path: Path) -> tuple[dt.datetime | None, dt.datetime | None]:

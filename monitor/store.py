@@ -53,9 +53,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from monitor.errors import UserError
+from monitor.listing import REPLACES_KEY, live_files, replaced_names  # noqa: F401 (the store's own listing rule, re-exported)
 from sinks.private import private_dir, private_file
 
-REPLACES_KEY = b"llm_monitor.replaces"
 T = TypeVar("T")
 
 EVENT_COLUMNS: dict[str, pa.DataType] = {
@@ -238,35 +238,6 @@ def open_store(root: str | os.PathLike[str]) -> "Store":
         if loose:
             warnings.warn(exposure_message(root, loose), StoreExposureWarning, stacklevel=2)
     return store
-
-
-def live_files(files: Iterable[str], replaces: Callable[[str], Iterable[str]]) -> list[str]:
-    """The one listing rule of live segments: of the files in ``events/`` (paths or URIs), the
-    ``.parquet`` ones, sorted, less those a compacted ``c-`` segment replaces (``replaces(file)``
-    reads a ``c-`` file's list of replaced names; a file gone meanwhile replaces nothing).
-
-    Every lister uses it: the local store, DuckDB over a URI, Hadoop's file system for Spark.
-
-    >>> meta = {"e/c-2.parquet": ["s-1.parquet"]}
-    >>> live_files(["e/s-1.parquet", "e/c-2.parquet", "e/s-3.parquet", "e/x.tmp"], meta.__getitem__)
-    ['e/c-2.parquet', 'e/s-3.parquet']
-    """
-    parquet = sorted((f for f in files if f.endswith(".parquet")), key=lambda f: f.rsplit("/", 1)[-1])
-    replaced: set[str] = set()
-    for f in parquet:
-        if f.rsplit("/", 1)[-1].startswith("c-"):
-            with contextlib.suppress(FileNotFoundError):
-                replaced.update(replaces(f))
-    return [f for f in parquet if f.rsplit("/", 1)[-1] not in replaced]
-
-
-def replaced_names(metadata: dict[bytes, bytes] | None) -> list[str]:
-    """The segment names a segment's Parquet key-value ``metadata`` says it replaces.
-
-    >>> replaced_names({REPLACES_KEY: b'["s-1.parquet"]'}), replaced_names(None)
-    (['s-1.parquet'], [])
-    """
-    return list(json.loads((metadata or {}).get(REPLACES_KEY, b"[]")))
 
 
 def quarantine_key(row: dict[str, Any]) -> str:

@@ -4,7 +4,7 @@ An engine runs the one statistics query (:mod:`monitor.stats`) and the other sma
 over the store's live segments. Both engines see the same file list, computed by
 :meth:`monitor.store.Store.live_segments`, so they read exactly the same rows. A store at a URI
 (:attr:`monitor.store.Store.location`: ``s3a://``, ``gs://``, ``abfss://``, ``hdfs://``,
-``file://``) is listed by the engine itself with the same rule (:func:`monitor.store.live_files`):
+``file://``) is listed by the engine itself with the same rule (:func:`monitor.listing.live_files`):
 DuckDB through its extensions (:mod:`.duckdb_uri`), Spark through Hadoop's file system
 (:mod:`.spark.hadoop`). An engine has
 

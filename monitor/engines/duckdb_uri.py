@@ -9,7 +9,7 @@ that fails, or for ``hdfs://`` (DuckDB has no HDFS reader), the read stops with 
 
 The segments are listed with DuckDB's ``glob`` and the compacted segments' replaced lists read
 with ``parquet_kv_metadata``, through the store's one listing rule
-(:func:`monitor.store.live_files`), so both engines see the same rows here too. Credentials are
+(:func:`monitor.listing.live_files`), so both engines see the same rows here too. Credentials are
 DuckDB's: a persistent secret (``CREATE PERSISTENT SECRET ... (TYPE s3, ...)``) is loaded by every
 connection (docs/SCALE.md).
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import duckdb
 
 from monitor.errors import UserError
-from monitor.store import REPLACES_KEY, live_files, replaced_names
+from monitor.listing import REPLACES_KEY, live_files, replaced_names
 
 EXTENSIONS: dict[str, str | None] = {"s3": "httpfs", "s3a": "httpfs", "gs": "httpfs", "abfss": "azure",
                                      "file": None}

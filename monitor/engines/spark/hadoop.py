@@ -4,7 +4,7 @@ A store or a log directory at ``s3a://``, ``gs://``, ``abfss://``, ``hdfs://`` o
 listed with the same ``org.apache.hadoop.fs.FileSystem`` (and the same connector settings, from
 the session's Hadoop configuration) that Spark reads it with. Only names and footers cross to
 the driver: the store's live segments (:func:`live_segment_uris`, through the one listing rule
-:func:`monitor.store.live_files`, with the compacted segments' replaced lists read from their
+:func:`monitor.listing.live_files`, with the compacted segments' replaced lists read from their
 Parquet footers) and the files a backfill's input pattern names (:func:`glob_files`).
 
 An unknown scheme or a connector missing from the classpath is a
@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.errors import UserError
-from monitor.store import live_files, replaced_names
+from monitor.listing import live_files, replaced_names
 
 
 def _java_error(exc: Exception) -> str:
