@@ -278,7 +278,8 @@ def _permutation_pvalue(baseline: IntHistogram, current: IntHistogram) -> float:
             n_resamples=PERMUTATION_RESAMPLES, batch=2000, alternative="greater",
         )
         return float(min(1.0, res.pvalue))
-    return sequential_mc_pvalue(statistic, position[:n1], n1 + n2, np.random.default_rng(20261130))
+    return sequential_mc_pvalue(statistic, position[:n1], n1 + n2, np.random.default_rng(20261130),
+                                exceedances=PERMUTATION_EXCEEDANCES)
 
 
 def sequential_mc_pvalue(statistic, observed: np.ndarray, n: int, rng: np.random.Generator, *,
