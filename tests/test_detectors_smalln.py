@@ -13,7 +13,8 @@ from scipy import stats
 
 from detectors.finding import DERIVED_METRICS, HIGHER_IS_WORSE
 from detectors.histogram import IntHistogram
-from detectors.length import (PERMUTATION_EXCEEDANCES, PERMUTATION_MAX_N, PERMUTATION_RESAMPLES, length_shift,
+from detectors.length import (PERMUTATION_EXCEEDANCES, PERMUTATION_MAX_N, PERMUTATION_RESAMPLES, _ad_statistic_factory,
+                               length_shift,
                                sequential_mc_pvalue)
 from detectors.length import min_attainable_pvalue as length_min_p
 from detectors.policy import DEFAULT_FLOORS, DEFAULT_MIN_SAMPLES, PolicyConfig, apply_policy, compare_length, compare_rate
@@ -211,3 +212,46 @@ def test_sequential_mc_pvalue_uses_every_split_for_small_pvalues() -> None:
     r = length_shift(a, b)
     assert r.method == "permutation" and r.pvalue < PERMUTATION_EXCEEDANCES / PERMUTATION_RESAMPLES
     assert (r.pvalue * (PERMUTATION_RESAMPLES + 1)) == pytest.approx(round(r.pvalue * (PERMUTATION_RESAMPLES + 1)))
+
+
+@settings(max_examples=20, deadline=None)
+@given(vals=st.lists(st.integers(0, 30), min_size=6, max_size=80), frac=st.floats(0.2, 0.8), seed=st.integers(0, 2**32 - 1))
+def test_permutation_statistic_is_scipys_anderson_darling(vals: list[int], frac: float, seed: int) -> None:
+    """On any split of a tied pooled sample the statistic is an increasing linear map of scipy's
+    anderson_ksamp statistic (scipy standardizes with constants of the sample sizes only), so the
+    permutation test orders splits exactly as the Anderson-Darling test does."""
+    pooled = np.sort(np.asarray(vals))
+    n1 = min(max(2, int(len(vals) * frac)), len(vals) - 2)
+    if pooled[0] == pooled[-1]:
+        return
+    stat = _ad_statistic_factory(pooled, n1, len(vals) - n1)
+    rng = np.random.default_rng(seed)
+    ours, ref = [], []
+    for _ in range(12):
+        perm = rng.permutation(len(vals))
+        ours.append(float(stat(perm[None, :n1], None)[0]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref.append(float(stats.anderson_ksamp([pooled[perm[:n1]], pooled[perm[n1:]]]).statistic))
+    ours_a, ref_a = np.array(ours), np.array(ref)
+    if np.ptp(ref_a) < 1e-9:
+        assert np.ptp(ours_a) < 1e-9
+        return
+    slope, intercept = np.polyfit(ours_a, ref_a, 1)
+    assert slope > 0
+    assert np.allclose(slope * ours_a + intercept, ref_a, atol=1e-7 * max(1.0, np.abs(ref_a).max()))
+
+
+def test_anderson_darling_beats_ks_on_a_shape_change() -> None:
+    """More short answers and a thinner long tail (median -25%): AD sees it more often than KS alone
+    and than the Bonferroni KS + Mann-Whitney, at the same exact level."""
+    rng = np.random.default_rng(8)
+    ad = bonf = ks = 0
+    for _ in range(60):
+        b = np.rint(rng.lognormal(math.log(700), 0.6, 50)).astype(int)
+        c = np.concatenate([np.rint(rng.lognormal(math.log(700), 0.6, 35)), np.rint(rng.lognormal(math.log(200), 0.5, 15))]).astype(int)
+        r = length_shift(IntHistogram.from_samples(b), IntHistogram.from_samples(c))
+        ad += r.pvalue <= 0.05
+        bonf += min(1.0, 2 * min(r.ks_pvalue, r.mw_pvalue)) <= 0.05
+        ks += stats.ks_2samp(b, c).pvalue <= 0.05
+    assert ad >= max(bonf, ks)
