@@ -18,7 +18,8 @@ Inputs are counts only: ``count`` events out of ``n`` in each window.
     definition, computed vectorized by ``_boschloo_pvalue`` at about a tenth of its cost) below
     the asymptotic range when both windows have at most ``EXACT_MAX_N`` (100) events. It is exact
     (size <= alpha at every n >= 1 and every nuisance rate) and uniformly more powerful than
-    Fisher's test, whose conditioning on the total count makes it conservative at small n (Boschloo 1970, Statistica Neerlandica 24:1; Lydersen, Fagerland & Laake 2009,
+    Fisher's test, whose conditioning on the total count makes it conservative at small n
+    (Boschloo 1970, Statistica Neerlandica 24:1; Lydersen, Fagerland & Laake 2009,
     "Recommended tests for association in 2x2 tables", Stat. Med. 28:1159);
   - ``"fisher"``, Fisher's exact test (``scipy.stats.fisher_exact``) for rare events in large
     windows (smallest expected cell below 5, a window above ``EXACT_MAX_N``), where Boschloo's
