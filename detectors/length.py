@@ -2,7 +2,7 @@
 
 Tests (all exact functions of the histograms; raw values only in the small-window permutation test):
 
-* ``"permutation"`` for small windows (``n_baseline + n_current <= PERMUTATION_MAX_N``, 200):
+* ``"permutation"`` for small windows (``n_baseline + n_current <= PERMUTATION_MAX_N``, 400):
   a permutation test of the two-sample **Anderson-Darling** statistic (Scholz & Stephens 1987,
   "K-sample Anderson-Darling tests", JASA 82:918; midrank form for ties, the statistic of
   ``scipy.stats.anderson_ksamp``).  AD weights the CDF difference by ``1 / (H (1 - H))``, so it
@@ -52,7 +52,7 @@ stats = LazyModule("scipy.stats")
 __all__ = ["LengthShiftResult", "length_shift", "quantile_ci", "PERMUTATION_MAX_N", "PERMUTATION_RESAMPLES",
            "min_attainable_pvalue", "sequential_mc_pvalue", "PERMUTATION_EXCEEDANCES"]
 
-PERMUTATION_MAX_N = 200
+PERMUTATION_MAX_N = 400
 """Windows with at most this many responses together get the permutation p-value."""
 
 PERMUTATION_RESAMPLES = 9999
