@@ -26,7 +26,8 @@ the detection rate is read at it. "Defaults": our alerts after ``apply_policy`` 
 alpha 0.01) for that metric and segment; Evidently's p < 0.05. Evidently's answers are cached by the job's
 content in ``benchmarks/.peers-venv/cache.json`` (the same draws give the same answer).
 
-    python benchmarks/peers.py                     # n = 50 100 200 400, 50 draws: about 10 minutes on 2 cores
+    python benchmarks/peers.py                     # n = 50 100 200 400, 50 draws (Evidently's answers are cached)
+    python benchmarks/peers.py --n 50 100 --draws 200   # 668 s with Evidently cached, machine load about 10
     python benchmarks/peers.py --draws 10 --n 50   # smoke run
 """
 
