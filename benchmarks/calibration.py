@@ -7,6 +7,9 @@ Sections:
 1. A/A null simulation: realistic segments (lognormal lengths, 1-10% rates), 20 segments x 4
    metrics tested together per run through ``apply_policy``; the false-alert rate per run with
    its exact (Clopper-Pearson) 95% Monte-Carlo interval, per metric and overall.
+1b. A/A over small windows (``--only aa-small``): 20 segments of 20-200 events a window, every
+   metric (JSON-invalid and schema violations as two tests, their union out of BH), floors 0, so the
+   exact tests (Boschloo, the Anderson-Darling permutation test) and BH are checked together.
 2. Power: detection probability (alert under the default policy) versus effect and window size,
    for a single comparison and for the target changes also embedded in a run of 20 segments x 4
    metrics where everything else is unchanged (BH then has 80 tests to correct for).
@@ -68,12 +71,13 @@ class Segment:
     success: float
 
 
-def random_segments(rng: np.random.Generator, k: int = 20) -> list[Segment]:
+def random_segments(rng: np.random.Generator, k: int = 20,
+                    sizes: tuple[int, ...] = (300, 500, 1000, 2000, 3000, 5000), smallest: int = 50) -> list[Segment]:
     segs = []
     for _ in range(k):
-        nb = int(rng.choice([300, 500, 1000, 2000, 3000, 5000]))
+        nb = int(rng.choice(sizes))
         segs.append(Segment(
-            n_base=nb, n_cur=max(50, int(nb * rng.uniform(0.5, 1.5))),
+            n_base=nb, n_cur=max(smallest, int(nb * rng.uniform(0.5, 1.5))),
             median=float(rng.uniform(200, 1500)), sigma=float(rng.uniform(0.4, 0.9)),
             refusal=float(rng.uniform(0.01, 0.10)), json_frac=float(rng.uniform(0.3, 1.0)),
             parse_fail=float(rng.uniform(0.01, 0.10)), label_frac=float(rng.uniform(0.2, 1.0)),
@@ -82,8 +86,13 @@ def random_segments(rng: np.random.Generator, k: int = 20) -> list[Segment]:
     return segs
 
 
-def segment_findings(rng: np.random.Generator, seg: Segment, sid: int, policy: PolicyConfig) -> list[Finding]:
-    """One A/A comparison of one segment: all four metrics, baseline and current from the same law."""
+def segment_findings(rng: np.random.Generator, seg: Segment, sid: int, policy: PolicyConfig,
+                     parts: bool = False) -> list[Finding]:
+    """One A/A comparison of one segment: all four metrics, baseline and current from the same law.
+
+    With ``parts`` the structured-output failures are drawn as JSON-invalid (60%) and schema
+    violations among the parsed rest, and reported as ``json_invalid_rate``, ``schema_violation_rate``
+    and their union ``parse_failure_rate`` (as ``check`` does: the union stays out of BH)."""
     out = []
     label = {"segment": sid}
     out.append(compare_length(label, lengths(rng, seg.n_base, seg.median, seg.sigma),
@@ -91,8 +100,15 @@ def segment_findings(rng: np.random.Generator, seg: Segment, sid: int, policy: P
     out.append(compare_rate("refusal_rate", label, int(rng.binomial(seg.n_base, seg.refusal)), seg.n_base,
                             int(rng.binomial(seg.n_cur, seg.refusal)), seg.n_cur, policy))
     jb, jc = int(rng.binomial(seg.n_base, seg.json_frac)), int(rng.binomial(seg.n_cur, seg.json_frac))
-    out.append(compare_rate("parse_failure_rate", label, int(rng.binomial(jb, seg.parse_fail)), jb,
-                            int(rng.binomial(jc, seg.parse_fail)), jc, policy))
+    if parts:
+        ib, ic = int(rng.binomial(jb, 0.6 * seg.parse_fail)), int(rng.binomial(jc, 0.6 * seg.parse_fail))
+        sb, sc = int(rng.binomial(jb - ib, 0.4 * seg.parse_fail)), int(rng.binomial(jc - ic, 0.4 * seg.parse_fail))
+        out.append(compare_rate("json_invalid_rate", label, ib, jb, ic, jc, policy))
+        out.append(compare_rate("schema_violation_rate", label, sb, jb - ib, sc, jc - ic, policy))
+        out.append(compare_rate("parse_failure_rate", label, ib + sb, jb, ic + sc, jc, policy))
+    else:
+        out.append(compare_rate("parse_failure_rate", label, int(rng.binomial(jb, seg.parse_fail)), jb,
+                                int(rng.binomial(jc, seg.parse_fail)), jc, policy))
     lb, lc = int(rng.binomial(seg.n_base, seg.label_frac)), int(rng.binomial(seg.n_cur, seg.label_frac))
     out.append(compare_rate("task_success_rate", label, int(rng.binomial(lb, seg.success)), lb,
                             int(rng.binomial(lc, seg.success)), lc, policy))
@@ -130,6 +146,35 @@ def aa_simulation(runs: int, seed: int, policy: PolicyConfig) -> None:
         print(f"| {m} | {any_alert[m]} / {runs} | {cp_interval(any_alert[m], runs)} | <= {policy.alpha} |")
     print(f"| all 80 findings of the run | {any_overall} / {runs} | {cp_interval(any_overall, runs)} | <= {policy.alpha} |")
     print(f"| all 80, floors set to 0 (pure BH calibration) | {any_no_floor} / {runs} | {cp_interval(any_no_floor, runs)} | <= {policy.alpha} |")
+
+
+def aa_small_simulation(runs: int, seed: int, policy: PolicyConfig) -> None:
+    """A/A over small windows (issue 17): 20 segments of 20-200 events a window, every metric, BH per run."""
+    rng = np.random.default_rng(seed)
+    alphas = (policy.alpha, 0.05, 0.10)
+    hits = {a: 0 for a in alphas}
+    tested = untested = 0
+    methods: dict[str, int] = {}
+    t0 = time.perf_counter()
+    for _ in range(runs):
+        segs = random_segments(rng, sizes=(20, 30, 50, 75, 100, 150, 200), smallest=10)
+        fs = [f for i, s in enumerate(segs) for f in segment_findings(rng, s, i, policy, parts=True)]
+        for a in alphas:
+            out = apply_policy(fs, PolicyConfig(alpha=a, floors={m: 0.0 for m in policy.floors}))
+            hits[a] += any(f.alert for f in out)
+            if a == policy.alpha:
+                tested += sum(f.testable for f in out)
+                untested += sum(not f.testable for f in out)
+        for f in fs:
+            methods[f.details.get("method", "")] = methods.get(f.details.get("method", ""), 0) + 1
+    dt = time.perf_counter() - t0
+    print(f"\n## 1b. A/A over small windows ({runs} runs x 20 segments of 20-200 events a window x 6 findings, floors 0)\n")
+    print(f"Tested findings {tested}, untested {untested}; tests used: "
+          + ", ".join(f"{k}: {v}" for k, v in sorted(methods.items())) + f"; {dt:.1f} s.\n")
+    print("| alpha | runs with >= 1 false alert | rate [95% MC interval] | target |")
+    print("|---|---|---|---|")
+    for a in alphas:
+        print(f"| {a} | {hits[a]} / {runs} | {cp_interval(hits[a], runs)} | <= {a} |")
 
 
 # ---------------------------------------------------------------------------- 2. power
@@ -387,16 +432,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=20261126)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--ci-runs", type=int, default=1000)
-    ap.add_argument("--only", choices=["aa", "target", "grid", "sidecar", "cp", "ci"], action="append")
+    ap.add_argument("--only", choices=["aa", "aa-small", "target", "grid", "sidecar", "cp", "ci"], action="append")
+    ap.add_argument("--small-runs", type=int, default=300, help="A/A runs over small windows (default 300)")
     a = ap.parse_args(argv)
     if a.quick:
         a.runs, a.power_reps, a.target_reps, a.sidecar_days, a.sidecar_reps, a.cp_runs, a.ci_runs = 100, 60, 60, 3, 10, 60, 100
+        a.small_runs = 20
     policy = PolicyConfig()
-    only = set(a.only or ["aa", "target", "grid", "sidecar", "cp", "ci"])
+    only = set(a.only or ["aa", "aa-small", "target", "grid", "sidecar", "cp", "ci"])
     t0 = time.perf_counter()
     print(f"# Calibration (seed {a.seed}; policy alpha={policy.alpha}, min_samples={policy.min_samples}, floors={policy.floors})")
     if "aa" in only:
         aa_simulation(a.runs, a.seed, policy)
+    if "aa-small" in only:
+        aa_small_simulation(a.small_runs, a.seed + 1, policy)
     if "target" in only:
         target_power(a.target_reps, a.seed + 2, policy)
     if "grid" in only:

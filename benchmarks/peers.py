@@ -17,17 +17,24 @@ unchanged. Evidently 0.7 (its own virtual environment, created under ``benchmark
 missing) gets the text descriptors TextLength, IsValidJSON and Contains(refusal phrases) and then
 DataDriftPreset with its defaults (per column K-S or Z-test, p < 0.05).
 
-"Matched" rates: for each method and change, the largest threshold (our ``alpha``; Evidently's p-value
-threshold) whose A/A alarm rate for that change's metric on the A/A draws is at most ``--matched``
-(default 0.05, Evidently's nominal level), then the detection rate at that threshold on the same draws.
+"Matched" rates, per kind of change and on equal terms: each tool's score for a change is its own
+p-value for that change's metric in that segment (ours: the finding's p-value, the smaller of
+``json_invalid_rate`` and ``schema_violation_rate`` for structured output; Evidently: the column's drift
+p-value), the threshold is set on the A/A p-values of the same draws so that the A/A alarm rate is exactly
+``--matched`` (default 0.05, Evidently's nominal level), randomizing at a tied p-value (``matched_rate``), and
+the detection rate is read at it. "Defaults": our alerts after ``apply_policy`` (BH over the whole run,
+alpha 0.01) for that metric and segment; Evidently's p < 0.05. Evidently's answers are cached by the job's
+content in ``benchmarks/.peers-venv/cache.json`` (the same draws give the same answer).
 
-    python benchmarks/peers.py                     # n = 50 100 200 400, 50 draws: about 10 minutes on 2 cores
+    python benchmarks/peers.py                     # n = 50 100 200 400, 50 draws (Evidently's answers are cached)
+    python benchmarks/peers.py --n 50 100 --draws 200   # 668 s with Evidently cached, machine load about 10
     python benchmarks/peers.py --draws 10 --n 50   # smoke run
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import subprocess
@@ -153,17 +160,51 @@ def _segment_findings(route: str, b: dict, c: dict, policy: PolicyConfig) -> lis
     return fs
 
 
+# --------------------------------------------------------------------------- matching
+def matched_rate(aa_scores, chg_scores, rate: float) -> tuple[float, float]:
+    """Detection rate at false-alarm rate ``rate`` on the A/A scores (p-values: small = alarm).
+
+    The Neyman-Pearson randomized threshold: alarm when ``p < t``, and with probability ``g`` when
+    ``p == t``, with ``t`` and ``g`` chosen so that the A/A alarm rate is exactly ``rate``.  A test
+    with discrete p-values (an exact test at one failure a window) is then compared at the same
+    false-alarm rate as a continuous one, instead of at the last atom below ``rate`` (which can
+    sit far below it).  Returns ``(detection rate, A/A rate)``; the detection rate is the expected
+    rate of the randomized rule, i.e. the ROC curve interpolated linearly at ``rate``.
+
+    Example:
+        >>> matched_rate([0.5, 0.5, 1.0, 1.0], [0.5, 0.01, 0.01, 1.0], 0.25)
+        (0.625, 0.25)
+        >>> matched_rate([0.2, 0.4, 0.6, 0.8], [0.1, 0.3, 0.5, 0.7], 0.25)
+        (0.5, 0.25)
+    """
+
+    aa = np.sort(np.nan_to_num(np.asarray(aa_scores, dtype=float), nan=1.0))
+    chg = np.nan_to_num(np.asarray(chg_scores, dtype=float), nan=1.0)
+    for t in np.unique(aa):
+        below, at = float(np.mean(aa < t)), float(np.mean(aa == t))
+        if below <= rate < below + at or t == aa[-1]:
+            g = min(1.0, (rate - below) / at)
+            return float(np.mean(chg < t) + g * np.mean(chg == t)), below + g * at
+    return float(np.mean(chg <= 1.0)), 1.0
+
+
+def _score(findings: list, metrics: set, route: str) -> float:
+    """The p-value of a change's own metric in its segment (the smaller of two for structured output)."""
+    ps = [f.p_value for f in findings if f.metric in metrics and f.segment["route"] == route]
+    return min([p if p is not None and math.isfinite(p) else 1.0 for p in ps], default=1.0)
+
+
 # --------------------------------------------------------------------------- main
 def run(ns: list[int], draws: int, seed: int, matched: float) -> dict:
     pools = _pools(seed)
     rng = np.random.default_rng(seed + 1)
     policy = PolicyConfig()
-    alphas = sorted({*np.round(np.geomspace(1e-4, 0.5, 60), 6).tolist(), policy.alpha})
     results: dict = {}
     ev_jobs, ev_index = [], []
     timing = []
     for n in ns:
-        ours = {"aa_q": [], "aa_findings": [], "chg_findings": {c: [] for c in CHANGES}, "untested": 0, "tested": 0}
+        ours = {"aa_any": 0, "untested": 0, "tested": 0,
+                **{ch: {"aa_p": [], "chg_p": [], "aa_alert": 0, "chg_alert": 0} for ch in CHANGES}}
         for d in range(draws):
             win = {}
             for change in CHANGES:
@@ -173,16 +214,21 @@ def run(ns: list[int], draws: int, seed: int, matched: float) -> dict:
             stats = {ch: {k: _stats(w, ch == "structured") for k, w in win[ch].items()} for ch in CHANGES}
             t0 = time.perf_counter()
             seg_aa = {ch: _segment_findings(ch, stats[ch]["ref"], stats[ch]["aa"], policy) for ch in CHANGES}
-            aa = [f for ch in CHANGES for f in seg_aa[ch]]
-            apply_policy(aa, policy)
+            aa = apply_policy([f for ch in CHANGES for f in seg_aa[ch]], policy)
             timing.append((time.perf_counter() - t0, len(aa)))
             ours["tested"] += sum(f.testable for f in aa)
             ours["untested"] += sum(not f.testable for f in aa)
-            ours["aa_findings"].append(aa)
+            ours["aa_any"] += any(f.alert for f in aa)
             for ch in CHANGES:
-                run_fs = [f for o in CHANGES
-                          for f in (_segment_findings(o, stats[o]["ref"], stats[o]["chg"], policy) if o == ch else seg_aa[o])]
-                ours["chg_findings"][ch].append(run_fs)
+                metrics = set(METRIC_OF[ch])
+                run_fs = apply_policy([f for o in CHANGES for f in (
+                    _segment_findings(o, stats[o]["ref"], stats[o]["chg"], policy) if o == ch else seg_aa[o])], policy)
+                o = ours[ch]
+                o["aa_p"].append(_score(aa, metrics, ch))
+                o["chg_p"].append(_score(run_fs, metrics, ch))
+                o["aa_alert"] += any(f.alert for f in aa if f.metric in metrics and f.segment["route"] == ch)
+                o["chg_alert"] += any(f.alert for f in run_fs if f.metric in metrics and f.segment["route"] == ch)
+
             def texts(kind: str) -> dict:
                 return {"length": win["length"][kind]["response"].tolist(), "refusal": win["refusal"][kind]["response"].tolist(),
                         "json": win["structured"][kind]["response"].tolist()}
@@ -190,40 +236,25 @@ def run(ns: list[int], draws: int, seed: int, matched: float) -> dict:
             ev_jobs.append({"ref": texts("ref"), "cur": texts("chg")}); ev_index.append((n, d, "chg"))
         results[n] = ours
 
-    # our rates at every alpha of the grid
     table: dict = {}
     for n, ours in results.items():
         for ch in CHANGES:
-            metrics = set(METRIC_OF[ch])
-            def rate(runs: list, alpha: float, route: str | None) -> float:
-                p = PolicyConfig(alpha=alpha)
-                hits = 0
-                for fs in runs:
-                    out = apply_policy(fs, p)
-                    hits += any(f.alert for f in out if f.metric in metrics and (route is None or f.segment["route"] == route))
-                return hits / len(runs)
-            aa_curve = {a: rate(ours["aa_findings"], a, ch) for a in alphas}
-            det_curve = {a: rate(ours["chg_findings"][ch], a, ch) for a in alphas}
-            a_m = max([a for a in alphas if aa_curve[a] <= matched], default=min(alphas))
-            table[(n, ch, "ours")] = {"default": det_curve[policy.alpha], "aa_default": aa_curve[policy.alpha],
-                                      "matched": det_curve[a_m], "aa_matched": aa_curve[a_m], "threshold": a_m}
-        any_aa = sum(any(f.alert for f in apply_policy(fs, policy)) for fs in ours["aa_findings"]) / draws
-        table[(n, "run", "ours")] = {"aa_any": any_aa, "untested": ours["untested"], "tested": ours["tested"]}
+            o = ours[ch]
+            det, aa_rate = matched_rate(o["aa_p"], o["chg_p"], matched)
+            table[(n, ch, "ours")] = {"default": o["chg_alert"] / draws, "aa_default": o["aa_alert"] / draws,
+                                      "matched": det, "aa_matched": aa_rate}
+        table[(n, "run", "ours")] = {"aa_any": ours["aa_any"] / draws, "untested": ours["untested"], "tested": ours["tested"]}
 
     ev = _evidently(ev_jobs)
     for n in ns:
         for ch in CHANGES:
-            col = COLUMN_OF[ch] if ch != "length" else "length_chars"
-            col = {"refusal": "refusal_phrase"}.get(ch, col)
+            col = {"length": "length_chars", "refusal": "refusal_phrase"}.get(ch, COLUMN_OF[ch])
             aa_p = np.array([ev[i][col]["p"] for i, (nn, d, k) in enumerate(ev_index) if nn == n and k == "aa"])
             ch_p = np.array([ev[i][col]["p"] for i, (nn, d, k) in enumerate(ev_index) if nn == n and k == "chg"])
             aa_p, ch_p = np.nan_to_num(aa_p, nan=1.0), np.nan_to_num(ch_p, nan=1.0)
-            thr = 0.05
-            cands = [t for t in sorted(set(aa_p.tolist()) | {0.05, 1e-12}) if np.mean(aa_p < t) <= matched]
-            t_m = max(cands) if cands else 0.0
-            table[(n, ch, "evidently")] = {"default": float(np.mean(ch_p < thr)), "aa_default": float(np.mean(aa_p < thr)),
-                                           "matched": float(np.mean(ch_p < t_m)), "aa_matched": float(np.mean(aa_p < t_m)),
-                                           "threshold": t_m}
+            det, aa_rate = matched_rate(aa_p, ch_p, matched)
+            table[(n, ch, "evidently")] = {"default": float(np.mean(ch_p < 0.05)), "aa_default": float(np.mean(aa_p < 0.05)),
+                                           "matched": det, "aa_matched": aa_rate}
         aa_any = np.mean([any(v["p"] < 0.05 for v in ev[i].values()) for i, (nn, d, k) in enumerate(ev_index)
                           if nn == n and k == "aa"])
         table[(n, "run", "evidently")] = {"aa_any": float(aa_any)}
@@ -233,22 +264,33 @@ def run(ns: list[int], draws: int, seed: int, matched: float) -> dict:
                                              "findings": int(np.median([k for _, k in timing]))}}
 
 
+def _job_key(job: dict) -> str:
+    return hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()
+
+
 def _evidently(jobs: list[dict]) -> list[dict]:
+    """Evidently's per-column drift p-values for each job, cached by the job's content (same draws, same answer)."""
     py = VENV / "bin" / "python"
     if not py.exists():
         print(f"creating {VENV} (pip install evidently 'pandas<3') ...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         subprocess.run([str(py), "-m", "pip", "install", "-q", "evidently", "pandas<3"], check=True)
-    tmp = ROOT / "benchmarks" / ".peers-venv" / "jobs.json"
-    out = ROOT / "benchmarks" / ".peers-venv" / "out.json"
-    tmp.write_text(json.dumps({"phrases": REFUSAL_PHRASES, "jobs": jobs}))
-    subprocess.run([str(py), "-c", EVIDENTLY_RUNNER, str(tmp), str(out)], check=True)
-    return json.loads(out.read_text())
+    cache_file = VENV / "cache.json"
+    cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+    keys = [_job_key(j) for j in jobs]
+    todo = sorted({k: j for k, j in zip(keys, jobs) if k not in cache}.items())
+    if todo:
+        tmp, out = VENV / "jobs.json", VENV / "out.json"
+        tmp.write_text(json.dumps({"phrases": REFUSAL_PHRASES, "jobs": [j for _, j in todo]}))
+        subprocess.run([str(py), "-c", EVIDENTLY_RUNNER, str(tmp), str(out)], check=True)
+        cache.update(zip([k for k, _ in todo], json.loads(out.read_text())))
+        cache_file.write_text(json.dumps(cache))
+    return [cache[k] for k in keys]
 
 
 def render(res: dict) -> str:
     t = res["table"]
-    lines = [f"{res['draws']} draws per n; matched = largest threshold with A/A rate <= {res['matched']} on the same draws.",
+    lines = [f"{res['draws']} draws per n; matched = each tool's p-value threshold (randomized at ties) giving A/A rate {res['matched']} on the same draws.",
              "", "| change | n | ours, defaults (A/A) | Evidently, defaults (A/A) | ours at matched (A/A) | Evidently at matched (A/A) |",
              "|---|---|---|---|---|---|"]
     for ch in CHANGES:

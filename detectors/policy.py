@@ -236,7 +236,7 @@ def compare_length(segment: dict, baseline: IntHistogram, current: IntHistogram,
     min_p = _length.min_attainable_pvalue(nb, nc)
     cannot = _cannot_reach(min_p, nb, nc, policy.alpha) if min_p > policy.alpha else None
     details: dict[str, Any] = {
-        "test": ("permutation min-p of KS and Mann-Whitney" if r.method == "permutation"
+        "test": ("Anderson-Darling permutation test" if r.method == "permutation"
                  else "min(1, 2*min(KS, Mann-Whitney))"),
         "method": r.method,
         "ks_statistic": r.statistic,

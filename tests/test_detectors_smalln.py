@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -12,10 +13,12 @@ from scipy import stats
 
 from detectors.finding import DERIVED_METRICS, HIGHER_IS_WORSE
 from detectors.histogram import IntHistogram
-from detectors.length import PERMUTATION_MAX_N, length_shift
+from detectors.length import (PERMUTATION_EXCEEDANCES, PERMUTATION_MAX_N, PERMUTATION_RESAMPLES, _ad_statistic_factory,
+                               length_shift,
+                               sequential_mc_pvalue)
 from detectors.length import min_attainable_pvalue as length_min_p
 from detectors.policy import DEFAULT_FLOORS, DEFAULT_MIN_SAMPLES, PolicyConfig, apply_policy, compare_length, compare_rate
-from detectors.rates import EXACT_MAX_N, choose_method, min_attainable_pvalue, rate_change
+from detectors.rates import EXACT_MAX_N, _boschloo_pvalue, choose_method, min_attainable_pvalue, rate_change
 
 
 # ----------------------------------------------------------------- rates: exact size
@@ -165,3 +168,90 @@ def test_parse_failure_union_counted_once_in_bh() -> None:
     # a component of another segment does not demote this segment's union
     other = compare_rate("json_invalid_rate", {"route": "other"}, 1, 400, 1, 400, p)
     assert apply_policy([union, other], p)[0].alert
+
+
+# ----------------------------------------------------------------- speed-ups keep the definitions
+@settings(max_examples=30, deadline=None)
+@given(n1=st.integers(1, EXACT_MAX_N), n2=st.integers(1, EXACT_MAX_N), data=st.data())
+def test_vectorized_boschloo_equals_scipy(n1: int, n2: int, data) -> None:
+    """The vectorized Boschloo p-value is scipy's, and never below it (a smaller one could over-alert)."""
+    x1, x2 = data.draw(st.integers(0, n1)), data.draw(st.integers(0, n2))
+    ours = _boschloo_pvalue(x1, n1, x2, n2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref = float(stats.boschloo_exact([[x1, x2], [n1 - x1, n2 - x2]], alternative="two-sided").pvalue)
+    if not math.isfinite(ref):  # scipy's NaN for a degenerate table
+        return
+    assert ours >= ref * (1 - 1e-9)
+    assert ours == pytest.approx(ref, rel=1e-6, abs=1e-12)
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(8, 60), frac=st.floats(0.1, 0.9), seed=st.integers(0, 2**32 - 1))
+def test_sequential_mc_pvalue_size_at_most_alpha(n: int, frac: float, seed: int) -> None:
+    """Besag-Clifford p-values under exchangeability: P(p <= u) <= u (binomial 99.9% bound, 400 nulls)."""
+    n1 = min(max(1, int(n * frac)), n - 1)
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 5, n).astype(float)  # heavy ties: the statistic is discrete
+
+    def stat(x: np.ndarray, y: object) -> np.ndarray:
+        return np.abs(values[x].mean(axis=-1) - values.mean())
+
+    reps = 400
+    ps = np.array([sequential_mc_pvalue(stat, rng.permutation(n)[:n1], n, rng, max_resamples=999) for _ in range(reps)])
+    assert np.all((ps > 0) & (ps <= 1))
+    for u in (0.05, 0.1, 0.25):
+        assert np.sum(ps <= u) <= stats.binom.ppf(0.999, reps, u)
+
+
+def test_sequential_mc_pvalue_uses_every_split_for_small_pvalues() -> None:
+    """Below exceedances / max_resamples the p-value is the fixed-size estimate (g + 1) / (N + 1)."""
+    rng = np.random.default_rng(3)
+    a = IntHistogram.from_samples(np.rint(rng.lognormal(5.0, 0.5, 60)).astype(int))
+    b = IntHistogram.from_samples(np.rint(rng.lognormal(5.6, 0.5, 60)).astype(int))
+    r = length_shift(a, b)
+    assert r.method == "permutation" and r.pvalue < PERMUTATION_EXCEEDANCES / PERMUTATION_RESAMPLES
+    assert (r.pvalue * (PERMUTATION_RESAMPLES + 1)) == pytest.approx(round(r.pvalue * (PERMUTATION_RESAMPLES + 1)))
+
+
+@settings(max_examples=20, deadline=None)
+@given(vals=st.lists(st.integers(0, 30), min_size=6, max_size=80), frac=st.floats(0.2, 0.8), seed=st.integers(0, 2**32 - 1))
+def test_permutation_statistic_is_scipys_anderson_darling(vals: list[int], frac: float, seed: int) -> None:
+    """On any split of a tied pooled sample the statistic is an increasing linear map of scipy's
+    anderson_ksamp statistic (scipy standardizes with constants of the sample sizes only), so the
+    permutation test orders splits exactly as the Anderson-Darling test does."""
+    pooled = np.sort(np.asarray(vals))
+    n1 = min(max(2, int(len(vals) * frac)), len(vals) - 2)
+    if pooled[0] == pooled[-1]:
+        return
+    stat = _ad_statistic_factory(pooled, n1, len(vals) - n1)
+    rng = np.random.default_rng(seed)
+    ours, ref = [], []
+    for _ in range(12):
+        perm = rng.permutation(len(vals))
+        ours.append(float(stat(perm[None, :n1], None)[0]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref.append(float(stats.anderson_ksamp([pooled[perm[:n1]], pooled[perm[n1:]]]).statistic))
+    ours_a, ref_a = np.array(ours), np.array(ref)
+    if np.ptp(ref_a) < 1e-9:
+        assert np.ptp(ours_a) < 1e-9
+        return
+    slope, intercept = np.polyfit(ours_a, ref_a, 1)
+    assert slope > 0
+    assert np.allclose(slope * ours_a + intercept, ref_a, atol=1e-7 * max(1.0, np.abs(ref_a).max()))
+
+
+def test_anderson_darling_beats_ks_on_a_shape_change() -> None:
+    """More short answers and a thinner long tail (median -25%): AD sees it more often than KS alone
+    and than the Bonferroni KS + Mann-Whitney, at the same exact level."""
+    rng = np.random.default_rng(8)
+    ad = bonf = ks = 0
+    for _ in range(60):
+        b = np.rint(rng.lognormal(math.log(700), 0.6, 50)).astype(int)
+        c = np.concatenate([np.rint(rng.lognormal(math.log(700), 0.6, 35)), np.rint(rng.lognormal(math.log(200), 0.5, 15))]).astype(int)
+        r = length_shift(IntHistogram.from_samples(b), IntHistogram.from_samples(c))
+        ad += r.pvalue <= 0.05
+        bonf += min(1.0, 2 * min(r.ks_pvalue, r.mw_pvalue)) <= 0.05
+        ks += stats.ks_2samp(b, c).pvalue <= 0.05
+    assert ad >= max(bonf, ks)
