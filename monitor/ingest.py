@@ -393,7 +393,9 @@ def reason_class(reason: str) -> str:
 
 def _require_file(path: str) -> None:
     if not os.path.exists(path):
-        raise UserError(f"no such file: {path}")
+        hint = " (a URI: this engine reads local log files; read object-store logs with --engine spark)" \
+            if "://" in path else ""
+        raise UserError(f"no such file: {path}{hint}")
     if os.path.isdir(path):
         raise UserError(f"is a directory, not a log file: {path}")
     if not os.access(path, os.R_OK):

@@ -91,6 +91,7 @@ def test_ingest_of_a_file_whose_lines_are_all_bad_reports_and_keeps_them(files: 
     (["signals", "a_dir"], ["is a directory"]),
     (["ingest", "--store", "s", "a_dir"], ["is a directory"]),
     (["ingest", "--store", "s", "missing.jsonl"], ["no such file"]),
+    (["ingest", "--store", "s", "s3a://bucket/logs/a.jsonl"], ["no such file: s3a://bucket/logs/a.jsonl", "--engine spark"]),
     (["check", "--store", "s", "--baseline", "a_dir", "--current", "good.jsonl"], ["is a directory"]),
     (["signals", "good.jsonl", "--input-format", "bogus"], ["invalid choice: 'bogus'"]),
     (["ingest", "--store", "s", "--input-format", "xml", "good.jsonl"], ["invalid choice: 'xml'"]),
