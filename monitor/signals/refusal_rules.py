@@ -51,7 +51,7 @@ class RefusalRule:
 #: AI role statement: "Sorry, I can't ...", "As an AI, I don't feel comfortable ..."). Not
 #: "couldn't": "Sorry, I couldn't find a typo" reports, it does not refuse.
 _CANT = (
-    r"(?:can't|can ?not|cannot|won't|will not|(?:am|'m) (?:unable|not (?:really )?(?:able|allowed|permitted|willing|in a position|going)) to"
+    r"(?:can't|can ?not|cannot|won't|will not|(?:am|'m) (?:unable|not (?:really )?(?:able|allowed|permitted|willing|in a position|going|programmed)) to"
     r"|(?:must |have to )?decline to|refuse to|(?:do not|don't) (?:feel comfortable|think i (?:can|should))|(?:am|'m) not comfortable)"
 )
 #: The modal + negation before an action verb: as :data:`_CANT` plus "should not", "could not"
@@ -104,12 +104,14 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_decline",
         "apology_inability",
-        r"\bi(?: must| have to| need to| will have to|'ll have to| am going to have to|'m going to have to| would have to|'d have to| (?:must |will )?(?:respectfully|politely)) (?:respectfully |politely |kindly )?(?:decline|refuse|refrain)\b",
+        r"\bi(?: must| have to| need to| will have to|'ll have to| am going to have to|'m going to have to| would have to|'d have to| (?:must |will )?(?:respectfully|politely)) (?:respectfully |politely |kindly )?(?:decline|refuse|refrain)\b"
+        r"|\bi(?:'ll| will|'m going to| am going to| would|'d)(?: have to)? (?:respectfully |politely )?refrain from (?:providing|answering|sharing|giving|writing|creating|generating|helping|assisting|engaging|commenting|speculating|making|discussing|offering)\b",
     ),
     RefusalRule(
         "en_not_something_i_can",
         "apology_inability",
-        r"\b(?:that's|that is|this is|it's|it is|that|this|it) (?:not|isn't) (?:really |exactly )?(?:something|a (?:request|task|topic|thing)) (?:that )?(?:i|i'm|i am) (?:(?:can|could|am able to|'m able to|able to|willing to|going to|will|am allowed to|'m allowed to)(?:\s*[.,;!)]| or\b| (?:\w+ )?(?:" + _ACTION[3:-1] + r"|do)\b)|comfortable)",
+        r"\b(?:that's|that is|this is|it's|it is|that|this|it) (?:not|isn't) (?:really |exactly )?(?:something|a (?:request|task|topic|thing)) (?:that )?(?:(?:i|i'm|i am) (?:(?:can|could|am able to|'m able to|able to|willing to|going to|will|am allowed to|'m allowed to)(?:\s*[.,;!)]| or\b| (?:\w+ )?(?:" + _ACTION[3:-1] + r"|do)\b)|comfortable)|i'll (?:\w+ )?(?:" + _ACTION[3:-1] + r"|do)\b)"
+        r"|\b(?:that's|that is|this is|it's|it is) (?:something|a (?:request|task|topic|thing)) (?:that )?i (?:can't|cannot|won't|will not|(?:am|'m) (?:unable|not able|not going) to) (?:\w+ )?(?:" + _ACTION[3:-1] + r"|do)\b",
     ),
     RefusalRule(
         # "Your request falls outside what I can help with", "That's beyond what I'm able to do".
@@ -132,7 +134,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_not_comfortable",
         "apology_inability",
-        r"(?:^|[.!?]\s+)i(?:'m| am)? ?(?:do not|don't|am not|'m not|not) (?:feel )?(?:comfortable|at ease) (?:[a-z]+ing\b|with (?:this|that|your|the request)|to\b)",
+        r"(?:^|[.!?]\s+)i(?:'m| am)? ?(?:do not|don't|am not|'m not|not) (?:feel )?(?:really |entirely |fully |very )?(?:comfortable|at ease) (?:[a-z]+ing\b|with (?:this|that|your|the request)|to\b)",
     ),
     RefusalRule(
         "en_prefer_not",
@@ -153,7 +155,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_ai_identity_inability",
         "ai_identity",
-        r"\b(?:as|i am|i'm|being) " + _AI + r"\b[^.!?]*?(?:\bi|\band|\bso i|\btherefore,? i),?\s*(?:am |'m )?(?:really |truly |simply |just |currently )?(?:" + _CANT + r"|(?:do not|don't|cannot|can't) (?:condone|promote|support|encourage|endorse|engage|have the (?:ability|capability|capacity|means) to|provide)|(?:am|'m) (?:programmed|designed) (?:to (?:follow|respect|avoid|refrain|not)|not to)|(?:must|have to) (?:decline|refuse|clarify that (?:i|it is|it's|this))|(?:do not|don't) have access to (?:personal|private|individual))",
+        r"\b(?:as|i am|i'm|being) " + _AI + r"\b[^.!?]*?(?:\bi|\band|\bso i|\btherefore,? i),?\s*(?:am |'m )?(?:really |truly |simply |just |currently )?(?:" + _CANT + r"|(?:do not|don't|cannot|can't) (?:condone|promote|support|encourage|endorse|engage|have the (?:ability|capability|capacity|means) to|provide)|(?:am|'m) (?:programmed|designed) (?:to (?:follow|respect|avoid|refrain|not)|not to)|(?:must|have to) (?:decline|refuse|clarify that (?:i|it is|it's|this))|(?:do not|don't) have access to (?:personal|private|individual)|(?:am|'m) not capable of \w+ing)",
     ),
     # ------------------------------------------------------------------------ policy/safety
     RefusalRule(
@@ -206,7 +208,11 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_policy_not_provide",
         "policy_safety",
-        r"^(?:i(?:'m| am)? (?:not )?(?:able|going|here|designed|programmed) )?[^.!?]*?\b(?:i (?:will|would) not|i won't|i do not|i don't) (?:provide|give|offer|share|help|assist|support|engage|generate|create|write)\b",
+        r"^(?:i(?:'m| am)? (?:not )?(?:able|going|here|designed|programmed) )?[^.!?]*?\b(?:i (?:will|would) not|i won't|i do not|i don't) (?:(?:help|assist|support|engage)\b"
+        # a verb of making needs an object a refusal names ("I won't write that", not "I won't
+        # create a new file" or "I don't write tests for getters")
+        r"|(?:provide|give|offer|share|generate|create|write|produce)(?: you)?(?: with)? (?:that|this|such|any|information|instructions|guidance|assistance|advice|details|responses?|an? (?:response|answer)|answers|personal|private|medical|legal|financial|methods|ways|steps|tips"
+        r"|(?:\w+ )?(?:harmful|hateful|explicit|violent|illegal|offensive|inappropriate|dangerous|sexual|discriminatory|misleading|deceptive) (?:content|material)|(?:content|material) (?:that|which|like|of)\b)\b)",
     ),
     RefusalRule(
         "en_privacy_unavailable",
@@ -229,7 +235,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_partial_cant_but",
         "partial_comply",
-        r"\bi (?:can't|cannot|can not|won't|will not|am unable to|'m unable to) " + _ACTION + r"\b[^.!?]*?[.,;]\s*(?:however|but|instead|that said)[, ]+(?:i can|i could|i'd be happy|i would be happy|here|if you(?:'re| are)? (?:looking|referring|interested|asking|mean)|you (?:can|could|might|may))",
+        r"\bi (?:can't|cannot|can not|won't|will not|am unable to|'m unable to) " + _ACTION + r"\b[^.!?]*?[.,;]\s*(?:however|but|instead|that said)[, ]+(?:i can|i could|i'd be (?:happy|glad)|i would be (?:happy|glad)|here|if you(?:'re| are)? (?:looking|referring|interested|asking|mean)|you (?:can|could|might|may))",
         position="anywhere",
         klass="partial_refusal",
     ),
@@ -293,7 +299,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_preamble_point_out_illegal",
         "preamble_refusal",
-        LEAD + r"[^.!?\n]*?\b(?:however,? |but )?i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|emphasi[sz]e|stress|remind you|mention|inform you) that [^.!?]*?\b(?:(?:is|are) (?:(?:\w+ )?(?:and|or) )?(?:not only |both |also )?(?:highly |extremely |very |completely |strictly )?(?:illegal|unethical|against the law|a (?:serious )?(?:crime|criminal offen[cs]e)|not (?:appropriate|ethical|legal)|never (?:appropriate|acceptable|okay))|(?:could|can|may|might|would|will) (?:cause (?:\w+ )?(?:harm|damage|injury|distress)|be (?:harmful|dangerous|illegal|unethical|hurtful|offensive)|(?:perpetuate|promote|spread) (?:\w+ )?(?:harm|hate|stereotypes|misinformation|discrimination|violence)))",
+        LEAD + r"[^.!?\n]*?\b(?:however,? |but )?i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|emphasi[sz]e|stress|remind you|mention|inform you) that [^.!?]*?(?:(?:\b(?:is|are)|'s) (?:(?:(?:\w+ )?(?:and|or) )?(?:not only |both |also )?(?:highly |extremely |very |completely |strictly )?(?:illegal|unethical|against the law|a (?:serious )?(?:crime|criminal offen[cs]e)|never (?:appropriate|acceptable|okay))|not (?:an? )?(?:\w+ (?:or|and) )?(?:an? )?(?:appropriate|ethical|respectful|legal(?:\s*[.,;!]| (?:or|and|to|in|for)\b)))|\b(?:could|can|may|might|would|will) (?:cause (?:\w+ )?(?:harm|damage|injury|distress)|be (?:harmful|dangerous|illegal|unethical|hurtful|offensive)|(?:perpetuate|promote|spread) (?:\w+ )?(?:harm|hate|stereotypes|misinformation|discrimination|violence)))",
         position="anywhere",
     ),
     RefusalRule(
@@ -308,13 +314,59 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_capability_realtime",
         "capability_redirect",
-        r"\bi(?: do not| don't| cannot| can't| am unable to|'m unable to| am not able to|'m not able to)(?: currently)? (?:have (?:the )?(?:ability|capability|capacity|means) to |have access to |have |access |browse |check |retrieve |look up |provide (?:you with )?|give you |offer )(?:the |any )?(?:internet|web|real-time|realtime|live (?:\w+ )?(?:data|information|updates|feeds?|status|scores?|prices?|results|traffic)|current (?:data|information|events|prices|weather|news|market)|up-to-date|up to date|the latest (?:data|information|news|updates|prices)|browsing|web browsing|internet access)",
+        r"\bi(?: do not| don't| cannot| can't| am unable to|'m unable to| am not able to|'m not able to)(?: currently| actually)? (?:have (?:the )?(?:ability|capability|capacity|means) to |have access to |have |access |browse |check |retrieve |look up |provide (?:you with )?|give you |offer )(?:the |any )?(?:internet|web|real-time|realtime|live (?:\w+ )?(?:data|information|updates|feeds?|status|scores?|prices?|results|traffic)|current (?:data|information|events|prices|weather|news|market)|up-to-date|up to date|the latest (?:data|information|news|updates|prices)|browsing|web browsing|internet access)",
         klass="full_refusal",
     ),
     RefusalRule(
         "en_capability_not_able_to_access",
         "capability_redirect",
-        r"\bi (?:do not|don't) have (?:the )?(?:ability|capability|capacity) to (?:browse|access|search|check|look up|retrieve|see|view|open|make (?:phone )?calls|send|book|purchase|place|remember|perform physical)\b",
+        r"\bi (?:do not|don't) (?:actually |currently )?have (?:the )?(?:ability|capability|capacity) to (?:browse|access|search|check|look up|retrieve|see|view|open|make (?:phone )?calls|send|book|purchase|place|remember|perform physical)\b",
+    ),
+    # ------------------------------------------- assistant-role and capability wording (opening)
+    # How widely used chat models word a refusal through what they are: Gemini's "I'm designed
+    # solely to process and generate text, so I'm unable to ...", "I'm still learning how to
+    # answer this question"; Llama-2's "it's not within my programming or ethical guidelines";
+    # "My purpose is to be helpful and harmless, ...".
+    RefusalRule(
+        "en_role_so_cant",
+        "ai_identity",
+        r"\bi(?:'m| am) (?:only |just |solely |simply |primarily )?(?:designed|programmed|built|trained|made|here|meant|intended) (?:solely |only |just |simply |primarily )?to [^.!?]*?,? (?:so|and|therefore|thus|which means(?: that)?),? i(?:'m| am)? ?" + _I_ADV + _REFUSE_ACT,
+    ),
+    RefusalRule(
+        "en_not_within_my",
+        "ai_identity",
+        r"\b(?:(?:not|isn't) within|(?:outside(?: of)?|beyond)) (?:the (?:scope|bounds|limits) of )?my (?:current |ethical )?(?:programming|guidelines|capabilities|capability|abilities|design|remit|scope)\b",
+    ),
+    RefusalRule(
+        "en_ai_purpose_harmless",
+        "ai_identity",
+        r"\bmy (?:main |primary |core |sole )?(?:purpose|goal|job|role|function|directive|programming) is to (?:be |provide |give |offer |assist |help |remain )[^.!?]{0,60}?\bharmless\b",
+    ),
+    RefusalRule(
+        # Gemini: "I'm still learning how to answer this question. In the meantime, try Google Search."
+        "en_still_learning",
+        "capability_redirect",
+        r"^(?:sorry,? )?(?:i'm|i am) (?:still )?learning (?:how )?to (?:answer|help with|respond to|handle) (?:this|that|your|questions|requests)\b",
+    ),
+    # ------------------------------------------------------------- short and soft declines (opening)
+    RefusalRule(
+        # The whole refusal in a few words: "I can't.", "I'd rather not.", "..., so I won't."
+        "en_bare_refusal",
+        "apology_inability",
+        r"^(?:no[,.!]?\s+)?i(?: can't| cannot| won't| will not| refuse| must decline|'d rather not| would rather not|'d prefer not to| would prefer not to)(?: do (?:that|this|it|so)| answer(?: that| this)?| say| help(?: you)?(?: with (?:that|this))?)?\s*[.!]"
+        r"|\b(?:so|and|therefore) i (?:won't|will not|can't|cannot|must decline)\s*[.!]",
+    ),
+    RefusalRule(
+        # Claude-style: "I don't produce content that ...", "I won't generate explicit material."
+        "en_dont_produce_content",
+        "policy_safety",
+        r"\bi (?:don't|do not|won't|will not|never) (?:produce|create|generate|write|make|engage (?:in|with)|share|provide) (?:any |such |that kind of |this kind of |that type of |this type of )?(?:(?:sexual|sexually explicit|explicit|violent|hateful|harmful|graphic|offensive|inappropriate|nsfw|adult|discriminatory|dangerous|illegal|misleading|deceptive) )?(?:content|material)\b",
+    ),
+    RefusalRule(
+        # "I'm not sure I can help with that." (the clause ends there: not "with that library, but ...")
+        "en_not_sure_can",
+        "apology_inability",
+        r"\bi(?:'m| am) not sure (?:that )?(?:i|i'm|i am) (?:can|could|should|am able to|'m able to|am comfortable|'m comfortable) (?:help(?:ing)?|assist(?:ing)?) (?:you )?with (?:that|this)(?: request| one)?\s*[.!,;]",
     ),
     # ----------------------------------------------------------- moralising openers (opening)
     # A verdict on the request that answers nothing ("Violence is never the answer.").
@@ -556,7 +608,7 @@ CLARIFICATION_PATTERN = (
 #: docs/SIGNALS.md defines as part of a full refusal, so it does not downgrade.
 PIVOT_PATTERN = (
     r"(?:^|[.!?:;,。！？]\s*|\n)\s*(?:however|that said|that being said|with that said|having said that|but|instead|nonetheless|nevertheless|alternatively|in general|generally speaking)[, ]+"
-    r"(?:i (?:can|could) (?:\w+ )?(?:provide|offer|tell|give|help|share|suggest|explain|try|describe|point|recommend|assist|answer|discuss|clarify)|i (?:will|'ll) (?:provide|give|try|answer|offer|explain)|i'd be happy|i would be happy|i'm happy|let me|here(?:'s| is| are)|if you(?:'re| are)? (?:looking|referring|interested|asking|mean|want)|if (?:we|you) (?:take|interpret|consider)|you (?:can|could|might|may) (?:\w+ )?(?:try|consider|use|start)|there (?:are|is) (?:some|several|many|a few)|some (?:general|common|tips|ways|steps|information)|in (?:general|the context))"
+    r"(?:i (?:can|could) (?:\w+ )?(?:provide|offer|tell|give|help|share|suggest|explain|try|describe|point|recommend|assist|answer|discuss|clarify)|i (?:will|'ll) (?:provide|give|try|answer|offer|explain)|i'd be (?:happy|glad)|i would be (?:happy|glad)|i'm (?:happy|glad) to|let me|here(?:'s| is| are)|if you(?:'re| are)? (?:looking|referring|interested|asking|mean|want)|if (?:we|you) (?:take|interpret|consider)|you (?:can|could|might|may) (?:\w+ )?(?:try|consider|use|start)|generally\b|there (?:are|is) (?:some|several|many|a few)|some (?:general|common|tips|ways|steps|information)|in (?:general|the context))"
     r"|\bhere (?:are|is) (?:some|a few|a list|an overview|a general|general|what|how)\b"
     r"|[.!?]\s+here(?:'s| is| are) (?:an?|the|some|how|what)\b"
     r"|\n\s*(?:1[.)]|step 1)\s"
