@@ -58,7 +58,7 @@ _CANT = (
 #: and "won't be able to" / "can't and won't" (so that the action verb after them is reached).
 _CANT_CORE = r"(?:(?:can't|cannot) and (?:won't|will not)|(?:won't|will not) be able to|should(?:n't| not)|could(?:n't| not)|" + _CANT[3:-1] + r")"
 #: "not comfortable" + a gerund: "I'm not comfortable sharing ...", "I don't feel comfortable writing ...".
-_UNCOMF = r"(?:(?:am|'m) not|(?:do not|don't) feel|(?:am|'m) not feeling) (?:really |entirely |fully |very |particularly )?comfortable (?:with )?\w+ing\b"
+_UNCOMF = r"(?:(?:am|'m) not|(?:do not|don't) feel|(?:am|'m) not feeling) (?:really |entirely |fully |very |particularly )?(?:comfortable|right|okay|ok) (?:with |about )?\w+ing\b"
 _ACTION = r"(?:help|assist|provide|comply|fulfil|fulfill|do (?:that|this|so|it|what you(?:'re| are) asking)|support|create|generate|write|give|share|answer|respond|engage|discuss|participate|offer|produce|complete|disclose|reveal|access|obtain|retrieve|facilitate|encourage|promote|condone|endorse|recommend ways|advise|guide|tell you how|explain how|teach|describe how|role-?play|be of (?:help|assistance)|satisfy|honou?r|grant|accommodate|go along|talk about|contribute|walk you through|go through|go over|list|outline|detail|elaborate|continue (?:this|that|our|the) (?:conversation|discussion|role-?play|story|thread|line of)|continue with (?:this|that)|carry out|take part|draft|compose|author|make (?:such|jokes?|fun|a joke)|play along|pretend to be|impersonate|act as|speculate|comment on|weigh in|go there|go down that (?:road|path)|do what you ask|put together|draw up|identify (?:the|this|that) (?:person|individual)|find (?:personal|private|someone's|their|his|her))"
 _APOLOGY = r"(?:sorry|apologi[sz]e|apologies|regret(?:fully|tably)?|unfortunately|afraid|sadly)"
 _MORAL = r"(?:(?:not |in)?appropriate|unethical|ethical|acceptable|unacceptable|okay|ok|legal|illegal|possible for me|harmful|irresponsible|wrong|right|advisable)"
@@ -80,7 +80,10 @@ _I_ADV = r"(?:really |truly |simply |just |currently |honestly |afraid i )?"
 #: The refusal proper after "I" (and an adverb): a modal + negation + an action verb, or
 #: "not comfortable" + a gerund.
 _REFUSE_ACT = r"(?:" + _CANT_CORE + r"\s+(?:\w+\s+){0,3}?" + _ACTION + _OBJECT + r"|" + _UNCOMF + r")"
-_MUST_SAY = r"(?:i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |politely |gently |kindly |honestly )?(?:inform|tell|let|remind) you(?: know)?,? (?:that )?)"
+_MUST_SAY = (
+    r"(?:i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |politely |gently |kindly |honestly |first )?"
+    r"(?:(?:inform|tell|let|remind) you(?: know)?|emphasi[sz]e|stress|clarify|point out|note|mention|state|be (?:clear|honest|upfront|transparent)(?: with you)?),? (?:that )?)"
+)
 _PUSHBACK_VERB = r"(?:challenge|question|push back on|correct|address|point out|clarify|note|disagree with|reject|dispute|flag)"
 _PREMISE_NOUN = r"(?:assumption|premise|framing|notion|implication|stereotype|generali[sz]ation|characteri[sz]ation|presumption)"
 
@@ -181,7 +184,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_policy_must_clarify_illegal",
         "policy_safety",
-        r"^i must (?:clarify|emphasize|stress|point out|note|remind you) that [^.!?]*?\b(?:is|are) (?:a )?(?:serious (?:and )?)?(?:highly |extremely )?(?:illegal|unethical|harmful|a (?:serious )?crime|a criminal (?:act|offen[cs]e)|against the law)",
+        r"^(?:as an? [^,.!?]{1,60}, )?i must (?:clarify|emphasi[sz]e|stress|point out|note|remind you) that [^.!?]*?\b(?:is|are) (?:a )?(?:serious (?:and )?)?(?:highly |extremely )?(?:illegal|unethical|harmful|a (?:serious )?crime|a criminal (?:act|offen[cs]e)|against the law)",
     ),
     RefusalRule(
         "en_apology_unsafe",
@@ -272,7 +275,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_premise_point_out",
         "premise_pushback",
-        LEAD + r"[^.!?\n]*?\bi(?: must| have to| need to| would like to|'d like to| want to| should) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|mention|highlight|emphasi[sz]e|say) that (?:the|your|this) (?:question|request|query|premise|assumption|statement|prompt|phrasing) (?:itself |you(?:'ve| have) (?:asked|made|posed) )?(?:contains|relies on|perpetuates|promotes|implies|assumes|reinforces|is based on (?:a |an )?(?:harmful|false|flawed|incorrect|inaccurate|negative|offensive|problematic|stereotyp)|is (?:not|in)?(?:accurate|appropriate|correct|respectful|offensive|harmful|problematic|flawed|misleading|false|discriminatory|factually)|(?:may|might|could|seems to|appears to) (?:be (?:harmful|offensive|inappropriate|problematic|discriminatory|based on)|contain|imply|perpetuate|promote|reinforce))",
+        LEAD + r"[^.!?\n]*?\bi(?: must| have to| need to| would like to|'d like to| want to| should) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|mention|highlight|emphasi[sz]e|say) that (?:the|your|this) (?:question|request|query|premise|assumption|statement|prompt|phrasing) (?:itself |you(?:'ve| have) (?:asked|made|posed) )?(?:contains|relies on|perpetuates|promotes|implies|assumes|reinforces|is based on (?:a |an )?(?:harmful|false|flawed|incorrect|inaccurate|negative|offensive|problematic|stereotyp)|is (?:not|in)?(?:accurate|appropriate|correct|respectful|offensive|harmful|problematic|flawed|misleading|false|discriminatory|factually)|(?:may|might|could|can|seems to|appears to) (?:be (?:(?:considered|seen as|perceived as) )?(?:harmful|offensive|inappropriate|problematic|discriminatory|disrespectful|hurtful|derogatory|insensitive|based on)|not be (?:appropriate|respectful|fair|ethical)|contain|imply|perpetuate|promote|reinforce))",
         position="anywhere",
     ),
     # ---------------------------------------------------- refusal after a preamble (lead)
@@ -299,13 +302,14 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_preamble_point_out_illegal",
         "preamble_refusal",
-        LEAD + r"[^.!?\n]*?\b(?:however,? |but )?i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|emphasi[sz]e|stress|remind you|mention|inform you) that [^.!?]*?(?:(?:\b(?:is|are)|'s) (?:(?:(?:\w+ )?(?:and|or) )?(?:not only |both |also )?(?:highly |extremely |very |completely |strictly )?(?:illegal|unethical|against the law|a (?:serious )?(?:crime|criminal offen[cs]e)|never (?:appropriate|acceptable|okay))|not (?:an? )?(?:\w+ (?:or|and) )?(?:an? )?(?:appropriate|ethical|respectful|legal(?:\s*[.,;!]| (?:or|and|to|in|for)\b)))|\b(?:could|can|may|might|would|will) (?:cause (?:\w+ )?(?:harm|damage|injury|distress)|be (?:harmful|dangerous|illegal|unethical|hurtful|offensive)|(?:perpetuate|promote|spread) (?:\w+ )?(?:harm|hate|stereotypes|misinformation|discrimination|violence)))",
+        LEAD + r"[^.!?\n]*?\b(?:however,? |but )?i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|emphasi[sz]e|stress|remind you|mention|inform you) that [^.!?]*?(?:(?:\b(?:is|are)|'s) (?:(?:(?:\w+ )?(?:and|or) )?(?:not only |both |also )?(?:highly |extremely |very |completely |strictly )?(?:illegal|unethical|against the law|a (?:serious )?(?:crime|criminal offen[cs]e)|never (?:appropriate|acceptable|okay))|not (?:an? )?(?:\w+ (?:or|and) )?(?:an? )?(?:appropriate|ethical|respectful|legal(?:\s*[.,;!]| (?:or|and|to|in|for)\b)))|\b(?:could|can|may|might|would|will) (?:cause (?:\w+ )?(?:harm|damage|injury|distress)|be (?:(?:considered|seen as|perceived as) )?(?:harmful|dangerous|illegal|unethical|hurtful|offensive|disrespectful|derogatory|insensitive)|(?:perpetuate|promote|spread) (?:\w+ )?(?:harm|hate|stereotypes|misinformation|discrimination|violence)))",
         position="anywhere",
     ),
     RefusalRule(
         "en_preamble_inability",
         "preamble_refusal",
-        LEAD + r"(?:no,?\s+)?i(?:'m| am)?\s?" + _I_ADV + _REFUSE_ACT,
+        # a discourse marker may open the sentence: "Therefore, I cannot ...", "To be clear, I won't ..."
+        LEAD + r"(?:(?:no|therefore|thus|hence|as such|so|for (?:this|that|these|those) reasons?|to be (?:clear|honest|frank|upfront)|honestly|frankly|respectfully|ultimately|with (?:all due )?respect|in (?:this|that|any) case|given (?:this|that|the above)),?\s+)?i(?:'m| am)?\s?" + _I_ADV + _REFUSE_ACT,
         position="anywhere",
     ),
     # ----------------------------------------------------- capability refusal (+ redirect)
@@ -340,7 +344,9 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_ai_purpose_harmless",
         "ai_identity",
-        r"\bmy (?:main |primary |core |sole )?(?:purpose|goal|job|role|function|directive|programming) is to (?:be |provide |give |offer |assist |help |remain )[^.!?]{0,60}?\bharmless\b",
+        # (the refusal must follow in the same sentence: "My purpose is to be helpful and harmless."
+        # alone answers "what are you for?")
+        r"\b(?:my (?:main |primary |core |sole )?(?:purpose|goal|job|role|function|directive|programming) is|i(?:'m| am) (?:designed|programmed|built|trained|here|meant|intended)) to (?:be |provide |give |offer |assist |help |remain )[^.!?]{0,60}?\bharmless\b[^.!?]*?\b(?:not|can't|cannot|won't|against|refuse|decline|unable)\b",
     ),
     RefusalRule(
         # Gemini: "I'm still learning how to answer this question. In the meantime, try Google Search."
