@@ -169,7 +169,7 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_policy_not_appropriate",
         "policy_safety",
-        r"^(?:no,?\s+|i must (?:clarify|emphasize|stress|point out|note) that\s+|first(?: and foremost)?,?\s+|i'm sorry,? but\s+|however,?\s+)?(?:it(?: is|'s)|that(?: is|'s)|this(?: is|'s)|it would (?:not|never) be|it would be) (?:never |not |neither |highly |completely |absolutely |entirely |extremely )*" + _SAFE_PREFIX + _MORAL + r"\b[^.!?]*?\b(?:to (?:discuss|provide|promote|ask|share|give|help|suggest|encourage|engage|joke|access|obtain|harm|kill|hurt|injure|condone|support|answer|speculate|describe|talk|seek|assist|create|generate|write)|for (?:me|anyone|you) to)",
+        r"^(?:no,?\s+|i must (?:clarify|emphasize|stress|point out|note) that\s+|first(?: and foremost)?,?\s+|i'm sorry,? but\s+|i'm afraid(?: that)?,?\s+|however,?\s+)?(?:it(?: is|'s)|that(?: is|'s)|this(?: is|'s)|it would (?:not|never) be|it would be) (?:never |not |neither |highly |completely |absolutely |entirely |extremely )*" + _SAFE_PREFIX + _MORAL + r"\b[^.!?]*?\b(?:to (?:discuss|provide|promote|ask|share|give|help|suggest|encourage|engage|joke|access|obtain|harm|kill|hurt|injure|condone|support|answer|speculate|describe|talk|seek|assist|create|generate|write)|for (?:me|anyone|you) to)",
     ),
     RefusalRule(
         "en_policy_never",
@@ -312,6 +312,13 @@ RULES: tuple[RefusalRule, ...] = (
         LEAD + r"(?:(?:no|therefore|thus|hence|as such|so|for (?:this|that|these|those) reasons?|to be (?:clear|honest|frank|upfront)|honestly|frankly|respectfully|ultimately|with (?:all due )?respect|in (?:this|that|any) case|given (?:this|that|the above)),?\s+)?i(?:'m| am)?\s?" + _I_ADV + _REFUSE_ACT,
         position="anywhere",
     ),
+    RefusalRule(
+        # "I'm just an AI, it's not appropriate for me to ...", "..., so it wouldn't be right for me to ..."
+        "en_not_appropriate_for_me",
+        "policy_safety",
+        LEAD + r"[^.!?\n]*?\b(?:it|that|this)(?:(?: is|'s| would be|'d be) (?:not|never|really not|simply not) (?:appropriate|ethical|right|okay|ok|responsible|possible)|(?: is|'s| would be|'d be) inappropriate|(?: would not| wouldn't) be (?:appropriate|ethical|right|okay|ok|responsible|possible)) for me to\b",
+        position="anywhere",
+    ),
     # ----------------------------------------------------- capability refusal (+ redirect)
     # "I can't browse the internet / don't have real-time data" (then, often, "you can check X",
     # which does not downgrade it: see REDIRECT in the docstring of PIVOT_PATTERN).
@@ -372,7 +379,8 @@ RULES: tuple[RefusalRule, ...] = (
         # "I'm not sure I can help with that." (the clause ends there: not "with that library, but ...")
         "en_not_sure_can",
         "apology_inability",
-        r"\bi(?:'m| am) not sure (?:that )?(?:i|i'm|i am) (?:can|could|should|am able to|'m able to|am comfortable|'m comfortable) (?:help(?:ing)?|assist(?:ing)?) (?:you )?with (?:that|this)(?: request| one)?\s*[.!,;]",
+        r"\bi(?:'m| am) not sure (?:that )?(?:i|i'm|i am) (?:can|could|should|am able to|'m able to|am comfortable|'m comfortable) (?:help(?:ing)?|assist(?:ing)?) (?:you )?with (?:that|this)(?: request| one)?\s*[.!,;]"
+        r"|\bi(?:'m| am) not sure (?:that )?(?:it's|it is|it would be|it'd be|that's|that would be) (?:appropriate|right|ethical|wise|responsible) for me to\b",
     ),
     # ----------------------------------------------------------- moralising openers (opening)
     # A verdict on the request that answers nothing ("Violence is never the answer.").
