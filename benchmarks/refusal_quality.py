@@ -29,6 +29,14 @@ DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "refusal_dev
 #: Rule families in the order they were added; the last four are those of issue 19.
 EARLIER = ("apology_inability", "ai_identity", "policy_safety", "redirect_professional", "partial_comply")
 ADDED = ("premise_pushback", "preamble_refusal", "capability_redirect", "moralising_opener")
+#: Rules added in the second pass of issue 19 for other model families' wording, by the style
+#: they were written for (the same pass also widened existing rules; those cannot be toggled).
+STYLE_RULES = {
+    "llama2_chat": ("en_not_within_my", "en_not_appropriate_for_me"),
+    "gemini": ("en_role_so_cant", "en_ai_purpose_harmless", "en_still_learning"),
+    "claude": ("en_dont_produce_content", "en_not_sure_can"),
+    "llama3 / command-r (bare)": ("en_bare_refusal",),
+}
 LABELS = {"full_compliance": "compliance", "partial_refusal": "partial_refusal", "full_refusal": "full_refusal"}
 
 
@@ -95,6 +103,15 @@ def main(argv: list[str] | None = None) -> int:
         pk = pd.Series(text_signals(data["response"], data["model"], rules)["refusal_class"].to_numpy() != "compliance")
         steps.append({"families": "earlier" if k == 0 else "+ " + ADDED[k - 1], **scores(y, pk)})
     print(pd.DataFrame(steps).set_index("families").to_string(float_format=lambda v: f"{v:.3f}"))
+    print("\nSecond pass of issue 19, as each style's new rules are added (binary, all models):")
+    new = {n for names in STYLE_RULES.values() for n in names}
+    steps, on = [], set()
+    for k, (style, names) in enumerate([("before", ())] + list(STYLE_RULES.items())):
+        on |= set(names)
+        rules = [r for r in RULES if r.name not in new or r.name in on]
+        pk = pd.Series(text_signals(data["response"], data["model"], rules)["refusal_class"].to_numpy() != "compliance")
+        steps.append({"rules": style if k == 0 else "+ " + style, **scores(y, pk)})
+    print(pd.DataFrame(steps).set_index("rules").to_string(float_format=lambda v: f"{v:.3f}"))
     if args.speed:
         big = pd.concat([data["response"]] * (args.speed // len(data) + 1), ignore_index=True)[: args.speed]
         models = pd.Series(["m"] * len(big))
