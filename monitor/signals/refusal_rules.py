@@ -87,6 +87,10 @@ _MUST_SAY = (
 _PUSHBACK_VERB = r"(?:challenge|question|push back on|correct|address|point out|clarify|note|disagree with|reject|dispute|flag)"
 _PREMISE_NOUN = r"(?:assumption|premise|framing|notion|implication|stereotype|generali[sz]ation|characteri[sz]ation|presumption)"
 
+#: What a premise point-out says about the question: "... the question contains harmful
+#: assumptions / is based on a stereotype / may not be appropriate / can be considered offensive".
+_PREMISE_TAIL = r"(?:the|your|this) (?:question|request|query|premise|assumption|statement|prompt|phrasing) (?:itself |you(?:'ve| have) (?:asked|made|posed) )?(?:(?:contains|relies on|implies|assumes|is based on|makes) [^.!?]*?\b(?:harmful|false|flawed|incorrect|inaccurate|negative|offensive|problematic|stereotyp\w*|discriminat\w*|biased|racist|sexist|inappropriate|prejudic\w*|misleading|unfounded|dangerous)|perpetuates|promotes|reinforces|is (?:not (?:accurate|appropriate|correct|respectful|fair)|in(?:accurate|appropriate|correct)|(?:\w+ )?(?:offensive|harmful|problematic|flawed|misleading|false|discriminatory|biased)|factually (?:incorrect|inaccurate))|(?:may|might|could|can|seems to|appears to) (?:be (?:(?:considered|seen as|perceived as) )?(?:harmful|offensive|inappropriate|problematic|discriminatory|disrespectful|hurtful|derogatory|insensitive|based on)|not be (?:appropriate|respectful|fair|ethical)|contain|imply|perpetuate|promote|reinforce))"
+
 RULES: tuple[RefusalRule, ...] = (
     # ---------------------------------------------------------------- apology + inability
     RefusalRule(
@@ -275,8 +279,16 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_premise_point_out",
         "premise_pushback",
-        LEAD + r"[^.!?\n]*?\b(?:i(?: must| have to| need to| would like to|'d like to| want to| should) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|mention|highlight|emphasi[sz]e|say)|it(?:'s| is) (?:important|crucial|essential|worth noting|necessary) to (?:note|recogni[sz]e|point out|acknowledge|remember|understand|clarify)) that (?:the|your|this) (?:question|request|query|premise|assumption|statement|prompt|phrasing) (?:itself |you(?:'ve| have) (?:asked|made|posed) )?(?:(?:contains|relies on|implies|assumes|is based on|makes) [^.!?]{0,40}?\b(?:harmful|false|flawed|incorrect|inaccurate|negative|offensive|problematic|stereotyp\w*|discriminat\w*|biased|racist|sexist|inappropriate|prejudic\w*|misleading|unfounded|dangerous)|perpetuates|promotes|reinforces|is (?:not (?:accurate|appropriate|correct|respectful|fair)|in(?:accurate|appropriate|correct)|(?:\w+ )?(?:offensive|harmful|problematic|flawed|misleading|false|discriminatory|biased)|factually (?:incorrect|inaccurate))|(?:may|might|could|can|seems to|appears to) (?:be (?:(?:considered|seen as|perceived as) )?(?:harmful|offensive|inappropriate|problematic|discriminatory|disrespectful|hurtful|derogatory|insensitive|based on)|not be (?:appropriate|respectful|fair|ethical)|contain|imply|perpetuate|promote|reinforce))",
+LEAD + r"[^.!?\n]*?\bi(?: must| have to| need to| would like to|'d like to| want to| should) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|mention|highlight|emphasi[sz]e|say) that " + _PREMISE_TAIL,
         position="anywhere",
+    ),
+    RefusalRule(
+        # "It's important to note that the question is based on a harmful stereotype." An opening
+        # rule, not a lead one: as one more branch of the lead rule it pushed the combined
+        # "anywhere" alternation past RE2's DFA budget (the classification took twice as long).
+        "en_premise_important_note",
+        "premise_pushback",
+        r"\bit(?:'s| is) (?:important|crucial|essential|worth noting|necessary) to (?:note|recogni[sz]e|point out|acknowledge|remember|understand|clarify) that " + _PREMISE_TAIL,
     ),
     # ---------------------------------------------------- refusal after a preamble (lead)
     # Thanks, praise, a greeting or a role statement first; the refusal in a later sentence.
