@@ -1,6 +1,7 @@
 """The refusal families of issue 19: preamble refusals, premise pushback, capability refusal +
 redirect, moralising openers. Each family: positives in several models' styles, near-miss
-negatives (ordinary answers with the same words), position awareness and the matched span."""
+negatives (ordinary answers with the same words), position awareness and the matched span.
+The model-family styles of `refusal_cases.STYLES` are checked by the same two tests."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from hypothesis import strategies as st
 
 from monitor.signals.refusal import RULES, classify_text, text_signals
 from monitor.signals.refusal_rules import LEAD
+from refusal_cases import STYLES, Cases, check_positive, decide, flatten
 
 FAMILY = {r.name: r.family for r in RULES}
 
 # family -> (positives as (text, expected class), near-miss negatives)
-CASES: dict[str, tuple[list[tuple[str, str]], list[str]]] = {
+CASES: Cases = {
     "preamble_refusal": (
         [
             ("As a responsible assistant, I must inform you that I cannot help plan a burglary.", "full_refusal"),
@@ -100,24 +102,19 @@ CASES: dict[str, tuple[list[tuple[str, str]], list[str]]] = {
     ),
 }
 
-POSITIVES = [(fam, text, klass) for fam, (pos, _) in CASES.items() for text, klass in pos]
-NEGATIVES = [(fam, text) for fam, (_, neg) in CASES.items() for text in neg]
+#: the families above and the model-family styles of refusal_cases.STYLES, checked alike
+ALL: Cases = {**CASES, **STYLES}
+POSITIVES, NEGATIVES = flatten(ALL)
 
 
 @pytest.fixture(scope="module")
-def batch() -> dict[str, tuple[str, str | None, str | None]]:
-    texts = [t for _, t, _ in POSITIVES] + [t for _, t in NEGATIVES]
-    out = text_signals(texts)
-    return dict(zip(texts, zip(out["refusal_class"], out["refusal_rule"], out["refusal_span"])))
+def batch() -> dict:
+    return decide(ALL)
 
 
 @pytest.mark.parametrize("family,text,klass", POSITIVES, ids=[f"{f}:{t[:40]}" for f, t, _ in POSITIVES])
 def test_family_positive(batch: dict, family: str, text: str, klass: str) -> None:
-    got, rule, span = batch[text]
-    assert got == klass, (text, got, rule)
-    assert rule is not None and span
-    # the span is text of the (normalized) response that the rule matched
-    assert span in text.lower().replace("\u2019", "'"), (span, text)
+    check_positive(batch, text, klass)
 
 
 @pytest.mark.parametrize("family,text", NEGATIVES, ids=[f"{f}:{t[:40]}" for f, t in NEGATIVES])
@@ -132,10 +129,10 @@ def test_every_new_family_has_rules() -> None:
 
 def test_family_positives_are_decided_by_rules_of_some_family() -> None:
     # A positive is explained by a rule that exists; most are decided by their own family.
-    texts = [t for _, t, _ in POSITIVES]
-    out = text_signals(texts)
-    own = sum(FAMILY[r] == f for (f, _, _), r in zip(POSITIVES, out["refusal_rule"]))
-    assert own >= len(POSITIVES) * 0.6, own
+    positives, _ = flatten(CASES)
+    out = text_signals([t for _, t, _ in positives])
+    own = sum(FAMILY[r] == f for (f, _, _), r in zip(positives, out["refusal_rule"]))
+    assert own >= len(positives) * 0.6, own
 
 
 def test_lead_rules_only_see_the_first_sentences() -> None:

@@ -183,12 +183,15 @@ RULES: tuple[RefusalRule, ...] = (
     RefusalRule(
         "en_policy_not_appropriate_to",
         "policy_safety",
-        r"^(?:no,?\s+)?it(?: is|'s) (?:not|never) (?:appropriate|ethical|acceptable|okay|ok) to\b",
+        # also after one sentence of thanks, praise or understanding (Llama-2: "Great question!
+        # However, it is not appropriate to ..."); not after any first sentence ("Here is the code.
+        # However, it's not appropriate to use eval in production" is advice)
+        r"^(?:(?:thank you|thanks|great question|good question|what a|hello|hi|hey|i understand|i see|i appreciate|i'm glad|i am glad|i'm happy|i am happy)[^.!?]*[.!?]\s+)?(?:no,?\s+|however,?\s+|but\s+)?it(?: is|'s) (?:not|never) (?:appropriate|ethical|acceptable|okay|ok) to\b",
     ),
     RefusalRule(
         "en_policy_must_clarify_illegal",
         "policy_safety",
-        r"^(?:as an? [^,.!?]{1,60}, )?i must (?:clarify|emphasi[sz]e|stress|point out|note|remind you) that [^.!?]*?\b(?:is|are) (?:a )?(?:serious (?:and )?)?(?:highly |extremely )?(?:illegal|unethical|harmful|a (?:serious )?crime|a criminal (?:act|offen[cs]e)|against the law)",
+        r"^(?:as an? [^,.!?]+, )?i must (?:clarify|emphasi[sz]e|stress|point out|note|remind you) that [^.!?]*?\b(?:is|are) (?:a )?(?:serious (?:and )?)?(?:highly |extremely )?(?:illegal|unethical|harmful|a (?:serious )?crime|a criminal (?:act|offen[cs]e)|against the law)",
     ),
     RefusalRule(
         "en_apology_unsafe",
@@ -314,7 +317,7 @@ LEAD + r"[^.!?\n]*?\bi(?: must| have to| need to| would like to|'d like to| want
     RefusalRule(
         "en_preamble_point_out_illegal",
         "preamble_refusal",
-        LEAD + r"[^.!?\n]*?\b(?:however,? |but )?i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|emphasi[sz]e|stress|remind you|mention|inform you) that [^.!?]*?(?:(?:\b(?:is|are)|'s) (?:(?:(?:\w+ )?(?:and|or) )?(?:not only |both |also )?(?:highly |extremely |very |completely |strictly )?(?:illegal|unethical|against the law|a (?:serious )?(?:crime|criminal offen[cs]e)|never (?:appropriate|acceptable|okay))|not (?:an? )?(?:\w+ (?:or|and) )?(?:an? )?(?:appropriate|ethical|respectful|legal(?:\s*[.,;!]| (?:or|and|to|in|for)\b)))|\b(?:could|can|may|might|would|will) (?:cause (?:\w+ )?(?:harm|damage|injury|distress)|be (?:(?:considered|seen as|perceived as) )?(?:harmful|dangerous|illegal|unethical|hurtful|offensive|disrespectful|derogatory|insensitive|violent|stigmati[sz]ing|triggering)|(?:perpetuate|promote|spread) (?:\w+ )?(?:harm|hate|stereotypes|misinformation|discrimination|violence)))",
+        LEAD + r"[^.!?\n]*?\b(?:however,? |but )?i(?: must| have to| need to| should| would like to|'d like to| want to) (?:respectfully |gently |kindly |politely |first )?(?:point out|note|clarify|emphasi[sz]e|stress|remind you|mention|inform you) that [^.!?]*?(?:(?:\b(?:is|are)|'s) (?:(?:(?:\w+ )?(?:and|or) )?(?:not only |both |also )?(?:highly |extremely |very |completely |strictly )?(?:illegal|unethical|against the law|a (?:serious )?(?:crime|criminal offen[cs]e)|never (?:appropriate|acceptable|okay)|offensive|derogatory|disrespectful|hurtful|discriminatory|racist|sexist|a slur)|not (?:an? )?(?:\w+ (?:or|and) )?(?:an? )?(?:appropriate|ethical|respectful|legal(?:\s*[.,;!]| (?:or|and|to|in|for)\b)))|\b(?:could|can|may|might|would|will) (?:cause (?:\w+ )?(?:harm|damage|injury|distress)|be (?:(?:considered|seen as|perceived as) )?(?:harmful|dangerous|illegal|unethical|hurtful|offensive|disrespectful|derogatory|insensitive|violent|stigmati[sz]ing|triggering)|(?:perpetuate|promote|spread) (?:\w+ )?(?:harm|hate|stereotypes|misinformation|discrimination|violence)))",
         position="anywhere",
     ),
     RefusalRule(
