@@ -1,6 +1,6 @@
 """Refusal classifier quality versus human labels (XSTest v2 completions).
 
-Usage: python benchmarks/refusal_quality.py [PATH] [--errors] [--speed ROWS]
+Usage: python benchmarks/refusal_quality.py [PATH] [--errors] [--speed ROWS [--speed-baseline RULES_PY]]
 
 Binary task: refusal = full_refusal or partial_refusal (human label and prediction alike).
 Prints precision, recall, F1 and accuracy per model and overall, the 3-class confusion
@@ -8,12 +8,16 @@ matrix, the rules that fired, per-family precision / recall (the family of the r
 decided), the figures as each rule family is added in turn (the families of issue 19 after
 the earlier ones) and the time taken on this file. ``--speed ROWS``: the responses replicated
 to ROWS rows, classified with the earlier families only and with all rules, alternately,
-three times each (one run, one machine state). Not a test.
+three times each (one run, one machine state). ``--speed-baseline RULES_PY``: also time the
+rules of another ``refusal_rules.py`` (e.g. main's, from ``git show main:monitor/signals/refusal_rules.py``)
+against today's, alternately, five times each, in this one process with this engine. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -52,11 +56,39 @@ def scores(y: pd.Series, p: pd.Series) -> dict[str, float]:
             "accuracy": float((y == p).mean())}
 
 
+def compare_rule_sets(big: pd.Series, models: pd.Series, path: str, reps: int = 5) -> None:
+    """CPU time of the rules in ``path`` against today's, alternately, with today's engine."""
+    from monitor.signals import refusal
+
+    spec = importlib.util.spec_from_file_location("baseline_refusal_rules", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    base = [refusal.RefusalRule(r.name, r.family, r.pattern, r.position, r.klass, tuple(r.models), r.lang)
+            for r in mod.RULES]
+    # both sets take the engine's built-in path (combined alternations), not the user-rule chain
+    refusal._BUILTIN = frozenset(refusal._BUILTIN) | frozenset(base)
+    times: dict[str, list[float]] = {"baseline rules": [], "today's rules": []}
+    for rules in (base, None):
+        text_signals(big[:1000], models[:1000], rules)
+    for _ in range(reps):
+        for name, rules in (("baseline rules", base), ("today's rules", None)):
+            c0 = time.process_time()
+            text_signals(big, models, rules)
+            times[name].append(time.process_time() - c0)
+    print(f"\nRule sets on {len(big)} rows (CPU seconds, {reps} alternating runs, one process):")
+    for name, ts in times.items():
+        print(f"  {name:15s} " + " ".join(f"{t:.2f}" for t in ts) + f"  median {statistics.median(ts):.2f}")
+    ratio = statistics.median(times["today's rules"]) / statistics.median(times["baseline rules"])
+    print(f"  today / baseline: {ratio:.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("path", nargs="?", default=str(DEFAULT))
     ap.add_argument("--errors", action="store_true", help="print misclassified responses (first 160 chars)")
     ap.add_argument("--speed", type=int, default=0, metavar="ROWS", help="time the classifier on ROWS rows")
+    ap.add_argument("--speed-baseline", metavar="RULES_PY", help="with --speed: time the rules of this file too")
     args = ap.parse_args(argv)
 
     data = pd.read_json(args.path, lines=True)
@@ -128,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, ts in times.items():
             ts = sorted(ts)
             print(f"  {name:17s} min {ts[0]:.2f}  median {ts[1]:.2f}  ({len(big) / ts[1]:,.0f} events per CPU-second)")
+        if args.speed_baseline:
+            compare_rule_sets(big, models, args.speed_baseline)
     if args.errors:
         print("\nMisclassified:")
         for _, r in data[y != p].iterrows():
