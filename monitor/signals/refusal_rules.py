@@ -376,6 +376,12 @@ LEAD + r"[^.!?\n]*?\bi(?: must| have to| need to| would like to|'d like to| want
         "capability_redirect",
         r"^(?:sorry,? )?(?:i'm|i am) (?:still )?learning (?:how )?to (?:answer|help with|respond to|handle) (?:this|that|your|questions|requests)\b",
     ),
+    RefusalRule(
+        # "I'm programmed to follow ethical guidelines, which prohibit me from providing ..."
+        "en_prevented_from",
+        "policy_safety",
+        r"\b(?:prohibits?|prevents?|forbids?|bars?|restricts?|precludes?|stops?) me from (?:providing|answering|sharing|giving|helping|assisting|engaging|creating|generating|writing|discussing|offering|disclosing|fulfilling|complying)\b",
+    ),
     # ------------------------------------------------------------- short and soft declines (opening)
     RefusalRule(
         # The whole refusal in a few words: "I can't.", "I'd rather not.", "..., so I won't."
