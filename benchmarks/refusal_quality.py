@@ -36,10 +36,11 @@ ADDED = ("premise_pushback", "preamble_refusal", "capability_redirect", "moralis
 #: Rules added in the second pass of issue 19 for other model families' wording, by the style
 #: they were written for (the same pass also widened existing rules; those cannot be toggled).
 STYLE_RULES = {
-    "llama2_chat": ("en_not_within_my", "en_not_appropriate_for_me"),
+    "llama2_chat": ("en_not_within_my", "en_not_appropriate_for_me", "en_premise_important_note"),
     "gemini": ("en_role_so_cant", "en_ai_purpose_harmless", "en_still_learning"),
     "claude": ("en_dont_produce_content", "en_not_sure_can"),
     "llama3 / command-r (bare)": ("en_bare_refusal",),
+    "older chatgpt": ("en_prevented_from",),
 }
 LABELS = {"full_compliance": "compliance", "partial_refusal": "partial_refusal", "full_refusal": "full_refusal"}
 
