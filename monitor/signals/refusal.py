@@ -457,7 +457,7 @@ class _Engine:
 
     def decide(self, clean: bytes, model: str | None, ga: bool, any_exact: bool,
                tried: Sequence[bool]) -> tuple[str | None, bytes | None, bool]:
-        """(rule name, span as UTF-8 bytes, pivot) of one normalized head; ``tried[k]``: may
+        """(rule name, untrimmed span as UTF-8 bytes, pivot) of one normalized head; ``tried[k]``: may
         chunk ``k`` match (its gate matched the head)?"""
         opening = clean[: _spans(self.opening, clean)[0][1]]
         if len(opening) > OPENING_CHARS:  # bytes >= code points: cut by code points
@@ -500,8 +500,12 @@ class _Engine:
                 found = (rule, self.span(rule, hit[1]))
         if found is None:
             return None, None, False
-        return found[0].name, found[1].strip(b" "), _spans(self.pivot, clean)[0][0] >= 0
+        return found[0].name, found[1], _spans(self.pivot, clean)[0][0] >= 0
 
+
+#: What the reported span is trimmed of: Unicode's space separators (category Zs), as
+#: DuckDB's ``trim`` did in the statement the engine replaced (not tabs or newlines).
+_SPACE_SEPARATORS = "\u0020\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
 
 _engine_cache: dict[tuple[RefusalRule, ...], _Engine] = {}
 _engine_lock = threading.Lock()
@@ -559,7 +563,7 @@ def _decide(clean: pa.Array, mod: pa.Array, ga: np.ndarray, idx: np.ndarray, rul
     for k, (text, model, g) in enumerate(zip(texts, models, ga[idx].tolist())):
         r, s, p = eng.decide(text, model, g, any_exact, every if hits is None else tried[k])
         if r is not None:
-            rule[k], span[k], pivot[k] = r, s.decode("utf-8"), p
+            rule[k], span[k], pivot[k] = r, s.decode("utf-8").strip(_SPACE_SEPARATORS), p
     return rule, span, pivot
 
 
