@@ -106,3 +106,20 @@ def test_rules_are_compiled_once_per_process() -> None:
     text_signals(["I cannot assist with this request.", "Fine."])
     assert engine._engine(RULES) is compiled
     assert list(engine._engine_cache) == [tuple(RULES)]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_text, min_size=1, max_size=20),
+       st.lists(st.sampled_from(range(len(USER_RULES))), unique=True, max_size=len(USER_RULES)))
+def test_compiled_gate_and_arrow_gate_decide_alike(texts: list[str], picked: list[int]) -> None:
+    # small batches are gated by the RE2 objects compiled once, large ones by Arrow's kernel
+    rules = active_rules([USER_RULES[i] for i in picked])
+    compiled = text_signals(texts, None, rules)
+    old = engine.GATE_COMPILED_ROWS
+    try:
+        engine.GATE_COMPILED_ROWS = 0
+        arrow = text_signals(texts, None, rules)
+    finally:
+        engine.GATE_COMPILED_ROWS = old
+    for col in ("chars", "words") + COLUMNS:
+        assert compiled[col].tolist() == arrow[col].tolist(), col

@@ -358,6 +358,63 @@ def _gates(rules: Sequence[RefusalRule]) -> tuple[list[str] | str | None, str | 
     return _gate_cache[key]
 
 
+#: Batches of fewer rows than this are gated by the RE2 objects compiled once per process, one
+#: call per row; larger ones by Arrow's vectorized kernel, which compiles the gate patterns and
+#: builds their DFA afresh on every call (about 0.1 s for the built-in rules), a cost that only
+#: a large batch amortizes. Crossover measured in docs/BENCHMARKS.md ("Refusal engine").
+GATE_COMPILED_ROWS = 10_000
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_gates(gate_open: tuple[str, ...], gate_any: str | None) -> tuple[tuple[Any, ...], Any]:
+    """The gate alternations compiled by RE2, once per process."""
+    return tuple(_re(g) for g in gate_open), (None if gate_any is None else _re(gate_any))
+
+
+def _gate(rules: Sequence[RefusalRule], clean: pa.Array, first: pa.Array
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
+    """Which rows some rule could match (``cand``), which matched the "anywhere" gate
+    (``ga``), which opening gates each row matched (``hits``: one row per gate; True also
+    stands for "not tried"; None when unknown), and whether ``ga`` is exactly the built-in
+    "anywhere" alternation (``any_exact``: no user rule is "anywhere")."""
+    n = len(clean)
+    cand = np.zeros(n, dtype=bool)
+    ga = np.zeros(n, dtype=bool)
+    hits: np.ndarray | None = None
+    gate_open, gate_any = _gates(rules)
+    any_exact = all(r in _BUILTIN for r in rules if r.position == "anywhere")
+    if n < GATE_COMPILED_ROWS:
+        opens, anyw = _compiled_gates(tuple(gate_open or ()), gate_any)
+        if gate_open == "":
+            cand[:] = True
+        elif opens:
+            hits = np.ones((len(opens), n), dtype=bool)
+            for i, text in enumerate(pc.cast(first, pa.large_binary()).to_pylist()):
+                for k, regex in enumerate(opens):
+                    if _spans(regex, text)[0][0] >= 0:
+                        cand[i] = True
+                        break  # the later gates stay True: not tried
+                    hits[k, i] = False
+        if anyw is not None:
+            ga = np.fromiter((_spans(anyw, t)[0][0] >= 0 for t in pc.cast(clean, pa.large_binary()).to_pylist()),
+                             dtype=bool, count=n)
+            cand |= ga
+        return cand, ga, hits, any_exact
+    try:
+        if gate_open == "":
+            cand[:] = True
+        elif gate_open is not None:
+            hits = np.stack([pc.match_substring_regex(first, gate).to_numpy(zero_copy_only=False) for gate in gate_open])
+            cand |= hits.any(axis=0)
+        if gate_any is not None:
+            ga = pc.match_substring_regex(clean, gate_any).to_numpy(zero_copy_only=False)
+            cand |= ga
+    except pa.ArrowException:  # a pattern Arrow's RE2 rejects: every row goes to the rules
+        cand[:] = True
+        hits, any_exact = None, False
+    return cand, ga, hits, any_exact
+
+
 def _never_empty(pattern: str) -> bool:
     """True if the regex cannot match an empty string (its minimum width, as Python's regex
     parser reads it, is at least one character); False when unsure."""
@@ -654,24 +711,7 @@ def _text_signals(
     ascii_only = chars == pc.binary_length(resp).to_numpy(zero_copy_only=False)
     clean, first = _normalize(resp, ascii_only)
     # Only rows that match some rule's pattern (ignoring model globs) can get a rule.
-    cand = np.zeros(n, dtype=bool)
-    ga = np.zeros(n, dtype=bool)
-    hits: np.ndarray | None = None  # one row per opening gate: did it match? (None: not known)
-    gate_open, gate_any = _gates(rules)
-    try:
-        if gate_open == "":
-            cand[:] = True
-        elif gate_open is not None:
-            hits = np.stack([pc.match_substring_regex(first, gate).to_numpy(zero_copy_only=False) for gate in gate_open])
-            cand |= hits.any(axis=0)
-        if gate_any is not None:
-            ga = pc.match_substring_regex(clean, gate_any).to_numpy(zero_copy_only=False)
-            cand |= ga
-        # the gate is exactly the built-in "anywhere" alternation when no user rule is "anywhere"
-        any_exact = all(r in _BUILTIN for r in rules if r.position == "anywhere")
-    except pa.ArrowException:  # a pattern Arrow's RE2 rejects: every row goes to the rules
-        cand[:] = True
-        hits, any_exact = None, False
+    cand, ga, hits, any_exact = _gate(rules, clean, first)
     rule_arr = np.full(n, None, dtype=object)
     span_arr = np.full(n, None, dtype=object)
     pivot = np.zeros(n, dtype=bool)
