@@ -11,6 +11,7 @@ pattern with ``$`` that opens the gate to every row).
 
 from __future__ import annotations
 
+import numpy as np
 import refusal_reference as reference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -123,3 +124,19 @@ def test_compiled_gate_and_arrow_gate_decide_alike(texts: list[str], picked: lis
         engine.GATE_COMPILED_ROWS = old
     for col in ("chars", "words") + COLUMNS:
         assert compiled[col].tolist() == arrow[col].tolist(), col
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_text, min_size=1, max_size=20))
+def test_clean_up_skipped_only_where_it_cannot_match(texts: list[str]) -> None:
+    # rows without a cue character skip the clean-up regex; with the cue "" every row takes it
+    resp = engine._to_arrow_str(texts)
+    ascii_only = engine.lengths(resp)[0] == np.array([len(t.encode()) for t in texts])
+    skipped = engine._normalize(resp, ascii_only)
+    old = engine._CLEAN_CUE
+    try:
+        engine._CLEAN_CUE = ""
+        full = engine._normalize(resp, ascii_only)
+    finally:
+        engine._CLEAN_CUE = old
+    assert skipped[0].to_pylist() == full[0].to_pylist() and skipped[1].to_pylist() == full[1].to_pylist()
