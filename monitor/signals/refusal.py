@@ -1,13 +1,16 @@
-"""Length and refusal signals, vectorized per batch (no per-event Python loop).
+"""Length and refusal signals, vectorized per batch (no per-event Python loop before the gate).
 
 * ``chars`` / ``words``: numpy over the Arrow UTF-8 buffer of the whole batch (:func:`lengths`).
-* refusal: Arrow compute kernels (RE2) normalize the head of every response; one combined
-  alternation of the rule patterns per position (Arrow ``match_substring_regex``) picks the
-  rows some rule could match, and only those go to an in-memory DuckDB connection (one per
-  thread; not the event store) where one SQL statement (RE2) extracts the opening and applies
-  the rules: user rules as an ordered ``CASE WHEN regexp_matches(...)`` chain, then the
-  built-in opening rules and the built-in "anywhere" rules each as one combined alternation
-  whose named capture group names the rule.
+* refusal: Arrow compute kernels (RE2) normalize the head of every response; a gate (one
+  alternation of the rule patterns per :data:`OPENING_CHUNK` opening rules, one of the
+  "anywhere" rules) picks the rows some rule could match, and only those reach the rule engine
+  (:class:`_Engine`): the rules as RE2 patterns (``google-re2``) compiled once per process and
+  per rule list, applied row by row: user rules as an ordered chain, then the built-in opening
+  rules and the built-in "anywhere" rules each as combined alternations whose capture group
+  names the rule. The gate runs on the same compiled patterns for batches under
+  :data:`GATE_COMPILED_ROWS` rows and in Arrow's vectorized kernel above (which compiles per
+  call, a cost only large batches amortize). The engine decides as the DuckDB statement it
+  replaced (kept in ``tests/refusal_reference.py``; property-tested equal).
 
 Normalization (applied before any rule):
 
