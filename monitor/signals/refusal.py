@@ -375,9 +375,10 @@ def _gates(rules: Sequence[RefusalRule]) -> tuple[list[str] | str | None, str | 
 
 #: Batches of fewer rows than this are gated by the RE2 objects compiled once per process, one
 #: call per row; larger ones by Arrow's vectorized kernel, which compiles the gate patterns and
-#: builds their DFA afresh on every call (about 0.1 s for the built-in rules), a cost that only
-#: a large batch amortizes. Crossover measured in docs/BENCHMARKS.md ("Refusal engine").
-GATE_COMPILED_ROWS = 10_000
+#: builds their DFA afresh on every call (15-25 ms for the built-in rules), a cost that a
+#: batch of a few thousand rows amortizes. Crossover measured in docs/BENCHMARKS.md
+#: ("Refusal engine"): 2,000-3,000 rows on short plain text, beyond 5,000 on the dev texts.
+GATE_COMPILED_ROWS = 2_000
 
 
 @functools.lru_cache(maxsize=64)
@@ -404,15 +405,18 @@ def _gate(rules: Sequence[RefusalRule], clean: pa.Array, first: pa.Array
             cand[:] = True
         elif opens:
             hits = np.ones((len(opens), n), dtype=bool)
+            matchers = [regex._regexp.Match for regex in opens]  # see _spans
             for i, text in enumerate(pc.cast(first, pa.large_binary()).to_pylist()):
-                for k, regex in enumerate(opens):
-                    if _spans(regex, text)[0][0] >= 0:
+                size = len(text)
+                for k, match in enumerate(matchers):
+                    if match(_UNANCHORED, text, 0, size)[0][0] >= 0:
                         cand[i] = True
                         break  # the later gates stay True: not tried
                     hits[k, i] = False
         if anyw is not None:
-            ga = np.fromiter((_spans(anyw, t)[0][0] >= 0 for t in pc.cast(clean, pa.large_binary()).to_pylist()),
-                             dtype=bool, count=n)
+            match = anyw._regexp.Match
+            ga = np.fromiter((match(_UNANCHORED, t, 0, len(t))[0][0] >= 0
+                              for t in pc.cast(clean, pa.large_binary()).to_pylist()), dtype=bool, count=n)
             cand |= ga
         return cand, ga, hits, any_exact
     try:
