@@ -10,7 +10,8 @@ it up on 1,000 rows (imports, one-time tables) and then times, in CPU seconds (e
   one call;
 * ``chat x N``: short chat answers of the ingest benchmark (2-4% refusals, a fifth JSON),
   ``--rows`` rows, one call;
-* ``sidecar batch``: 5,000 rows of the same chat answers, one call: the sidecar's batch;
+* ``sidecar batch``: 5,000 rows of the same chat answers, one call: the sidecar's largest batch;
+* ``small batch``: 1,000 rows of them: a sidecar's batch at about 1,000 events/s;
 * ``one row``: a single refusal, one call: the fixed cost of a call.
 
 The checkouts alternate within each round; the table gives the median per row and checks that
@@ -34,7 +35,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEV = ROOT.parent / "shared" / "data" / "refusal_dev_xstest.jsonl"
-CASES = ("dev", "chat", "sidecar batch", "one row")
+CASES = ("dev", "chat", "sidecar batch", "small batch", "one row")
+BATCH_ROWS = {"sidecar batch": 5000, "small batch": 1000}
 
 
 def _texts(case: str, rows: int, chat_file: Path) -> list[str]:
@@ -44,7 +46,7 @@ def _texts(case: str, rows: int, chat_file: Path) -> list[str]:
         base = [json.loads(line)["response"] for line in DEV.open(encoding="utf-8")]
     else:
         base = [json.loads(line)["response"] for line in chat_file.open(encoding="utf-8")]
-    n = 5000 if case == "sidecar batch" else rows
+    n = BATCH_ROWS.get(case, rows)
     return (base * (n // len(base) + 1))[:n]
 
 
