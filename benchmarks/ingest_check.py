@@ -13,7 +13,9 @@ with its start-up; and the cost of per-event schemas (a ``check`` of two files o
 that each carry their own JSON Schema, against the same files without them).
 
 Prints tables; the ratio ingest / read_ndjson is the figure to watch (the machine is shared
-and noisy, so compare within a run). Not a test.
+and noisy, so compare within a run). ``--before DIR`` (a checkout of other code, e.g. of
+``main``) also ingests each file with that code, alternating with this tree, in the same run.
+Not a test.
 
     python benchmarks/ingest_check.py --events 200000 --short-events 100000 --check-events 200000
 """
@@ -33,8 +35,6 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-
-from monitor.api import open as open_monitor
 
 ROUTES = [f"{kind}-{k}" for k in range(5) for kind in ("chat", "support", "extract", "summarize")]  # 20 segments
 FILLER = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et "
@@ -97,8 +97,13 @@ def generate(path: Path, n: int, seed: int = 1, *, shape: str = "long", fmt: str
     return path.stat().st_size
 
 
-def _child(kind: str, path: str, store: str) -> None:
-    """One measured step in a fresh process (imports done before the clock starts); prints JSON."""
+def _child(kind: str, path: str, store: str, root: str | None = None) -> None:
+    """One measured step in a fresh process (imports done before the clock starts); prints JSON.
+    ``root``: import the package from this checkout instead of this tree."""
+    if root:
+        sys.path.insert(0, root)
+    from monitor.api import open as open_monitor
+
     if kind == "duck":
         t0 = time.perf_counter()
         con = duckdb.connect()
@@ -114,13 +119,15 @@ def _child(kind: str, path: str, store: str) -> None:
     print(json.dumps(out))
 
 
-def _run_child(kind: str, path: Path, store: Path) -> dict:
-    res = subprocess.run([sys.executable, __file__, "--child", kind, str(path), str(store)],
+def _run_child(kind: str, path: Path, store: Path, root: str | None = None) -> dict:
+    extra = ["--root", root] if root else []
+    res = subprocess.run([sys.executable, __file__, "--child", kind, str(path), str(store), *extra],
                          capture_output=True, text=True, check=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def _ingest_rows(work: Path, shapes: list[tuple[str, int]], formats: list[str]) -> list[tuple]:
+def _ingest_rows(work: Path, shapes: list[tuple[str, int]], formats: list[str], before: str | None = None) -> list[tuple]:
+    """Per file: read_ndjson, then ingest with ``before`` (when given) and with this tree."""
     rows = []
     for shape, n in shapes:
         for fmt in formats:
@@ -128,9 +135,15 @@ def _ingest_rows(work: Path, shapes: list[tuple[str, int]], formats: list[str]) 
             size = log.stat().st_size if log.exists() else generate(log, n, shape=shape, fmt=fmt)
             duck = _run_child("duck", log, work / "unused")
             store = work / f"store-{shape}-{fmt}-{n}"
+            old = None
+            if before:
+                shutil.rmtree(store, ignore_errors=True)
+                old = _run_child("ingest", log, store, before)
+                print(f"  {shape}/{fmt}: before: ingest {old['seconds']:.2f} s ({old['seconds'] / duck['seconds']:.2f}x "
+                      f"read_ndjson)", flush=True)
             shutil.rmtree(store, ignore_errors=True)
             ing = _run_child("ingest", log, store)
-            rows.append((shape, fmt, n, size / n, duck, ing))
+            rows.append((shape, fmt, n, size / n, duck, ing, old))
             print(f"  {shape}/{fmt}: read_ndjson {duck['seconds']:.2f} s, ingest {ing['seconds']:.2f} s "
                   f"({ing['seconds'] / duck['seconds']:.2f}x), peak RSS {ing['rss_mb']:.0f} MB", flush=True)
     return rows
@@ -144,6 +157,8 @@ def _check_rows(work: Path, n: int) -> dict:
     store = work / f"store-check-{n}"
     if not store.exists():
         _run_child("ingest", log, store)
+    from monitor.api import open as open_monitor
+
     m = open_monitor(store)
     by = ["model", "model_version", "route"]
     m.compare("model_version=v1", "model_version=v2", by=by)  # warm: file listing, page cache
@@ -184,6 +199,8 @@ def _schema_rows(work: Path, n: int = 1000) -> dict:
         a, b = work / f"tools-a-{schemas}.jsonl", work / f"tools-b-{schemas}.jsonl"
         write(a, 1, schemas)
         write(b, 2, schemas)
+        from monitor.api import open as open_monitor
+
         m = open_monitor(work / "store-tools")
         m.compare(str(a), str(b), by=["model", "route"])  # warm: imports, rule compilation
         t0 = time.perf_counter()
@@ -194,29 +211,39 @@ def _schema_rows(work: Path, n: int = 1000) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000, help="events of the 1.2 KB shape")
+    parser.add_argument("--events", type=int, default=1_000_000, help="events of the 1.2 KB shape (0: none)")
     parser.add_argument("--short-events", type=int, default=300_000, help="events of the 0.3 KB shape")
     parser.add_argument("--check-events", type=int, default=2_000_000,
                         help="short events in the check store (half v1, half v2)")
     parser.add_argument("--formats", default="native,openai", help="comma-separated: native, openai")
     parser.add_argument("--skip", default="", help="comma-separated steps to skip: ingest, check, schemas")
     parser.add_argument("--workdir", default=None, help="where to put the files and stores (default: a temp dir)")
+    parser.add_argument("--before", default=None, help="a checkout of other code: ingest each file with it too")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "STORE"), help=argparse.SUPPRESS)
+    parser.add_argument("--root", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(*args.child)
+        _child(*args.child, root=args.root)
         return
     work = Path(args.workdir or tempfile.mkdtemp(prefix="llm-monitor-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, args.skip.split(",")))
     print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}, work dir {work}", flush=True)
     if "ingest" not in skip:
-        rows = _ingest_rows(work, [("short", args.short_events), ("long", args.events)], args.formats.split(","))
+        shapes = [("short", args.short_events)] + ([("long", args.events)] if args.events else [])
+        rows = _ingest_rows(work, shapes, args.formats.split(","), args.before)
         print("\n| file | events | bytes/event | read_ndjson s | ingest s | events/s | x read_ndjson | peak RSS MB |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for shape, fmt, n, per, duck, ing in rows:
+        for shape, fmt, n, per, duck, ing, _ in rows:
             print(f"| {shape} {fmt} | {n:,} | {per:,.0f} | {duck['seconds']:.2f} | {ing['seconds']:.2f} | "
                   f"{ing['rows'] / ing['seconds']:,.0f} | {ing['seconds'] / duck['seconds']:.2f} | {ing['rss_mb']:,.0f} |")
+        if args.before:
+            print("\n| file | before: ingest s | events/s | x read_ndjson | after: ingest s | events/s | x read_ndjson | after / before |")
+            print("|---|---:|---:|---:|---:|---:|---:|---:|")
+            for shape, fmt, n, per, duck, ing, old in rows:
+                print(f"| {shape} {fmt} | {old['seconds']:.2f} | {old['rows'] / old['seconds']:,.0f} | "
+                      f"{old['seconds'] / duck['seconds']:.2f} | {ing['seconds']:.2f} | {ing['rows'] / ing['seconds']:,.0f} | "
+                      f"{ing['seconds'] / duck['seconds']:.2f} | {ing['seconds'] / old['seconds']:.2f} |")
     if "check" not in skip:
         c = _check_rows(work, args.check_events)
         print(f"\ncheck, {c['base']:,} vs {c['cur']:,} stored events, {c['segments']} segments x 4 metrics "

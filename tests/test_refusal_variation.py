@@ -208,12 +208,12 @@ def test_chunked_opening_rules_decide_like_one_alternation(picked: list[str], pr
     try:
         engine.OPENING_CHUNK = 10_000
         engine._gate_cache.clear()
-        engine._sql_cache.clear()
+        engine._engine_cache.clear()
         whole = text_signals(texts)
     finally:
         engine.OPENING_CHUNK = old
         engine._gate_cache.clear()
-        engine._sql_cache.clear()
+        engine._engine_cache.clear()
     for col in ("refusal_class", "refusal_rule", "refusal_span"):
         assert chunked[col].tolist() == whole[col].tolist(), (col, texts)
 

@@ -1,13 +1,16 @@
-"""Length and refusal signals, vectorized per batch (no per-event Python loop).
+"""Length and refusal signals, vectorized per batch (no per-event Python loop before the gate).
 
 * ``chars`` / ``words``: numpy over the Arrow UTF-8 buffer of the whole batch (:func:`lengths`).
-* refusal: Arrow compute kernels (RE2) normalize the head of every response; one combined
-  alternation of the rule patterns per position (Arrow ``match_substring_regex``) picks the
-  rows some rule could match, and only those go to an in-memory DuckDB connection (one per
-  thread; not the event store) where one SQL statement (RE2) extracts the opening and applies
-  the rules: user rules as an ordered ``CASE WHEN regexp_matches(...)`` chain, then the
-  built-in opening rules and the built-in "anywhere" rules each as one combined alternation
-  whose named capture group names the rule.
+* refusal: Arrow compute kernels (RE2) normalize the head of every response; a gate (one
+  alternation of the rule patterns per :data:`OPENING_CHUNK` opening rules, one of the
+  "anywhere" rules) picks the rows some rule could match, and only those reach the rule engine
+  (:class:`_Engine`): the rules as RE2 patterns (``google-re2``) compiled once per process and
+  per rule list, applied row by row: user rules as an ordered chain, then the built-in opening
+  rules and the built-in "anywhere" rules each as combined alternations whose capture group
+  names the rule. The gate runs on the same compiled patterns for batches under
+  :data:`GATE_COMPILED_ROWS` rows and in Arrow's vectorized kernel above (which compiles per
+  call, a cost only large batches amortize). The engine decides as the DuckDB statement it
+  replaced (kept in ``tests/refusal_reference.py``; property-tested equal).
 
 Normalization (applied before any rule):
 
@@ -26,15 +29,17 @@ the first two sentences of the normalized text, at most
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
-from dataclasses import asdict
-from typing import Any, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import re2
 
 from .refusal_rules import CLARIFICATION_PATTERN, LEAD, OPENING_CHARS, PIVOT_PATTERN, RULES, RefusalRule
 
@@ -69,6 +74,9 @@ _CLEAN_RE = "|".join(
         _QUOTES,
     ]
 )
+#: The characters without which _CLEAN_RE cannot match (fences, inline code, block quotes and
+#: the opening quote marks of :data:`_QUOTES`).
+_CLEAN_CUE = r"[`~>\"\x{201e}\x{201c}\x{ab}\x{300c}\x{300e}]"
 #: Only the first HEAD_CHARS characters of a response are normalized and searched by the
 #: refusal rules ("anywhere" means "anywhere in the head"); this bounds the cost per event.
 HEAD_CHARS = 2000
@@ -145,11 +153,6 @@ def lengths(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 
-def _lit(s: str) -> str:
-    """SQL string literal (DuckDB does not process backslashes in '...')."""
-    return "'" + s.replace("'", "''") + "'"
-
-
 def coerce_rule(rule: RefusalRule | Mapping[str, Any]) -> RefusalRule:
     """Turn a user rule (a ``llm-monitor.toml`` table or a :class:`RefusalRule`) into a rule.
 
@@ -208,8 +211,8 @@ def _check_regex(name: str, pattern: str) -> None:
     if pattern in _regex_ok:
         return
     try:
-        duckdb.connect().execute(f"SELECT regexp_matches('', {_lit(pattern)})").fetchall()
-    except duckdb.Error as exc:
+        _re(pattern)
+    except re2.error as exc:
         raise ValueError(f"refusal rule {name!r}: invalid RE2 pattern: {exc}") from None
     with _regex_lock:
         _regex_ok[pattern] = None
@@ -230,7 +233,6 @@ def active_rules(
 
 
 _BUILTIN = frozenset(RULES)
-_sql_cache: dict[tuple[tuple[RefusalRule, ...], bool], str] = {}
 
 # Code points whose lower case differs between Arrow's utf8_lower (newer Unicode tables) and
 # DuckDB's lower(); computed once (lazily). Rows holding one are lowered by DuckDB, so the
@@ -291,7 +293,16 @@ def _normalize(resp: pa.Array, ascii_only: np.ndarray) -> tuple[pa.Array, pa.Arr
     marks rows with no byte >= 0x80: no apostrophe to fold, no lower-case divergence.
     """
     head = pc.utf8_slice_codeunits(resp, 0, HEAD_CHARS)
-    clean = pc.replace_substring_regex(head, _CLEAN_RE, " ")
+    # Every alternative of _CLEAN_RE starts with (or, for block quotes, holds) one of these
+    # characters: rows without any are left as they are, at the cost of one small DFA pass.
+    marked = pc.match_substring_regex(head, _CLEAN_CUE).to_numpy(zero_copy_only=False)
+    if marked.all():
+        clean = pc.replace_substring_regex(head, _CLEAN_RE, " ")
+    elif marked.any():
+        rows = pa.array(np.flatnonzero(marked))
+        clean = pc.replace_with_mask(head, pa.array(marked), pc.replace_substring_regex(head.take(rows), _CLEAN_RE, " "))
+    else:
+        clean = head
     wide = np.flatnonzero(~ascii_only)
     if len(wide):
         mask = pa.array(~ascii_only)
@@ -336,9 +347,10 @@ def _chunks(items: Sequence[Any], size: int | None = None) -> list[Sequence[Any]
 
 
 def _gates(rules: Sequence[RefusalRule]) -> tuple[list[str] | str | None, str | None]:
-    """Alternations of the opening rules (one per :data:`OPENING_CHUNK` rules) and one of every
+    """Alternations of the opening rules (one per :data:`OPENING_CHUNK` rules: the built-in
+    ones first, in the chunks the engine uses, then the user rules) and one of every
     "anywhere" rule (model globs ignored): a row that matches none gets no rule, so only the
-    others go to DuckDB.
+    others reach the rule engine, which skips the built-in chunks whose gate did not match.
 
     The opening alternation is matched on the first OPENING_CHARS code points of the
     normalized text, of which the opening is a prefix ending, when shorter, in a sentence
@@ -347,15 +359,79 @@ def _gates(rules: Sequence[RefusalRule]) -> tuple[list[str] | str | None, str | 
     """
     key = tuple(rules)
     if key not in _gate_cache:
-        opening = [r.pattern for r in rules if r.position == "opening"]
+        opening = ([r.pattern for r in rules if r.position == "opening" and r in _BUILTIN]
+                   + [r.pattern for r in rules if r.position == "opening" and r not in _BUILTIN])
         anywhere = [r.pattern for r in rules if r.position == "anywhere"]
+        n_builtin = sum(r.position == "opening" and r in _BUILTIN for r in rules)
         gate_open: list[str] | str | None = [
-            "|".join(f"(?:{p})" for p in chunk) for chunk in _chunks(opening)] if opening else None
+            "|".join(f"(?:{p})" for p in chunk)
+            for part in (opening[:n_builtin], opening[n_builtin:]) for chunk in _chunks(part)] if opening else None
         if any("$" in p or "\\B" in p or "\\z" in p for p in opening):
             gate_open = ""
         gate_any = "|".join(f"(?:{p})" for p in anywhere) if anywhere else None
         _gate_cache[key] = (gate_open, gate_any)
     return _gate_cache[key]
+
+
+#: Batches of fewer rows than this are gated by the RE2 objects compiled once per process, one
+#: call per row; larger ones by Arrow's vectorized kernel, which compiles the gate patterns and
+#: builds their DFA afresh on every call (15-25 ms for the built-in rules), a cost that a
+#: batch of a few thousand rows amortizes. Crossover measured in docs/BENCHMARKS.md
+#: ("Refusal engine"): 2,000-3,000 rows on short plain text, beyond 5,000 on the dev texts.
+GATE_COMPILED_ROWS = 2_000
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_gates(gate_open: tuple[str, ...], gate_any: str | None) -> tuple[tuple[Any, ...], Any]:
+    """The gate alternations compiled by RE2, once per process."""
+    return tuple(_re(g) for g in gate_open), (None if gate_any is None else _re(gate_any))
+
+
+def _gate(rules: Sequence[RefusalRule], clean: pa.Array, first: pa.Array
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
+    """Which rows some rule could match (``cand``), which matched the "anywhere" gate
+    (``ga``), which opening gates each row matched (``hits``: one row per gate; True also
+    stands for "not tried"; None when unknown), and whether ``ga`` is exactly the built-in
+    "anywhere" alternation (``any_exact``: no user rule is "anywhere")."""
+    n = len(clean)
+    cand = np.zeros(n, dtype=bool)
+    ga = np.zeros(n, dtype=bool)
+    hits: np.ndarray | None = None
+    gate_open, gate_any = _gates(rules)
+    any_exact = all(r in _BUILTIN for r in rules if r.position == "anywhere")
+    if n < GATE_COMPILED_ROWS:
+        opens, anyw = _compiled_gates(tuple(gate_open or ()), gate_any)
+        if gate_open == "":
+            cand[:] = True
+        elif opens:
+            hits = np.ones((len(opens), n), dtype=bool)
+            matchers = [regex._regexp.Match for regex in opens]  # see _spans
+            for i, text in enumerate(pc.cast(first, pa.large_binary()).to_pylist()):
+                size = len(text)
+                for k, match in enumerate(matchers):
+                    if match(_UNANCHORED, text, 0, size)[0][0] >= 0:
+                        cand[i] = True
+                        break  # the later gates stay True: not tried
+                    hits[k, i] = False
+        if anyw is not None:
+            match = anyw._regexp.Match
+            ga = np.fromiter((match(_UNANCHORED, t, 0, len(t))[0][0] >= 0
+                              for t in pc.cast(clean, pa.large_binary()).to_pylist()), dtype=bool, count=n)
+            cand |= ga
+        return cand, ga, hits, any_exact
+    try:
+        if gate_open == "":
+            cand[:] = True
+        elif gate_open is not None:
+            hits = np.stack([pc.match_substring_regex(first, gate).to_numpy(zero_copy_only=False) for gate in gate_open])
+            cand |= hits.any(axis=0)
+        if gate_any is not None:
+            ga = pc.match_substring_regex(clean, gate_any).to_numpy(zero_copy_only=False)
+            cand |= ga
+    except pa.ArrowException:  # a pattern Arrow's RE2 rejects: every row goes to the rules
+        cand[:] = True
+        hits, any_exact = None, False
+    return cand, ga, hits, any_exact
 
 
 def _never_empty(pattern: str) -> bool:
@@ -369,118 +445,202 @@ def _never_empty(pattern: str) -> bool:
         return False
 
 
-def _build_sql(rules: Sequence[RefusalRule], any_gate_exact: bool = False) -> str:
-    """Rule, matched span and pivot per row of ``src(rid, model, clean, ga)`` (``clean``: the
-    normalized head; ``ga``: whether the Arrow "anywhere" gate matched it)."""
-    key = (tuple(rules), any_gate_exact)
-    if key in _sql_cache:
-        return _sql_cache[key]
-    opening = f"left(regexp_extract(clean, {_lit(_OPENING_RE)}), {OPENING_CHARS})"
-    user = [r for r in rules if r not in _BUILTIN]
-    builtin = [r for r in rules if r in _BUILTIN]
-    # User rules: an ordered CASE chain (they may be per-model and use capture groups).
-    # ``spans`` mirrors ``whens``: the matched text of the rule that decided.
-    whens, spans = [], []
-    for r in user:
-        col = "opening" if r.position == "opening" else "clean"
-        cond = f"regexp_matches({col}, {_lit(r.pattern)})"
-        if r.models:
-            globs = " OR ".join(f"model GLOB {_lit(g)}" for g in r.models)
-            cond = f"({globs}) AND {cond}"
-        whens.append(f"WHEN {cond} THEN {_lit(r.name)}")
-        spans.append(f"WHEN {cond} THEN regexp_extract({col}, {_lit(r.pattern)})")
-    # Built-in rules: one combined alternation per position, each rule a named capture group.
-    # Opening rules are tried before "anywhere" rules; within one alternation the match that
-    # starts earliest wins, ties go to the rule listed first. A regexp_matches gate before the
-    # capturing extract is kept only where it changes something or saves work:
-    # * opening: dropped when no built-in opening pattern can match the empty string (then a
-    #   match leaves exactly its own group non-empty and no match leaves all empty), which
-    #   saves compiling the alternation twice per batch;
-    # * anywhere: replaced by the Arrow gate column ``ga`` when that gate is this very
-    #   alternation (no user "anywhere" rule), else kept.
-    # * anywhere: computed only for rows where no opening rule matched (an opening match
-    #   decides first, and the capturing extract over the whole head is the dearest step).
-    extra_cols: dict[str, str] = {}
-    found_open = "FALSE"
-    for alias, col, group in (("mo", "opening", [r for r in builtin if r.position == "opening"]),
-                              ("ma", "clean", [r for r in builtin if r.position == "anywhere"])):
-        if not group:
-            continue
-        combined = "|".join(f"({r.pattern})" for r in group)
-        names = ", ".join(_lit(f"g{i}") for i in range(len(group)))
-        extract = f"regexp_extract({col}, {_lit(combined)}, [{names}])"
-        def span_of(i: int, r: RefusalRule) -> str:
-            g = f"struct_extract({alias}, 'g{i}')"
-            # a "lead" rule's match starts with the preamble sentences: report the refusal only
-            return f"regexp_replace({g}, {_lit(LEAD)}, '')" if r.pattern.startswith(LEAD) else g
+# --------------------------------------------------------------------------- the rule engine
+#: A decider maps the candidate rows ``idx`` of a batch (their normalized head ``clean``,
+#: ``model``, whether the Arrow "anywhere" gate matched, ``ga``, and which opening gates
+#: matched, ``hits``: one row per gate of :func:`_gates` and one column per candidate, or
+#: None when unknown) to (rule, span, pivot) arrays of ``len(idx)``. :func:`_decide` is the
+#: one the package uses.
+Decider = Callable[[pa.Array, pa.Array, np.ndarray, np.ndarray, Sequence[RefusalRule], bool, "np.ndarray | None"],
+                   tuple[np.ndarray, np.ndarray, np.ndarray]]
 
-        if alias == "mo" and all(_never_empty(r.pattern) for r in group):
-            # One alternation per OPENING_CHUNK rules (one of all overflows RE2's DFA budget).
-            # Each chunk's match is its one non-empty group; the chunk whose match starts
-            # earliest in the opening wins (``strpos`` of the matched text), ties go to the
-            # earlier chunk: the same precedence as one alternation of all the rules.
-            cols, pos_cols = [], []
-            chunks = _chunks(group)
-            for k, chunk in enumerate(chunks):
-                comb = "|".join(f"({r.pattern})" for r in chunk)
-                nm = ", ".join(_lit(f"g{i}") for i in range(len(chunk)))
-                cols.append(f"regexp_extract({col}, {_lit(comb)}, [{nm}]) AS mo{k}")
-                text = " || ".join(f"struct_extract(mo{k}, 'g{i}')" for i in range(len(chunk)))
-                pos_cols.append(f"CASE WHEN ({text}) <> '' THEN strpos(opening, {text}) END AS po{k}")
-            extra_cols[alias] = ", ".join(cols)
-            extra_cols["po"] = ", ".join(pos_cols)
-            found_open = " OR ".join(f"po{k} IS NOT NULL" for k in range(len(chunks)))
-            for k, chunk in enumerate(chunks):
-                win = " AND ".join([f"po{k} IS NOT NULL"] + [
-                    f"(po{j} IS NULL OR po{j} {'>' if j < k else '>='} po{k})" for j in range(len(chunks)) if j != k])
-                g_alias = f"mo{k}"
-                whens.extend(f"WHEN {win} AND struct_extract({g_alias}, 'g{i}') <> '' THEN {_lit(r.name)}"
-                             for i, r in enumerate(chunk))
-                spans.extend(f"WHEN {win} AND struct_extract({g_alias}, 'g{i}') <> '' THEN "
-                             + span_of(i, r).replace(f"struct_extract({alias}, ", f"struct_extract({g_alias}, ")
-                             for i, r in enumerate(chunk))
-            continue
-        gate = "ga" if alias == "ma" and any_gate_exact else f"regexp_matches({col}, {_lit(combined)})"
-        if alias == "ma":
-            gate = f"NOT coalesce({found_open}, FALSE) AND {gate}"
-        else:
-            found_open = f"{alias} IS NOT NULL AND (" + " OR ".join(
-                f"struct_extract({alias}, 'g{i}') <> ''" for i in range(len(group))) + ")"
-        extra_cols[alias] = f"CASE WHEN {gate} THEN {extract} END AS {alias}"
-        inner = " ".join(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {_lit(r.name)}" for i, r in enumerate(group))
-        whens.append(f"WHEN {alias} IS NOT NULL THEN CASE {inner} END")
-        inner_s = " ".join(f"WHEN struct_extract({alias}, 'g{i}') <> '' THEN {span_of(i, r)}" for i, r in enumerate(group))
-        spans.append(f"WHEN {alias} IS NOT NULL THEN CASE {inner_s} END")
-    case = "CASE " + " ".join(whens) + " END" if whens else "NULL::VARCHAR"
-    span_case = "CASE " + " ".join(spans) + " END" if spans else "NULL::VARCHAR"
-    more_o = ", " + extra_cols["mo"] if "mo" in extra_cols else ""
-    more_p = ", " + extra_cols["po"] if "po" in extra_cols else ""
-    more_a = ", " + extra_cols["ma"] if "ma" in extra_cols else ""
-    sql = f"""
-WITH o AS (
-  SELECT rid, model, clean, ga, {opening} AS opening FROM src
-), o1 AS (
-  SELECT *{more_o} FROM o
-), o1p AS (
-  SELECT *{more_p} FROM o1
-), o2 AS (
-  SELECT *{more_a} FROM o1p
-), r AS (
-  SELECT rid, clean,
-         regexp_matches(opening, {_lit(CLARIFICATION_PATTERN)}) AS clarify,
-         CASE WHEN clarify THEN NULL ELSE {case} END AS rule,
-         CASE WHEN clarify THEN NULL ELSE {span_case} END AS span
-  FROM o2
-)
-SELECT rid,
-       rule,
-       CASE WHEN rule IS NULL THEN NULL ELSE trim(span) END AS span,
-       CASE WHEN rule IS NULL THEN FALSE
-            ELSE regexp_matches(clean, {_lit(PIVOT_PATTERN)}) END AS pivot
-FROM r ORDER BY rid
-"""
-    _sql_cache[key] = sql
-    return sql
+
+def _re(pattern: str) -> Any:
+    """``pattern`` compiled by RE2 for UTF-8 bytes (the options DuckDB and Arrow use: ``.``
+    does not match a newline, ``^``/``$`` anchor the text, case-sensitive). Raises
+    ``re2.error`` on a pattern RE2 rejects."""
+    return re2.compile(pattern.encode("utf-8"))
+
+
+# google-re2's compiled object and its search anchor: the ``Match`` call below returns the
+# byte spans of every group in one call, without building a match object (most of the cost of
+# a search of a short text through the Python wrapper).
+_UNANCHORED = re2._Anchor.UNANCHORED
+
+
+def _spans(regex: Any, text: bytes) -> Sequence[tuple[int, int]]:
+    """Byte spans of the groups of the first match (``(-1, -1)`` for a group that did not
+    take part; the whole list starts with ``(-1, -1)`` when nothing matched).
+
+    >>> _spans(_re("(a)|(b+)"), b"xbb")
+    [(1, 3), (-1, -1), (1, 3)]
+    """
+    return regex._regexp.Match(_UNANCHORED, text, 0, len(text))
+
+
+@dataclass(frozen=True)
+class _Alternation:
+    """Rules matched as one alternation, each rule one capture group (in rule order)."""
+
+    regex: Any
+    rules: tuple[RefusalRule, ...]
+
+    @classmethod
+    def of(cls, rules: Sequence[RefusalRule]) -> "_Alternation":
+        return cls(_re("|".join(f"({r.pattern})" for r in rules)), tuple(rules))
+
+    def first(self, text: bytes) -> tuple[int, bytes] | None:
+        """The first rule (index) whose group matched non-empty, with its text; None when
+        nothing matched; (-1, b"") when only empty groups did."""
+        spans = _spans(self.regex, text)
+        if spans[0][0] < 0:
+            return None
+        for i in range(1, len(spans)):
+            s, e = spans[i]
+            if e > s:
+                return i - 1, text[s:e]
+        return -1, b""
+
+
+@dataclass(frozen=True)
+class _Engine:
+    """The rules of one rule list, compiled once per process (:func:`_engine`).
+
+    It decides a row as the DuckDB statement it replaced did (``tests/refusal_reference.py``
+    keeps that statement; the two are property-tested equal): user rules in order first (model
+    globs, then their pattern), then the built-in opening rules (one alternation per
+    :data:`OPENING_CHUNK` rules; the chunk whose matched text occurs first in the opening wins,
+    ties to the earlier chunk), then, when no opening rule matched, the built-in "anywhere"
+    rules as one alternation. A clarification request in the opening overrides every rule.
+    """
+
+    opening: Any
+    clarify: Any
+    pivot: Any
+    lead: Any
+    user: tuple[tuple[RefusalRule, Any], ...]
+    chunks: tuple[_Alternation, ...]  # built-in opening rules that never match empty
+    opening_all: _Alternation | None  # ... or all of them at once when one may match empty
+    anywhere: _Alternation | None
+
+    def span(self, rule: RefusalRule, text: bytes) -> bytes:
+        """The reported span: a "lead" rule's preamble sentences are cut off."""
+        if rule.pattern.startswith(LEAD):
+            s, e = _spans(self.lead, text)[0]
+            if s >= 0:
+                return text[:s] + text[e:]
+        return text
+
+    def decide(self, clean: bytes, model: str | None, ga: bool, any_exact: bool,
+               tried: Sequence[bool]) -> tuple[str | None, bytes | None, bool]:
+        """(rule name, untrimmed span as UTF-8 bytes, pivot) of one normalized head; ``tried[k]``: may
+        chunk ``k`` match (its gate matched the head)?"""
+        opening = clean[: _spans(self.opening, clean)[0][1]]
+        if len(opening) > OPENING_CHARS:  # bytes >= code points: cut by code points
+            opening = opening.decode("utf-8")[:OPENING_CHARS].encode("utf-8")
+        if _spans(self.clarify, opening)[0][0] >= 0:
+            return None, None, False
+        found: tuple[RefusalRule, bytes] | None = None
+        decided = False
+        for rule, regex in self.user:
+            if rule.models and not (model is not None and any(_glob(model, g) for g in rule.models)):
+                continue
+            text = opening if rule.position == "opening" else clean
+            s, e = _spans(regex, text)[0]
+            if s >= 0:
+                found, decided = (rule, text[s:e]), True
+                break
+        opened = False
+        if not decided and self.chunks:
+            best: tuple[int, RefusalRule, bytes] | None = None
+            for alt, maybe in zip(self.chunks, tried):
+                hit = alt.first(opening) if maybe else None
+                if hit is None or hit[0] < 0:
+                    continue
+                pos = opening.find(hit[1])
+                if best is None or pos < best[0]:
+                    best = (pos, alt.rules[hit[0]], hit[1])
+            if best is not None:
+                found, decided, opened = (best[1], self.span(best[1], best[2])), True, True
+        elif not decided and self.opening_all is not None:
+            hit = self.opening_all.first(opening)
+            if hit is not None:
+                decided = True  # a match of empty groups only decides "no rule"
+                if hit[0] >= 0:
+                    rule = self.opening_all.rules[hit[0]]
+                    found, opened = (rule, self.span(rule, hit[1])), True
+        if not decided and not opened and self.anywhere is not None and (ga or not any_exact):
+            hit = self.anywhere.first(clean)
+            if hit is not None and hit[0] >= 0:
+                rule = self.anywhere.rules[hit[0]]
+                found = (rule, self.span(rule, hit[1]))
+        if found is None:
+            return None, None, False
+        return found[0].name, found[1], _spans(self.pivot, clean)[0][0] >= 0
+
+
+#: What the reported span is trimmed of: Unicode's space separators (category Zs), as
+#: DuckDB's ``trim`` did in the statement the engine replaced (not tabs or newlines).
+_SPACE_SEPARATORS = "\u0020\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+
+_engine_cache: dict[tuple[RefusalRule, ...], _Engine] = {}
+_engine_lock = threading.Lock()
+
+
+def _engine(rules: Sequence[RefusalRule]) -> _Engine:
+    """The compiled engine of ``rules``: built on first use, then kept for the process."""
+    key = tuple(rules)
+    eng = _engine_cache.get(key)
+    if eng is None:
+        user = tuple(r for r in rules if r not in _BUILTIN)
+        opening = [r for r in rules if r in _BUILTIN and r.position == "opening"]
+        anywhere = [r for r in rules if r in _BUILTIN and r.position == "anywhere"]
+        chunked = bool(opening) and all(_never_empty(r.pattern) for r in opening)
+        eng = _Engine(
+            opening=_re(_OPENING_RE),
+            clarify=_re(CLARIFICATION_PATTERN),
+            pivot=_re(PIVOT_PATTERN),
+            lead=_re(LEAD),
+            user=tuple((r, _re(r.pattern)) for r in user),
+            chunks=tuple(_Alternation.of(c) for c in _chunks(opening)) if chunked else (),
+            opening_all=_Alternation.of(opening) if opening and not chunked else None,
+            anywhere=_Alternation.of(anywhere) if anywhere else None,
+        )
+        with _engine_lock:
+            _engine_cache[key] = eng
+    return eng
+
+
+@functools.lru_cache(maxsize=4096)
+def _glob(model: str, glob: str) -> bool:
+    """``model GLOB glob`` as DuckDB evaluates it (one query per distinct pair, cached).
+
+    >>> _glob("acme-chat", "acme-*"), _glob("other", "acme-*")
+    (True, False)
+    """
+    con = duckdb.connect(":memory:")
+    try:
+        return bool(con.execute("SELECT ? GLOB ?", [model, glob]).fetchone()[0])
+    finally:
+        con.close()
+
+
+def _decide(clean: pa.Array, mod: pa.Array, ga: np.ndarray, idx: np.ndarray, rules: Sequence[RefusalRule],
+            any_exact: bool, hits: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rule, span and pivot of the candidate rows ``idx`` with the compiled engine (RE2)."""
+    eng = _engine(rules)
+    take = pa.array(idx)
+    texts = pc.cast(clean.take(take), pa.large_binary()).to_pylist()
+    models = mod.take(take).to_pylist()
+    m = len(idx)
+    rule, span, pivot = np.full(m, None, dtype=object), np.full(m, None, dtype=object), np.zeros(m, dtype=bool)
+    every = (True,) * len(eng.chunks)
+    tried = every if hits is None else hits[: len(eng.chunks)].T.tolist()
+    for k, (text, model, g) in enumerate(zip(texts, models, ga[idx].tolist())):
+        r, s, p = eng.decide(text, model, g, any_exact, every if hits is None else tried[k])
+        if r is not None:
+            rule[k], span[k], pivot[k] = r, s.decode("utf-8").strip(_SPACE_SEPARATORS), p
+    return rule, span, pivot
 
 
 _local = threading.local()
@@ -525,7 +685,8 @@ def text_signals(
     rules: Sequence[RefusalRule] | None = None,
 ) -> pd.DataFrame:
     """Length and refusal signals for a batch: numpy and Arrow kernels over the whole batch,
-    then one DuckDB pass over the rows some rule could match (see the module docstring).
+    then the compiled rules (RE2, compiled once per process) over the rows some rule could
+    match (see the module docstring).
 
     Returns a DataFrame (same index as ``responses`` when it is a Series) with ``chars``
     (Unicode code points), ``words`` (whitespace-separated tokens, like ``str.split()``),
@@ -542,8 +703,16 @@ def text_signals(
     >>> out["refusal_span"].tolist()
     ["sorry, but i can't", None, None]
     """
-    if rules is None:
-        rules = RULES
+    return _text_signals(responses, models, RULES if rules is None else rules, _decide)
+
+
+def _text_signals(
+    responses: pd.Series | Sequence[str],
+    models: pd.Series | Sequence[str | None] | None,
+    rules: Sequence[RefusalRule],
+    decide: Decider,
+) -> pd.DataFrame:
+    """:func:`text_signals` with the rules applied to the gated rows by ``decide``."""
     index = responses.index if isinstance(responses, pd.Series) else pd.RangeIndex(len(responses))
     resp = _to_arrow_str(responses)
     n = len(resp)
@@ -561,47 +730,14 @@ def text_signals(
     ascii_only = chars == pc.binary_length(resp).to_numpy(zero_copy_only=False)
     clean, first = _normalize(resp, ascii_only)
     # Only rows that match some rule's pattern (ignoring model globs) can get a rule.
-    cand = np.zeros(n, dtype=bool)
-    ga = np.zeros(n, dtype=bool)
-    gate_open, gate_any = _gates(rules)
-    try:
-        if gate_open == "":
-            cand[:] = True
-        elif gate_open is not None:
-            for gate in gate_open:
-                cand |= pc.match_substring_regex(first, gate).to_numpy(zero_copy_only=False)
-        if gate_any is not None:
-            ga = pc.match_substring_regex(clean, gate_any).to_numpy(zero_copy_only=False)
-            cand |= ga
-        # the gate is exactly the built-in "anywhere" alternation when no user rule is "anywhere"
-        any_exact = all(r in _BUILTIN for r in rules if r.position == "anywhere")
-    except pa.ArrowException:  # a pattern Arrow's RE2 rejects: every row goes to DuckDB
-        cand[:] = True
-        any_exact = False
+    cand, ga, hits, any_exact = _gate(rules, clean, first)
     rule_arr = np.full(n, None, dtype=object)
     span_arr = np.full(n, None, dtype=object)
     pivot = np.zeros(n, dtype=bool)
     idx = np.flatnonzero(cand)
     if len(idx):
-        take = pa.array(idx)
-        src = pa.table({"rid": take, "model": mod.take(take), "clean": clean.take(take),
-                        "ga": pa.array(ga[idx])})
-        m = len(idx)
-        if m >= 20_000:  # several record batches let DuckDB scan in parallel
-            src = pa.Table.from_batches(src.to_batches(max_chunksize=max(10_000, m // 16)))
-        con = _connection(m)
-        try:
-            con.register("src", src)
-            res = con.execute(_build_sql(rules, any_exact)).fetchnumpy()  # binds once
-        finally:
-            con.unregister("src")
-        got = np.array(np.ma.getdata(res["rule"]), dtype=object)
-        got[np.ma.getmaskarray(res["rule"])] = None
-        rule_arr[idx] = got
-        sp = np.array(np.ma.getdata(res["span"]), dtype=object)
-        sp[np.ma.getmaskarray(res["span"])] = None
-        span_arr[idx] = sp
-        pivot[idx] = np.asarray(res["pivot"], dtype=bool)
+        rule_arr[idx], span_arr[idx], pivot[idx] = decide(clean, mod, ga, idx, rules, any_exact,
+                                                           None if hits is None else hits[:, idx])
     klass = {r.name: r.klass for r in rules}
     rule = pd.Series(rule_arr, dtype=object)
     base = rule.map(klass).to_numpy(object)
