@@ -32,14 +32,16 @@ import contextlib
 import functools
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import re2
+
+if TYPE_CHECKING:  # pandas only for the DataFrame that text_signals hands out
+    import pandas as pd
 
 from .refusal_rules import CLARIFICATION_PATTERN, LEAD, OPENING_CHARS, PIVOT_PATTERN, RULES, RefusalRule
 
@@ -48,6 +50,7 @@ __all__ = [
     "coerce_rule",
     "active_rules",
     "text_signals",
+    "text_signal_columns",
     "classify_text",
 ]
 
@@ -667,7 +670,7 @@ def _connection(rows: int) -> duckdb.DuckDBPyConnection:
 def _to_arrow_str(values: Any) -> pa.Array:
     """A large_string Arrow array with nulls (and NaN) replaced by ''."""
     try:
-        arr = pa.array(values, from_pandas=True)
+        arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, from_pandas=True)
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or pa.types.is_null(arr.type)):
@@ -677,6 +680,19 @@ def _to_arrow_str(values: Any) -> pa.Array:
         arr = pa.array([v if isinstance(v, str) else ("" if v is None or v != v else str(v)) for v in values],
                        type=pa.large_string())
     return pc.fill_null(arr, "")
+
+
+def _to_arrow_models(models: Any, n: int) -> pa.Array:
+    """The batch's model names as a large_string Arrow array (null where unknown)."""
+    if models is None:
+        return pa.nulls(n, type=pa.large_string())
+    try:
+        mod = models if isinstance(models, (pa.Array, pa.ChunkedArray)) else pa.array(models, from_pandas=True)
+        if isinstance(mod, pa.ChunkedArray):
+            mod = mod.combine_chunks()
+        return mod.cast(pa.large_string())
+    except (TypeError, pa.ArrowException):
+        return pa.array([m if isinstance(m, str) else None for m in models], type=pa.large_string())
 
 
 def text_signals(
@@ -692,7 +708,8 @@ def text_signals(
     (Unicode code points), ``words`` (whitespace-separated tokens, like ``str.split()``),
     ``refusal_class``, ``refusal_rule`` (the first matching rule, None for compliance) and
     ``refusal_span`` (the text that rule matched, in the normalized lower-case form it was
-    matched in; None for compliance).
+    matched in; None for compliance). :func:`text_signal_columns` gives the same columns as
+    arrays, without pandas.
 
     >>> out = text_signals(["Sorry, but I can't assist with that.", "I'm sorry to hear that!",
     ...                     "```\\nI can't help with that\\n```"])
@@ -706,6 +723,23 @@ def text_signals(
     return _text_signals(responses, models, RULES if rules is None else rules, _decide)
 
 
+def text_signal_columns(
+    responses: pa.Array | Sequence[str],
+    models: pa.Array | Sequence[str | None] | None = None,
+    rules: Sequence[RefusalRule] | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`text_signals` as numpy columns (no pandas): the sidecar's and ingest's batch path.
+
+    ``chars`` and ``words`` are int64 arrays; ``refusal_class``, ``refusal_rule`` and
+    ``refusal_span`` are object arrays (None where no rule matched).
+
+    >>> cols = text_signal_columns(pa.array(["I'm unable to help with that.", "Sure: 4."]))
+    >>> cols["refusal_class"].tolist(), cols["chars"].tolist()
+    (['full_refusal', 'compliance'], [29, 8])
+    """
+    return _signal_columns(responses, models, RULES if rules is None else rules, _decide)
+
+
 def _text_signals(
     responses: pd.Series | Sequence[str],
     models: pd.Series | Sequence[str | None] | None,
@@ -713,19 +747,27 @@ def _text_signals(
     decide: Decider,
 ) -> pd.DataFrame:
     """:func:`text_signals` with the rules applied to the gated rows by ``decide``."""
+    import pandas as pd
+
     index = responses.index if isinstance(responses, pd.Series) else pd.RangeIndex(len(responses))
+    cols = _signal_columns(responses, models, rules, decide)
+    return pd.DataFrame(
+        {
+            "chars": pd.Series(cols["chars"], index=index, dtype=np.int64),
+            "words": pd.Series(cols["words"], index=index, dtype=np.int64),
+            "refusal_class": pd.Series(cols["refusal_class"], index=index, dtype="str"),
+            "refusal_rule": pd.Series(cols["refusal_rule"], index=index, dtype=object),
+            "refusal_span": pd.Series(cols["refusal_span"], index=index, dtype=object),
+        },
+        index=index,
+    )
+
+
+def _signal_columns(responses: Any, models: Any, rules: Sequence[RefusalRule], decide: Decider) -> dict[str, np.ndarray]:
+    """The signal columns of a batch, with the rules applied to the gated rows by ``decide``."""
     resp = _to_arrow_str(responses)
     n = len(resp)
-    if models is None:
-        mod = pa.nulls(n, type=pa.large_string())
-    else:
-        try:
-            mod = pa.array(models, from_pandas=True)
-            if isinstance(mod, pa.ChunkedArray):
-                mod = mod.combine_chunks()
-            mod = mod.cast(pa.large_string())
-        except (TypeError, pa.ArrowException):
-            mod = pa.array([m if isinstance(m, str) else None for m in models], type=pa.large_string())
+    mod = _to_arrow_models(models, n)
     chars, words = lengths(resp)
     ascii_only = chars == pc.binary_length(resp).to_numpy(zero_copy_only=False)
     clean, first = _normalize(resp, ascii_only)
@@ -739,21 +781,12 @@ def _text_signals(
         rule_arr[idx], span_arr[idx], pivot[idx] = decide(clean, mod, ga, idx, rules, any_exact,
                                                            None if hits is None else hits[:, idx])
     klass = {r.name: r.klass for r in rules}
-    rule = pd.Series(rule_arr, dtype=object)
-    base = rule.map(klass).to_numpy(object)
-    cls = np.where(rule.isna().to_numpy(), "compliance",
-                   np.where((base == "full_refusal") & ~pivot, "full_refusal", "partial_refusal"))
-    out = pd.DataFrame(
-        {
-            "chars": pd.Series(chars, index=index, dtype=np.int64),
-            "words": pd.Series(words, index=index, dtype=np.int64),
-            "refusal_class": pd.Series(cls, index=index, dtype="str"),
-            "refusal_rule": pd.Series(rule.to_numpy(object), index=index, dtype=object),
-            "refusal_span": pd.Series(span_arr, index=index, dtype=object),
-        },
-        index=index,
-    )
-    return out
+    cls = np.full(n, "compliance", dtype=object)
+    for k in idx:
+        if rule_arr[k] is not None:
+            cls[k] = "full_refusal" if klass.get(rule_arr[k]) == "full_refusal" and not pivot[k] else "partial_refusal"
+    return {"chars": np.asarray(chars, dtype=np.int64), "words": np.asarray(words, dtype=np.int64),
+            "refusal_class": cls, "refusal_rule": rule_arr, "refusal_span": span_arr}
 
 
 def classify_text(text: str, model: str | None = None, rules: Sequence[RefusalRule] | None = None) -> tuple[str, str | None]:
