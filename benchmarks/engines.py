@@ -9,23 +9,32 @@ Then each of ``check`` (the last day against the 7 before, by model and route) a
 inventory) runs in its own subprocess, once per engine. For each run the table gives
 
 - wall: the command's time in the subprocess, Spark's session start excluded (shown apart);
+- CPU s: the CPU seconds of the whole process tree, session included (for Spark: the JVM's JIT
+  compiler and garbage collector too); less sensitive to the machine's load than wall time;
 - peak MB: the peak resident memory of the subprocess and its children (for Spark ``local[2]``
   that is the Python driver plus the JVM, which holds the executors), sampled every 0.1 s;
 - rows: the events the compared windows hold (sum of ``n_baseline + n_current`` over the
   findings of one metric), which must be equal for both engines;
-- same: whether the findings are identical to DuckDB's, field by field.
+- same: whether the findings are identical to DuckDB's, field by field;
+- load: the machine's 1-minute load average when the run ended.
+
+``--engines`` may add ``spark-before``: the spark engine with the JVM's default JIT compiler and
+garbage collector, as the session was before the fix in docs/SCALE.md ("Why Spark was slow").
 
 ``--backfill N`` also ingests N generated events in JSON-lines files
 (``benchmarks/ingest_check.py``'s generator, split by lines), with the local path and with ``--engine spark``, in 32 files.
 Not a test: the machine is shared and noisy, so compare within one run.
 
     python benchmarks/engines.py --events 1000000,10000000 --backfill 1000000
+    python benchmarks/engines.py --events 1000000 --engines duckdb,spark-before,spark --commands check
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -83,13 +92,26 @@ def write_store(root: Path, n: int, seed: int = 5) -> None:
         store.write_segment(table)
 
 
-def run_one(command: str, engine: str, store: str, day: str) -> dict[str, Any]:
-    """In the subprocess: one command on one engine; returns the figures as a dict."""
+BEFORE = {"spark.driver.extraJavaOptions": ""}
+"""``spark-before``: the spark engine with the JVM's default JIT and collector (the session before
+the fix of docs/SCALE.md "Why Spark was slow"), to show before and after in one run."""
+
+
+def open_engine(store: str, engine: str) -> Any:
+    """``monitor.open`` on ``engine`` (``duckdb``, ``spark`` or ``spark-before``), its session started."""
     import monitor
 
-    started = time.perf_counter()
-    m = monitor.open(store, engine=engine)
+    m = monitor.open(store, engine=engine.split("-")[0])
+    if engine == "spark-before":
+        m.engine.conf = {**(m.engine.conf or {}), **BEFORE}
     getattr(m.engine, "session", None)  # the spark engine starts its session on first use: here
+    return m
+
+
+def run_one(command: str, engine: str, store: str, day: str) -> dict[str, Any]:
+    """In the subprocess: one command on one engine; returns the figures as a dict."""
+    started = time.perf_counter()
+    m = open_engine(store, engine)
     session_s = time.perf_counter() - started
     started = time.perf_counter()
     base = f"since={np.datetime_as_string(START, 'D')},until={day}"
@@ -107,11 +129,8 @@ def run_one(command: str, engine: str, store: str, day: str) -> dict[str, Any]:
 
 def run_ingest(engine: str, store: str, files: list[str]) -> dict[str, Any]:
     """In the subprocess: ingest ``files`` into a fresh store."""
-    import monitor
-
     started = time.perf_counter()
-    m = monitor.open(store, engine=engine)
-    getattr(m.engine, "session", None)  # the spark engine starts its session on first use: here
+    m = open_engine(store, engine)
     session_s = time.perf_counter() - started
     started = time.perf_counter()
     report = m.ingest(files)
@@ -126,6 +145,7 @@ def measure(args: list[str]) -> dict[str, Any]:
     proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
     parent = psutil.Process(proc.pid)
     peak = 0
+    cpu: dict[int, float] = {}  # CPU seconds of each process of the tree, as last seen
     done = threading.Event()
 
     def sample() -> None:
@@ -134,6 +154,10 @@ def measure(args: list[str]) -> dict[str, Any]:
             try:
                 tree = [parent, *parent.children(recursive=True)]
                 peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+                for p in tree:
+                    with contextlib.suppress(psutil.Error):
+                        times = p.cpu_times()
+                        cpu[p.pid] = times.user + times.system
             except psutil.Error:
                 pass
             time.sleep(0.1)
@@ -150,13 +174,15 @@ def measure(args: list[str]) -> dict[str, Any]:
         raise SystemExit(f"{' '.join(args[:2])} printed no result (exit code {proc.returncode})")
     result = json.loads(lines[-1])
     result["peak_mb"] = peak / 2**20
+    result["cpu"] = sum(cpu.values())
+    result["load"] = os.getloadavg()[0]
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", default="1000000,10000000", help="store sizes, comma-separated")
-    parser.add_argument("--engines", default="duckdb,spark")
+    parser.add_argument("--engines", default="duckdb,spark", help="duckdb, spark, spark-before (JVM defaults)")
     parser.add_argument("--commands", default="check,nightly")
     parser.add_argument("--backfill", type=int, default=0, help="events of the backfill ingest (0: none)")
     parser.add_argument("--workdir", default="/tmp/llm-monitor-bench-engines")
@@ -172,7 +198,8 @@ def main() -> None:
     work = Path(args.workdir)
     day = str(np.datetime_as_string(START + np.timedelta64(DAYS - 1, "D"), "D"))
     rows_out = []
-    print(f"{'events':>11} {'command':8} {'engine':7} {'wall s':>8} {'session s':>9} {'peak MB':>8} {'rows read':>11} same")
+    print(f"{'events':>11} {'command':8} {'engine':12} {'wall s':>8} {'session s':>9} {'CPU s':>7} {'peak MB':>8} "
+          f"{'rows read':>11} same  load")
     for n in [int(x) for x in args.events.split(",") if x]:
         root = work / f"store-{n}"
         if not (root / "events").is_dir() or not any((root / "events").iterdir()):
@@ -186,8 +213,8 @@ def main() -> None:
                 reference = reference if reference is not None else r["findings"]
                 same = "yes" if r["findings"] == reference else "NO"
                 rows_out.append((n, command, engine, r))
-                print(f"{n:>11} {command:8} {engine:7} {r['wall']:>8.1f} {r['session']:>9.1f} {r['peak_mb']:>8.0f} "
-                      f"{r['rows']:>11} {same}", flush=True)
+                print(f"{n:>11} {command:8} {engine:12} {r['wall']:>8.1f} {r['session']:>9.1f} {r['cpu']:>7.1f} "
+                      f"{r['peak_mb']:>8.0f} {r['rows']:>11} {same:4} {r['load']:5.1f}", flush=True)
     if args.backfill:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from ingest_check import generate
@@ -207,8 +234,8 @@ def main() -> None:
         for engine in args.engines.split(","):
             target = work / f"ingest-{engine}-{time.time_ns()}"
             r = measure(["--ingest", engine, str(target), *files])
-            print(f"{args.backfill:>11} {'ingest':8} {engine:7} {r['wall']:>8.1f} {r['session']:>9.1f} "
-                  f"{r['peak_mb']:>8.0f} {r['rows']:>11} -", flush=True)
+            print(f"{args.backfill:>11} {'ingest':8} {engine:12} {r['wall']:>8.1f} {r['session']:>9.1f} {r['cpu']:>7.1f} "
+                  f"{r['peak_mb']:>8.0f} {r['rows']:>11} -    {r['load']:5.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -206,7 +206,7 @@ def open_store(root: str | os.PathLike[str]) -> "Store":
     An existing store that the group or others may access gives a :class:`StoreExposureWarning`
     (Python's ``warnings``; the command line prints it as one line). A URI (``s3a://``, ``gs://``,
     ``abfss://``, ``hdfs://``, ``s3://``, ``file://``) opens a store that the engines read there
-    and this process does not write (:attr:`Store.location`).
+    and only the Spark backfill writes (:attr:`Store.location`).
 
     >>> import tempfile, os
     >>> f = tempfile.mktemp(); _ = open(f, "w").write("x")
@@ -246,6 +246,53 @@ def quarantine_key(row: dict[str, Any]) -> str:
     return f"{row['source']}:{row['line']}:{digest}"
 
 
+def quarantine_name() -> str:
+    """The name of a new quarantine file (``q-<UTC time>-<random>.jsonl``)."""
+    return f"q-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.jsonl"
+
+
+def quarantine_lines(rows: list[dict[str, Any]]) -> bytes:
+    """Quarantined lines as the JSON lines of a quarantine file (the raw bytes as text, or
+    base64 when they are not UTF-8), each with its :func:`quarantine_key`.
+
+    >>> out = quarantine_lines([{"source": "a.log", "line": 3, "reason": "not JSON", "raw": b"\\xff{"}])
+    >>> record = json.loads(out); record["raw_base64"], record["key"].startswith("a.log:3:")
+    ('/3s=', True)
+    """
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    out = []
+    for row in rows:
+        raw: bytes = row["raw"]
+        record = {"quarantined_at": now, "source": row["source"], "line": row["line"],
+                  "reason": row["reason"], "key": quarantine_key(row)}
+        for extra in ("offset", "source_id"):
+            if row.get(extra) is not None:
+                record[extra] = row[extra]
+        try:
+            record["raw"] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            record["raw_base64"] = base64.b64encode(raw).decode("ascii")
+        out.append(json.dumps(record, ensure_ascii=False) + "\n")
+    return "".join(out).encode("utf-8")
+
+
+def fresh_quarantine_rows(rows: list[dict[str, Any]], seen: set[str]) -> list[dict[str, Any]]:
+    """The ``rows`` whose :func:`quarantine_key` is not in ``seen`` (nor repeated among them).
+
+    >>> row = {"source": "a.log", "line": 1, "raw": b"x"}
+    >>> len(fresh_quarantine_rows([row, dict(row)], set())), fresh_quarantine_rows([row], {quarantine_key(row)})
+    (1, [])
+    """
+    seen = set(seen)
+    fresh = []
+    for row in rows:
+        key = quarantine_key(row)
+        if key not in seen:
+            seen.add(key)
+            fresh.append(row)
+    return fresh
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -280,7 +327,8 @@ class Store:
     def read_only(self, action: str) -> UserError:
         """The error for a write (or a local listing) on a store at a URI."""
         return UserError(f"store {self.location} is a URI: llm-monitor reads it (check, nightly --no-compact) "
-                         f"but cannot {action} there; see docs/SCALE.md")
+                         f"and writes it with ingest --engine spark, but cannot {action} there otherwise; "
+                         "see docs/SCALE.md")
 
     def require_writable(self) -> None:
         """Raise :class:`UserError` unless this process may write segments here (readers need not)."""
@@ -356,22 +404,10 @@ class Store:
             return None
         if self.location is not None:
             raise self.read_only("write its quarantine")
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        name = f"q-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.jsonl"
+        name = quarantine_name()
         tmp = self.tmp_dir / name
-        with open(private_file(tmp), "w", encoding="utf-8") as fh:
-            for row in rows:
-                raw: bytes = row["raw"]
-                record = {"quarantined_at": now, "source": row["source"], "line": row["line"],
-                          "reason": row["reason"], "key": quarantine_key(row)}
-                for extra in ("offset", "source_id"):
-                    if row.get(extra) is not None:
-                        record[extra] = row[extra]
-                try:
-                    record["raw"] = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    record["raw_base64"] = base64.b64encode(raw).decode("ascii")
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        with open(private_file(tmp), "wb") as fh:
+            fh.write(quarantine_lines(rows))
             fh.flush()
             os.fsync(fh.fileno())
         final = self.quarantine_dir / name
@@ -387,13 +423,7 @@ class Store:
             for p in self.quarantine_dir.glob("*.jsonl"):
                 with open(p, encoding="utf-8") as fh:
                     seen.update(json.loads(line).get("key", "") for line in fh if line.strip())
-        fresh = []
-        for row in rows:
-            key = quarantine_key(row)
-            if key not in seen:
-                seen.add(key)
-                fresh.append(row)
-        return fresh
+        return fresh_quarantine_rows(rows, seen)
 
     def quarantine(self) -> pd.DataFrame:
         """All quarantined lines as a DataFrame (``source, line, reason, raw, raw_base64, quarantined_at``)."""
@@ -464,13 +494,15 @@ class Store:
 
     # ---- writer lock -------------------------------------------------------------------
     @contextlib.contextmanager
-    def writer_lock(self) -> Iterator[None]:
+    def writer_lock(self, *, remote: bool = False) -> Iterator[None]:
         """Exclusive advisory lock for the dedup-then-write step of ingest and compaction.
 
         Readers never take it; it only orders writers so that two concurrent ingests of
-        the same file cannot both add the same event.
+        the same file cannot both add the same event. ``remote``: the Spark backfill into a
+        store at a URI, the one writer such a store has; its lock is in the local state
+        directory, so it orders the backfills of this machine only (docs/SCALE.md).
         """
-        if self.location is not None:
+        if self.location is not None and not remote:
             raise self.read_only("write segments")
         private_dir(self.root)
         with open(private_file(self.root / ".writer.lock", append=True), "a") as fh:

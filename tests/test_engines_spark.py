@@ -218,8 +218,9 @@ def test_uri_store_same_findings_on_both_engines(store_dir: Path, spark: Any, mo
     assert not (on_spark.store.root / "events").exists()  # only the local state (alert log, outbox) is local
     assert on_spark.compare(base, cur).to_dict() == expected
     assert on_duckdb.compare(base, cur).to_dict() == expected
-    with pytest.raises(UserError, match=r"is a URI: llm-monitor reads it .* cannot write segments there"):
-        on_spark.ingest([str(FIXTURES / "openai_chat.jsonl")])
+    with pytest.raises(UserError, match=r"is a URI: llm-monitor reads it .* writes it with ingest --engine spark, "
+                                        r"but cannot write segments there otherwise"):
+        on_duckdb.ingest([str(FIXTURES / "openai_chat.jsonl")])  # the backfill writes it: test_engines_spark_uri_write.py
     with pytest.raises(UserError, match=r"cannot write segments there"):
         on_duckdb.nightly(pd.Timestamp("2026-01-02").date())  # compaction writes: --no-compact reads only
 

@@ -11,16 +11,21 @@ The steps:
    each batch of lines goes through :class:`monitor.ingest.BatchLoader` (parse, format detection
    per file, adapter, validation, the vectorized signals of :mod:`monitor.signals`, redaction).
    Out come the events (the store's columns) and the rejected lines, tagged with the file's
-   place in the list. This is staged as Parquet under ``<store>/tmp-spark/<run>/``.
+   place in the list. This is staged as Parquet in a run directory of the store,
+   ``<store>/tmp-spark/<run>/`` (:mod:`.runs`; for a store at a URI, at that URI).
 3. **Dedup and write, under the store's writer lock.** Events are de-duplicated on
    ``request_id`` across all files (the first by file order, then line, wins, as in the local
-   path) and against the store's live segments (an anti-join), then written by Spark into the
-   run directory. The rejected lines go through :meth:`Store.new_quarantine_rows` and
-   :meth:`Store.write_quarantine`, the local path's quarantine.
-4. **Commit.** The quarantine file is renamed in first, then each written file is renamed
-   into ``events/`` as an ``s-`` segment. A crash before the renames leaves nothing visible; a
-   crash between two renames leaves whole segments only, and running the backfill again adds
-   exactly the rest (every event is keyed by ``request_id``).
+   path) and against the store's live segments (an anti-join, read by Spark wherever the store
+   is), then written by Spark into the run directory. The rejected lines not quarantined before
+   (the same keys as :meth:`Store.new_quarantine_rows`) become one quarantine file.
+4. **Commit.** The quarantine file is moved in first, then each written file is moved into
+   ``events/`` as an ``s-`` segment: for a local store with :meth:`Store.write_quarantine` and
+   ``os.replace`` (and ``fsync``), for a store at a URI through Hadoop's file system
+   (:func:`.hadoop.rename`: atomic on HDFS, ABFS and local disks, an object copy that appears
+   whole on S3 and GCS). A crash before the moves leaves nothing visible; a crash between two
+   moves leaves whole segments only, and running the backfill again adds exactly the rest
+   (every event is keyed by ``request_id``). The run directory is removed at the end, and a
+   run directory left by a killed backfill is removed by the next one (:mod:`.runs`).
 
 The writer lock is held from the dedup to the last rename: a sidecar's commits wait for it.
 A file is one Spark row, so a single file must fit in an executor's memory, several times over
@@ -31,7 +36,6 @@ from __future__ import annotations
 
 import glob
 import os
-import shutil
 import tempfile
 import time
 import uuid
@@ -46,10 +50,9 @@ import pyarrow.parquet as pq
 from monitor.config import Config
 from monitor.errors import UserError
 from monitor.ingest import BatchLoader, IngestReport, iter_lines, reason_class
-from monitor.store import EVENT_COLUMNS, EVENT_SCHEMA, Store
-from sinks.private import private_dir
+from monitor.engines.spark.runs import RUN_DIR, remove_stale, run_lock, run_name
+from monitor.store import EVENT_COLUMNS, EVENT_SCHEMA, Store, fresh_quarantine_rows, quarantine_lines, quarantine_name
 
-RUN_DIR = "tmp-spark"
 SEGMENT_ROWS = 2_000_000
 """At most this many events per written segment."""
 
@@ -174,83 +177,150 @@ def _load_partition(batches: Iterator[pa.RecordBatch], sources: dict[str, tuple[
 
 def backfill(paths: Iterable[str], store: Store, config: Config, session: Any, *,
              input_format: str | None = None, redact: str | None = None) -> IngestReport:
-    """Ingest log files into ``store`` on Spark; the same events, quarantine and report as
-    :func:`monitor.ingest.ingest_files` (see the module doc)."""
+    """Ingest log files into ``store`` (a local one, or one at a URI) on Spark; the same events,
+    quarantine and report as :func:`monitor.ingest.ingest_files` (see the module doc)."""
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
     from pyspark.sql.window import Window
 
-    from monitor.engines.spark.hadoop import glob_files
+    from monitor.engines.spark import hadoop
     from monitor.engines.spark.reader import SparkEngine
 
-    store.require_writable()
-    files = expand_inputs(paths, lambda pattern: glob_files(session, pattern))
+    if store.location is None:
+        store.require_writable()
+    files = expand_inputs(paths, lambda pattern: hadoop.glob_files(session, pattern))
     sources = {f: (i, f) for i, f in enumerate(files)}
-    run = store.root / RUN_DIR / f"run-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
-    private_dir(run.parent)
-    private_dir(run)
-    try:
-        previous = session.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
-        session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "1")  # one file per Arrow batch
+    base = store_uri(store)
+    remove_stale(store.root, hadoop.list_entries(session, f"{base}/{RUN_DIR}"),
+                 lambda uri: hadoop.delete(session, uri))
+    name = run_name()
+    run = f"{base}/{RUN_DIR}/{name}"
+    with run_lock(store.root, name):
+        hadoop.make_dirs(session, run)
         try:
-            raw = session.read.format("binaryFile").load([f if "://" in f else Path(f).as_uri() for f in files])
-            staged = raw.select("path", "content").mapInArrow(  # no shuffle: a file's bytes stay in its task
-                lambda it: _load_partition(it, sources, config, input_format, redact),
-                from_arrow_schema(STAGED_SCHEMA))
-            staged.write.parquet(str(run / "staged"))
+            previous = session.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+            session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "1")  # one file per Arrow batch
+            try:
+                raw = session.read.format("binaryFile").load([f if "://" in f else Path(f).as_uri() for f in files])
+                staged = raw.select("path", "content").mapInArrow(  # no shuffle: a file's bytes stay in its task
+                    lambda it: _load_partition(it, sources, config, input_format, redact),
+                    from_arrow_schema(STAGED_SCHEMA))
+                staged.write.parquet(f"{run}/staged")
+            finally:
+                session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous)
+            staged = session.read.parquet(f"{run}/staged")
+            errors = staged.where("kind = 'error'").select("reason").limit(1).collect()
+            if errors:
+                raise UserError(errors[0][0])
+            report = IngestReport(files=len(files))
+            for row in staged.where("kind = 'file'").select("file_index", "lines", "blank", "fmt").collect():
+                report.lines += int(row["lines"])
+                report.blank += int(row["blank"])
+                if row["fmt"]:
+                    report.formats[files[row["file_index"]]] = row["fmt"]
+            rejects = [{"source": files[r["file_index"]], "line": int(r["reject_line"]), "reason": r["reason"],
+                        "raw": bytes(r["raw"]), "offset": r["reject_offset"], "source_id": files[r["file_index"]]}
+                       for r in staged.where("kind = 'reject'").orderBy("file_index", "reject_line").collect()]
+            events = staged.where("kind = 'event'")
+            first = Window.partitionBy("request_id").orderBy("file_index", "source_line")
+            unique = events.withColumn("_rank", F.row_number().over(first)).where("_rank = 1")
+            with store.writer_lock(remote=True):
+                stored = SparkEngine(store, session).events_frame().select("request_id")
+                fresh_events = unique.join(stored, "request_id", "left_anti").select(*EVENT_COLUMNS)
+                fresh_events.write.option("compression", "zstd").option("maxRecordsPerFile", SEGMENT_ROWS) \
+                    .parquet(f"{run}/out")
+                if store.location is None:
+                    fresh_rejects = store.new_quarantine_rows(rejects)
+                    store.write_quarantine(fresh_rejects)
+                    committed = _commit_segments(store, store.root.resolve() / RUN_DIR / name / "out")
+                else:
+                    fresh_rejects = fresh_quarantine_rows(rejects, _quarantine_keys_at(session, store.location))
+                    _commit_quarantine_at(session, base, run, fresh_rejects)
+                    committed = _commit_segments_at(session, base, f"{run}/out")
+            report.segments = [path for path, _ in committed]
+            report.ingested = sum(rows for _, rows in committed)
+            n_events = events.count()
+            report.duplicates = n_events - report.ingested + len(rejects) - len(fresh_rejects)
+            report.quarantined = len(fresh_rejects)
+            report.reasons = Counter(reason_class(r["reason"]) for r in fresh_rejects)
+            return report
         finally:
-            session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous)
-        staged = session.read.parquet(str(run / "staged"))
-        errors = staged.where("kind = 'error'").select("reason").limit(1).collect()
-        if errors:
-            raise UserError(errors[0][0])
-        report = IngestReport(files=len(files))
-        for row in staged.where("kind = 'file'").select("file_index", "lines", "blank", "fmt").collect():
-            report.lines += int(row["lines"])
-            report.blank += int(row["blank"])
-            if row["fmt"]:
-                report.formats[files[row["file_index"]]] = row["fmt"]
-        rejects = [{"source": files[r["file_index"]], "line": int(r["reject_line"]), "reason": r["reason"],
-                    "raw": bytes(r["raw"]), "offset": r["reject_offset"], "source_id": files[r["file_index"]]}
-                   for r in staged.where("kind = 'reject'").orderBy("file_index", "reject_line").collect()]
-        events = staged.where("kind = 'event'")
-        first = Window.partitionBy("request_id").orderBy("file_index", "source_line")
-        unique = events.withColumn("_rank", F.row_number().over(first)).where("_rank = 1")
-        with store.writer_lock():
-            stored = SparkEngine(store, session).events_frame().select("request_id")
-            fresh_events = unique.join(stored, "request_id", "left_anti").select(*EVENT_COLUMNS)
-            fresh_events.write.option("compression", "zstd").option("maxRecordsPerFile", SEGMENT_ROWS) \
-                .parquet(str(run / "out"))
-            fresh_rejects = store.new_quarantine_rows(rejects)
-            store.write_quarantine(fresh_rejects)
-            report.segments = _commit_segments(store, run / "out")
-        report.ingested = sum(pq.read_metadata(p).num_rows for p in report.segments)
-        n_events = events.count()
-        report.duplicates = n_events - report.ingested + len(rejects) - len(fresh_rejects)
-        report.quarantined = len(fresh_rejects)
-        report.reasons = Counter(reason_class(r["reason"]) for r in fresh_rejects)
-        return report
-    finally:
-        shutil.rmtree(run, ignore_errors=True)
+            hadoop.delete(session, run)
 
 
-def _commit_segments(store: Store, out: Path) -> list[str]:
+def store_uri(store: Store) -> str:
+    """Where the store's folders are, as Spark names them: its URI, else its directory as a ``file:``
+    URI (not percent-encoded: Hadoop's ``Path`` takes the characters as they are).
+
+    >>> store_uri(Store("/data/llm monitor", create=False))
+    'file:///data/llm monitor'
+    """
+    return store.location or f"file://{store.root.resolve()}"
+
+
+def _quarantine_keys_at(session: Any, location: str) -> set[str]:
+    """The keys of the lines quarantined in the store at URI ``location``, read there by Spark."""
+    from monitor.engines.spark import hadoop
+
+    folder = f"{location}/quarantine"
+    if not any(uri.endswith(".jsonl") for uri, is_dir in hadoop.list_entries(session, folder) if not is_dir):
+        return set()
+    keys = session.read.schema("key STRING").json(f"{folder}/*.jsonl").where("key IS NOT NULL")
+    return {row[0] for row in keys.distinct().collect()}
+
+
+def _commit_quarantine_at(session: Any, base: str, run: str, rows: list[dict[str, Any]]) -> None:
+    """Write the new quarantine records into the run, then move the file into ``quarantine/``."""
+    if not rows:
+        return
+    from monitor.engines.spark import hadoop
+
+    name = quarantine_name()
+    hadoop.write_bytes(session, f"{run}/{name}", quarantine_lines(rows))
+    hadoop.make_dirs(session, f"{base}/quarantine")
+    hadoop.rename(session, f"{run}/{name}", f"{base}/quarantine/{name}")
+
+
+def _segment_name() -> str:
+    return f"s-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
+
+
+def _commit_segments(store: Store, out: Path) -> list[tuple[str, int]]:
     """Rename each written file into ``events/`` as a whole segment; empty files are dropped."""
     committed = []
     for part in sorted(out.glob("*.parquet")):
-        if pq.read_metadata(part).num_rows == 0:
+        rows = pq.read_metadata(part).num_rows
+        if rows == 0:
             continue
         os.chmod(part, 0o600)  # Spark writes with the umask; a segment holds prompts (store.py: 0600)
         with open(part, "rb") as fh:
             os.fsync(fh.fileno())
-        name = f"s-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
-        final = store.events_dir / name
+        final = store.events_dir / _segment_name()
         os.replace(part, final)
-        committed.append(str(final))
+        committed.append((str(final), rows))
     if committed:
         fd = os.open(store.events_dir, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+    return committed
+
+
+def _commit_segments_at(session: Any, base: str, out: str) -> list[tuple[str, int]]:
+    """The same through Hadoop, into ``<base>/events/``: one rename per segment (atomic on HDFS,
+    ABFS and local disks; a copy that appears whole on S3 and GCS: docs/SCALE.md)."""
+    from monitor.engines.spark import hadoop
+
+    hadoop.make_dirs(session, f"{base}/events")
+    committed = []
+    for part, is_dir in hadoop.list_entries(session, out):
+        if is_dir or not part.endswith(".parquet"):
+            continue
+        rows = hadoop.parquet_rows(session, part)
+        if rows == 0:
+            continue
+        final = f"{base}/events/{_segment_name()}"
+        hadoop.rename(session, part, final)
+        committed.append((final, rows))
     return committed
