@@ -19,16 +19,22 @@ from test_tail_support import TailProcess, native, run_cli, write_config
 ROUTES = ("chat", "search")
 
 
-def test_steady_state_imports_neither_scipy_nor_matplotlib(tmp_path: Path) -> None:
+def _store_with_baseline(tmp_path: Path, config: str, rng: random.Random, per_route: int) -> Path:
+    """A store holding an hour-old baseline of ``per_route`` events on each of :data:`ROUTES`."""
     store = tmp_path / "store"
-    write_config(tmp_path / "llm-monitor.toml", '[tail]\nby = ["route"]\nflush_interval_s = 0.2\n')
-    rng = random.Random(3)
+    write_config(tmp_path / "llm-monitor.toml", config)
     ts = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
     base = [native(i, prefix=f"b-{r}", route=r, refuse=rng.random() < 0.03, words=rng.randint(10, 40), ts=ts)
-            for r in ROUTES for i in range(400)]
+            for r in ROUTES for i in range(per_route)]
     (tmp_path / "base.jsonl").write_bytes(b"".join(line + b"\n" for line in base))
     res = run_cli(tmp_path, "ingest", str(tmp_path / "base.jsonl"), "--store", str(store))
     assert res.returncode == 0, res.stderr
+    return store
+
+
+def test_steady_state_imports_neither_scipy_nor_matplotlib(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    store = _store_with_baseline(tmp_path, '[tail]\nby = ["route"]\nflush_interval_s = 0.2\n', rng, 400)
     log = tmp_path / "app.log"
     log.write_bytes(b"")
     proc = TailProcess(tmp_path, store, [str(log)]).start()
@@ -92,14 +98,8 @@ def test_sidecar_uses_no_pandas_outside_the_refusal_engine(tmp_path: Path) -> No
 
     from test_tail_support import clean_env
 
-    store = tmp_path / "store"
-    write_config(tmp_path / "llm-monitor.toml", '[tail]\nby = ["route"]\n')
     rng = random.Random(5)
-    ts = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
-    base = [native(i, prefix=f"b-{r}", route=r, refuse=rng.random() < 0.03, words=rng.randint(10, 40), ts=ts)
-            for r in ROUTES for i in range(300)]
-    (tmp_path / "base.jsonl").write_bytes(b"".join(line + b"\n" for line in base))
-    assert run_cli(tmp_path, "ingest", str(tmp_path / "base.jsonl"), "--store", str(store)).returncode == 0
+    store = _store_with_baseline(tmp_path, '[tail]\nby = ["route"]\n', rng, 300)
     log = tmp_path / "app.log"
     lines = [native(i, prefix="cur", route=ROUTES[i % 2], refuse=i % 3 == 0, words=rng.randint(10, 40))
              for i in range(600)]
