@@ -18,10 +18,9 @@ import operator
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import duckdb
-import pandas as pd
 
 from detectors.finding import Finding
 from monitor.config import Config, check_segment_keys, load_config
@@ -32,6 +31,9 @@ from monitor.ingest import IngestReport, describe_rejects, ingest_files, load_fi
 from monitor.selectors import Selector, parse_selector
 from monitor.store import Store, default_store_path, open_store
 from monitor.stats import SegmentStats, SegmentKey, time_series, window_stats
+
+if TYPE_CHECKING:  # imported where a DataFrame is handed out: the sidecar's baseline needs none
+    import pandas as pd
 
 _FREQ = re.compile(r"^(\d+)\s*(s|sec|second|seconds|min|minute|minutes|m|h|hour|hours|d|day|days)$")
 _FREQ_UNITS = {"s": "second", "sec": "second", "second": "second", "seconds": "second", "m": "minute",
@@ -66,6 +68,8 @@ class Comparison:
     def findings(self) -> pd.DataFrame:
         """One row per finding, the same fields as ``llm-monitor check --format json``."""
         rows = [f.to_dict() for f in self.items]
+        import pandas as pd
+
         return pd.DataFrame(rows, columns=list(Finding.__dataclass_fields__))
 
     @property
@@ -165,6 +169,8 @@ class Monitor:
         from sinks.alert_log import read_alerts
 
         columns = ["ts", "run_id", "metric", "segment_key", "segment", "alert", "reason"]
+        import pandas as pd
+
         frame = pd.DataFrame(read_alerts(self.store.alert_log))
         return frame if len(frame.columns) else pd.DataFrame(columns=columns)
 

@@ -23,14 +23,18 @@ Because the quarantine file is renamed before the segment, and a segment's offse
 lines as done, a crash between the two renames re-reads the batch: its quarantined lines are
 recognised as known, its events were never written.
 
+The batch is an Arrow table (:class:`monitor.ingest.LoadedBatch`), written as it is; a pandas
+DataFrame is accepted too (converted by :meth:`Store.frame_to_table`).
+
 Example:
-    >>> import tempfile, pandas as pd
+    >>> import tempfile
+    >>> from monitor.store import events_table
     >>> store = Store(tempfile.mkdtemp())
-    >>> frame = pd.DataFrame({"ts": pd.to_datetime(["2026-11-25T10:00:00Z"] * 3), "request_id": ["a", "a", "b"],
-    ...                       "model": "m", "response": "hi"})
+    >>> frame = events_table({"ts": [datetime(2026, 11, 25, 10, tzinfo=timezone.utc)] * 3,
+    ...                       "request_id": ["a", "a", "b"], "model": ["m"] * 3, "response": ["hi"] * 3}, 3)
     >>> bad = [{"source": "f", "line": 4, "reason": "invalid JSON", "raw": b"{"}]
     >>> r = commit_events(store, frame, bad)
-    >>> r.frame.request_id.tolist(), r.duplicates, r.quarantined, r.known_rejects
+    >>> r.frame["request_id"].to_pylist(), r.duplicates, r.quarantined, r.known_rejects
     (['a', 'b'], 1, 1, 0)
     >>> r = commit_events(store, frame, bad)   # the same batch again: nothing new
     >>> len(r.frame), r.duplicates, r.quarantined, r.known_rejects, r.segment
@@ -40,14 +44,17 @@ Example:
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone  # noqa: F401 (the example)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import duckdb
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from monitor.events import first_occurrences
 from monitor.store import Store
 
 __all__ = ["CommitResult", "RequestIdIndex", "StoreIds", "commit_events"]
@@ -56,30 +63,33 @@ __all__ = ["CommitResult", "RequestIdIndex", "StoreIds", "commit_events"]
 class RequestIdIndex(Protocol):
     """Which request ids a store already holds, for the dedup step of a commit."""
 
-    def seen(self, request_ids: pd.Series) -> np.ndarray:
+    def seen(self, request_ids: pa.Array) -> np.ndarray:
         """A boolean array: True where the id is already stored."""
 
-    def committed(self, segment: str | Path, request_ids: pd.Series) -> None:
+    def committed(self, segment: str | Path, request_ids: pa.Array) -> None:
         """Told about a segment just written by this commit."""
 
 
 class StoreIds:
     """Every request id of the store (a DuckDB semi-join over the live segments): ``llm-monitor ingest``.
 
-    >>> import tempfile, pandas as pd
+    >>> import tempfile
     >>> store = Store(tempfile.mkdtemp())
-    >>> StoreIds(store).seen(pd.Series(["x"])).tolist()
+    >>> StoreIds(store).seen(pa.array(["x"])).tolist()
     [False]
     """
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def seen(self, request_ids: pd.Series) -> np.ndarray:
+    def seen(self, request_ids: pa.Array) -> np.ndarray:
         existing = self.store.existing_request_ids(request_ids)
-        return request_ids.isin(existing).to_numpy(dtype=bool) if existing else np.zeros(len(request_ids), bool)
+        if not existing:
+            return np.zeros(len(request_ids), bool)
+        hit = pc.is_in(request_ids, value_set=pa.array(sorted(existing), pa.string()))
+        return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
 
-    def committed(self, segment: str | Path, request_ids: pd.Series) -> None:
+    def committed(self, segment: str | Path, request_ids: pa.Array) -> None:
         return None
 
 
@@ -87,13 +97,13 @@ class StoreIds:
 class CommitResult:
     """What one commit wrote.
 
-    ``frame``: the events written; ``duplicates``: events dropped (same ``request_id`` earlier
+    ``frame``: the events written (an Arrow table of the store's schema); ``duplicates``: events dropped (same ``request_id`` earlier
     in the batch or already stored); ``quarantine_rows``: the rejected lines written
     (``quarantined`` of them); ``known_rejects``: rejected lines not written because they were
     quarantined before; ``segment``: the segment's path, or None when no event was new.
     """
 
-    frame: pd.DataFrame
+    frame: pa.Table
     duplicates: int = 0
     quarantine_rows: list[dict[str, Any]] = field(default_factory=list)
     known_rejects: int = 0
@@ -105,12 +115,12 @@ class CommitResult:
         return len(self.quarantine_rows)
 
 
-def commit_events(store: Store, frame: pd.DataFrame, rejects: list[dict[str, Any]], *,
+def commit_events(store: Store, frame: Any, rejects: list[dict[str, Any]], *,
                   new_rejects: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
                   index: RequestIdIndex | None = None, attempts: int = 5) -> CommitResult:
     """Commit one batch: the new rejected lines to the quarantine, then the new events as a segment.
 
-    ``frame``: events with signals (store columns); ``rejects``: quarantine rows (``source``,
+    ``frame``: events with signals (an Arrow table of the store's columns, or a pandas DataFrame); ``rejects``: quarantine rows (``source``,
     ``line``, ``reason``, ``raw`` bytes, optionally ``offset`` and ``source_id``).
     ``new_rejects(rows)`` returns the rows not quarantined before (default: the store's
     quarantine, by source, line and bytes); ``index`` tells which request ids are stored
@@ -119,6 +129,7 @@ def commit_events(store: Store, frame: pd.DataFrame, rejects: list[dict[str, Any
     """
     new_rejects = new_rejects or store.new_quarantine_rows
     index = index or StoreIds(store)
+    frame = store.frame_to_table(frame)
     for attempt in range(attempts):
         try:
             return _commit_locked(store, frame, rejects, new_rejects, index)
@@ -129,20 +140,20 @@ def commit_events(store: Store, frame: pd.DataFrame, rejects: list[dict[str, Any
     raise AssertionError("unreachable")
 
 
-def _commit_locked(store: Store, frame: pd.DataFrame, rejects: list[dict[str, Any]],
+def _commit_locked(store: Store, frame: pa.Table, rejects: list[dict[str, Any]],
                    new_rejects: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
                    index: RequestIdIndex) -> CommitResult:
     with store.writer_lock():
         fresh = new_rejects(rejects) if rejects else []
         duplicates = 0
-        if not frame.empty:
-            before = len(frame)
-            frame = frame.drop_duplicates("request_id", keep="first")
-            frame = frame[~index.seen(frame["request_id"])]
-            duplicates = before - len(frame)
+        if frame.num_rows:
+            before = frame.num_rows
+            frame = frame.filter(pa.array(first_occurrences(frame["request_id"])))
+            frame = frame.filter(pa.array(~index.seen(frame["request_id"].combine_chunks())))
+            duplicates = before - frame.num_rows
         store.write_quarantine(fresh)
         segment = None
-        if not frame.empty:
-            segment = str(store.write_segment(store.frame_to_table(frame)))
-            index.committed(segment, frame["request_id"])
+        if frame.num_rows:
+            segment = str(store.write_segment(frame))
+            index.committed(segment, frame["request_id"].combine_chunks())
     return CommitResult(frame, duplicates, fresh, len(rejects) - len(fresh), segment)

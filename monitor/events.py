@@ -1,4 +1,4 @@
-"""The canonical inference event: its JSON Schema, validation, and the columnar frame.
+"""The canonical inference event: its JSON Schema, validation, and its frame (an Arrow table).
 
 One compiled validator (``jsonschema_rs``) gives the verdict for every event; ``jsonschema``
 explains only the events that fail (the path and the failing keyword), so the common case
@@ -16,14 +16,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import numpy as np
 import orjson
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from monitor.adapters._base import paused_gc
 from monitor.errors import UserError
@@ -112,20 +114,20 @@ class SchemaResolver:
         return json.dumps(value, sort_keys=True, separators=(",", ":")), name.removesuffix(".json")
 
 
-def events_to_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
-    """Columnar frame of canonical events (defaults applied, ``ts`` parsed to UTC).
+def events_to_frame(events: list[dict[str, Any]]) -> pa.Table:
+    """The event frame (an Arrow table, :func:`frame_from_columns`) of canonical events.
 
-    ``ts`` values that are not ISO 8601 become NaT; the caller quarantines them.
+    ``ts`` values that are not ISO 8601 become null; the caller quarantines them.
 
     >>> f = events_to_frame([{"ts": "2026-11-01T10:00:00", "request_id": "r", "model": "m", "response": "ok"}])
-    >>> f.loc[0, "model_version"], f.loc[0, "route"], str(f.loc[0, "ts"])
+    >>> f["model_version"][0].as_py(), f["route"][0].as_py(), str(f["ts"][0].as_py())
     ('unknown', 'default', '2026-11-01 10:00:00+00:00')
     """
     with paused_gc():  # per-event lists and strings only: nothing for the cyclic collector
         return _events_to_frame(events)
 
 
-def _events_to_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
+def _events_to_frame(events: list[dict[str, Any]]) -> pa.Table:
     def col(name: str) -> list[Any]:
         return [e.get(name) for e in events]
 
@@ -139,40 +141,111 @@ def _events_to_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
 FRAME_INPUTS = (*STRING_FIELDS, "ts", "output_tokens", "input_tokens", "latency_ms", "task_success",
                 "expects_json", "schema", "attributes", "reasoning")
 
+TS_TYPE = pa.timestamp("us", tz="UTC")
+"""How an event's time is held, in the frame and in the store."""
 
-def frame_from_columns(columns: dict[str, Any], n: int) -> pd.DataFrame:
-    """The event frame from one column per field of :data:`FRAME_INPUTS` (lists of Python values,
-    missing = None, or Arrow arrays); the one conversion used by the per-record path
-    (:func:`events_to_frame`) and the columnar one (:mod:`monitor.columnar`).
+FRAME_TYPES: dict[str, pa.DataType] = {
+    **{name: pa.string() for name in STRING_FIELDS},
+    "ts": TS_TYPE, "output_tokens": pa.int64(), "input_tokens": pa.int64(), "latency_ms": pa.float64(),
+    "task_success": pa.bool_(), "expects_json": pa.bool_(), "schema_raw": pa.string(), "attributes": pa.string(),
+    "reasoning": pa.string(),
+}
+"""The columns of the event frame built by :func:`frame_from_columns` and their Arrow types
+(``schema_raw``: the event's ``schema`` value as JSON text, resolved later by :class:`SchemaResolver`)."""
+
+
+def as_array(value: Any, n: int, type_: pa.DataType) -> pa.Array:
+    """One column as an Arrow array of ``type_``: an Arrow array (cast), a list or numpy array of
+    Python values (None = null), or None (all null).
+
+    >>> as_array([1, None], 2, pa.int64()).to_pylist(), as_array(None, 2, pa.string()).null_count
+    ([1, None], 2)
+    """
+    if value is None:
+        return pa.nulls(n, type_)
+    if isinstance(value, pa.ChunkedArray):
+        value = value.combine_chunks()
+    if isinstance(value, pa.Array):
+        return value if value.type == type_ else value.cast(type_)
+    return pa.array(value, type=type_, from_pandas=True)
+
+
+def parse_ts(values: pa.Array) -> pa.Array:
+    """ISO 8601 / RFC 3339 texts -> UTC timestamps (microseconds); null where the text is not one.
+
+    A time without an offset is read as UTC. Whole batches in one common shape (all with an
+    offset, or all without) are parsed by Arrow; a batch that mixes them, or holds a bad value,
+    is parsed value by value (:func:`datetime.fromisoformat`, surrounding blanks ignored, week
+    and ordinal dates refused).
+
+    >>> [str(t) for t in parse_ts(pa.array(["2026-11-01T10:00:00+02:00", "2026-11-01", "soon", None])).to_pylist()]
+    ['2026-11-01 08:00:00+00:00', '2026-11-01 00:00:00+00:00', 'None', 'None']
+    """
+    text = values.cast(pa.string()) if values.type != pa.string() else values
+    for target in (pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")):
+        try:
+            parsed = text.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        return parsed.cast(pa.timestamp("ns", tz="UTC")).cast(TS_TYPE, safe=False)
+    return pa.array([_parse_one(v) for v in text.to_pylist()], type=TS_TYPE)
+
+
+def _parse_one(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    text = text.strip()
+    if "W" in text or "w" in text:  # ISO week dates: not a time stamp a log writes
+        return None
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp.astimezone(timezone.utc)
+
+
+def frame_from_columns(columns: dict[str, Any], n: int) -> pa.Table:
+    """The event frame, an Arrow table with the columns of :data:`FRAME_TYPES`, from one column
+    per field of :data:`FRAME_INPUTS` (lists of Python values, missing = None, or Arrow arrays);
+    the one conversion used by the per-record path (:func:`events_to_frame`) and the columnar
+    one (:mod:`monitor.columnar`). Defaults are applied (``model_version``, ``route``) and ``ts``
+    is parsed (:func:`parse_ts`).
 
     >>> f = frame_from_columns({"ts": ["2026-11-01T10:00:00Z"], "output_tokens": [3]}, 1)
-    >>> f.loc[0, "route"], int(f.loc[0, "output_tokens"]), f.loc[0, "response"]
+    >>> f["route"][0].as_py(), f["output_tokens"][0].as_py(), f["response"][0].as_py()
     ('default', 3, None)
     """
-    def col(name: str) -> Any:
-        value = columns.get(name)
-        if value is None:
-            return [None] * n
-        if isinstance(value, (pa.Array, pa.ChunkedArray)):
-            return value.to_numpy(zero_copy_only=False)
-        return value
+    out: dict[str, pa.Array] = {}
+    for name in STRING_FIELDS:
+        out[name] = as_array(columns.get(name), n, pa.string())
+    out["model_version"] = pc.fill_null(out["model_version"], DEFAULT_MODEL_VERSION)
+    out["route"] = pc.fill_null(out["route"], DEFAULT_ROUTE)
+    out["ts"] = parse_ts(as_array(columns.get("ts"), n, pa.string()))
+    for name in ("output_tokens", "input_tokens", "latency_ms", "task_success", "expects_json"):
+        out[name] = as_array(columns.get(name), n, FRAME_TYPES[name])
+    schemas = columns.get("schema")
+    if schemas is not None and not isinstance(schemas, (pa.Array, pa.ChunkedArray)):
+        dumps = orjson.dumps
+        schemas = [None if v is None else dumps(v).decode() for v in schemas]
+    out["schema_raw"] = as_array(schemas, n, pa.string())
+    out["attributes"] = as_array(columns.get("attributes"), n, pa.string())
+    out["reasoning"] = as_array(columns.get("reasoning"), n, pa.string())  # measured, then dropped (not stored)
+    return pa.table(out)
 
-    def typed(name: str, dtype: Any) -> Any:
-        value = columns.get(name)
-        if isinstance(value, (pa.Array, pa.ChunkedArray)):  # exact: no detour through float
-            return dtype.__from_arrow__(value)
-        return pd.array(col(name), dtype=dtype)
 
-    frame = pd.DataFrame({name: pd.Series(col(name), dtype="object") for name in STRING_FIELDS})
-    frame["ts"] = pd.to_datetime(pd.Series(col("ts"), dtype="object"), utc=True, format="ISO8601", errors="coerce")
-    frame["model_version"] = frame["model_version"].fillna(DEFAULT_MODEL_VERSION)
-    frame["route"] = frame["route"].fillna(DEFAULT_ROUTE)
-    for name in ("output_tokens", "input_tokens"):
-        frame[name] = typed(name, pd.Int64Dtype())
-    frame["latency_ms"] = typed("latency_ms", pd.Float64Dtype())
-    frame["task_success"] = typed("task_success", pd.BooleanDtype())
-    frame["expects_json"] = typed("expects_json", pd.BooleanDtype())
-    frame["schema_raw"] = pd.Series(col("schema"), dtype="object")
-    frame["attributes"] = pd.Series(col("attributes"), dtype="object")
-    frame["reasoning"] = pd.Series(col("reasoning"), dtype="object")  # measured, then dropped (not stored)
-    return frame
+def first_occurrences(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A mask of the rows that hold the first occurrence of their value (the first event with a
+    ``request_id`` wins; nulls are kept).
+
+    >>> first_occurrences(pa.array(["a", "b", "a", None, None])).tolist()
+    [True, True, False, True, True]
+    """
+    n = len(values)
+    if not n:
+        return np.zeros(0, dtype=bool)
+    rows = pa.table({"v": values, "i": pa.array(np.arange(n, dtype=np.int64))})
+    first = rows.group_by("v", use_threads=False).aggregate([("i", "min")])["i_min"].to_numpy()
+    keep = np.zeros(n, dtype=bool)
+    keep[first] = True
+    nulls = values.is_null().to_numpy(zero_copy_only=False)
+    return keep | np.asarray(nulls, dtype=bool)

@@ -36,22 +36,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from datetime import datetime, timezone
+
 import numpy as np
 import orjson
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from monitor import adapters
-from monitor.adapters.identity import is_pinned
-from monitor.columnar import read_batch
+from monitor.columnar import pinned_flags, read_batch
 from monitor.columnar.lines import Line, LineBlock, iter_line_blocks
 from monitor.config import Config
 from monitor.errors import UserError
-from monitor.events import SchemaResolver, check_event, events_to_frame, frame_from_columns
-from monitor.signals import derive_signals
+from monitor.events import SchemaResolver, check_event, events_to_frame, first_occurrences, frame_from_columns
+from monitor.signals import signal_columns
 from monitor.signals.config import signal_config_from
 from monitor.signals.provider import apply_provider_refusals
 from monitor.signals.reasoning import separate_reasoning
-from monitor.store import EVENT_SCHEMA, Store
+from monitor.store import EVENT_SCHEMA, Store, events_table
 
 BATCH_LINES = 100_000
 DETECT_SAMPLE = 50
@@ -65,9 +67,13 @@ COLUMNAR_MIN_LINES = 10_000
 
 @dataclass
 class LoadedBatch:
-    """Events (with signals) and quarantined lines from one batch of lines."""
+    """Events (with signals) and quarantined lines from one batch of lines.
 
-    frame: pd.DataFrame
+    ``frame``: an Arrow table with the store's schema (:data:`monitor.store.EVENT_SCHEMA`), in
+    line order; ``rejects``: quarantine rows (``source``, ``line``, ``reason``, ``raw``, ...).
+    """
+
+    frame: pa.Table
     rejects: list[dict[str, Any]]
     fmt: str | None
 
@@ -209,18 +215,21 @@ class BatchLoader:
         if mapping is not None and len(block):
             rows = read_batch(block.text, mapping)
             fast = rows.fast
-            fast_frame = frame_from_columns(rows.columns, int(fast.sum()))
-            fast_frame["source_line"] = pd.array(block.numbers[fast], dtype="Int64")
+            fast_frame = frame_from_columns(rows.columns, int(fast.sum())).append_column(
+                "source_line", pa.array(block.numbers[fast], type=pa.int64()))
         slow = np.flatnonzero(~fast).tolist()
         if fast_frame is not None and not slow:  # every line read by the fast path
             frame, rejects = fast_frame, []
         else:
             frame, rejects = self._per_record([line(k) for k in slow])
-            if fast_frame is not None and not fast_frame.empty:
-                frame = fast_frame if frame.empty else pd.concat([frame, fast_frame], ignore_index=True).sort_values(
-                    "source_line", kind="stable", ignore_index=True)
-        position = np.searchsorted(block.numbers, frame["source_line"].to_numpy(dtype=np.int64))
-        frame["source_offset"] = pd.array(block.end_offsets[position], dtype="Int64")
+            if fast_frame is not None and fast_frame.num_rows:
+                if frame.num_rows:  # in line order; the per-record events of one line first (stable)
+                    frame = pa.concat_tables([frame, fast_frame])
+                    frame = frame.take(pc.sort_indices(frame["source_line"]))
+                else:
+                    frame = fast_frame
+        position = np.searchsorted(block.numbers, frame["source_line"].to_numpy())
+        frame = frame.append_column("source_offset", pa.array(block.end_offsets[position], type=pa.int64()))
         frame, more_rejects = self._frame(frame)
         rejects.extend(more_rejects)
         reject_rows = []
@@ -244,7 +253,7 @@ class BatchLoader:
         if sample:
             self.fmt = adapters.detect_format(sample)
 
-    def _per_record(self, lines: list[Line]) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    def _per_record(self, lines: list[Line]) -> tuple[pa.Table, list[tuple[int, str]]]:
         """Events (a frame with ``source_line``) and rejects of ``lines``, one record at a time."""
         records, parse_rejects, blank = parse_lines(lines)
         self.blank += blank
@@ -272,92 +281,106 @@ class BatchLoader:
                 else:
                     rejects.append((number, reason))
         frame = events_to_frame([e for _, e in events])
-        frame["source_line"] = pd.array([n for n, _ in events], dtype="Int64")
+        frame = frame.append_column("source_line", pa.array([n for n, _ in events], type=pa.int64()))
         return frame, rejects
 
     def _fallback_ts(self) -> str:
         """The time of records that carry none: the file's modification time when the batch is
         read (for a tailed file, about when the line was written), else now (docs/FORMATS.md)."""
         try:
-            stamp = pd.Timestamp(os.stat(self.source).st_mtime, unit="s", tz="UTC")
+            stamp = datetime.fromtimestamp(os.stat(self.source).st_mtime, timezone.utc)
         except OSError:
-            stamp = pd.Timestamp.now(tz="UTC")
+            stamp = datetime.now(timezone.utc)
         return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-    def _frame(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    def _frame(self, frame: pa.Table) -> tuple[pa.Table, list[tuple[int, str]]]:
+        """The event frame (:func:`monitor.events.frame_from_columns`, with ``source_line`` and
+        ``source_offset``) -> the batch's events as a table of the store's schema, and the rows it
+        rejects (a ``ts`` that is not ISO 8601, a schema that cannot be resolved)."""
         rejects: list[tuple[int, str]] = []
+        lines = frame["source_line"].to_numpy()
         # reasoning apart from the answer (both paths carry the event's ``reasoning`` as a column)
-        frame["response"], frame["reasoning_length"] = separate_reasoning(
-            frame["response"], frame.pop("reasoning").tolist(), self.config.reasoning, self.config.reasoning_tags)
-        bad_ts = frame["ts"].isna()
-        rejects.extend((n, "ts: not an ISO 8601 date-time") for n in frame.loc[bad_ts, "source_line"])
+        response, reasoning_length = separate_reasoning(frame["response"], frame["reasoning"], self.config.reasoning,
+                                                        self.config.reasoning_tags)
+        keep = frame["ts"].is_valid().to_numpy(zero_copy_only=False)
+        rejects.extend((int(n), "ts: not an ISO 8601 date-time") for n in lines[~keep])
         # schemas: only the events that carry one (named schemas are read once, see SchemaResolver)
-        schema_json: list[str | None] = [None] * len(frame)
-        schema_name: list[str | None] = [None] * len(frame)
-        bad_schema = []
+        n = frame.num_rows
+        schema_json: list[str | None] = [None] * n
+        schema_name: list[str | None] = [None] * n
         raw_schemas = frame["schema_raw"]
-        for i in raw_schemas.index[raw_schemas.notna()]:
-            try:
-                schema_json[i], schema_name[i] = self.schemas.resolve(raw_schemas[i])
-            except UserError as exc:
-                bad_schema.append(i)
-                rejects.append((int(frame["source_line"].iloc[i]), str(exc)))
-        frame["schema"] = pd.Series(schema_json, index=frame.index, dtype="object")
-        frame["schema_name"] = pd.Series(schema_name, index=frame.index, dtype="object")
-        keep = ~bad_ts
-        if bad_schema:
-            keep.iloc[bad_schema] = False
-        frame = frame.loc[keep].drop(columns=["schema_raw"]).reset_index(drop=True)
-        frame["expects_json"] = (frame["expects_json"].fillna(False) | frame["schema"].notna()).astype(bool)
-        frame = self._signals(frame)
-        frame["source_format"] = self.fmt
-        frame["source_path"] = self.source
-        frame["source_id"] = self.source_id
-        frame["ingested_at"] = pd.Timestamp.now(tz="UTC")
-        return frame, rejects
+        if raw_schemas.null_count < n:
+            texts = raw_schemas.to_pylist()
+            for i in np.flatnonzero(raw_schemas.is_valid().to_numpy(zero_copy_only=False)).tolist():
+                try:
+                    schema_json[i], schema_name[i] = self.schemas.resolve(orjson.loads(texts[i]))
+                except UserError as exc:
+                    keep[i] = False
+                    rejects.append((int(lines[i]), str(exc)))
+        columns: dict[str, Any] = {name: frame[name] for name in frame.column_names
+                                   if name not in ("schema_raw", "reasoning")}
+        columns.update(response=response, reasoning_length=reasoning_length,
+                       schema=pa.array(schema_json, type=pa.string()),
+                       schema_name=pa.array(schema_name, type=pa.string()))
+        table = pa.table(columns)
+        if not keep.all():
+            table = table.filter(pa.array(keep))
+        expects = pc.or_(pc.fill_null(table["expects_json"], False), table["schema"].is_valid())
+        table = table.set_column(table.schema.get_field_index("expects_json"), "expects_json", expects)
+        return self._signals(table), rejects
 
-    def _signals(self, frame: pd.DataFrame) -> pd.DataFrame:
-        if frame.empty:
-            return frame
-        codes, pairs = pd.MultiIndex.from_arrays([frame["model"], frame["model_version"]]).factorize()
-        pinned = np.array([is_pinned(m, None if v == "unknown" else v) for m, v in pairs], dtype=bool)
-        frame["pinned"] = pinned[codes]
-        signals = derive_signals(frame[["response", "model", "finish_reason", "output_tokens", "expects_json",
-                                        "schema", "attributes"]], self.signal_config)
-        for name in signals.columns:
-            frame[name] = signals[name].to_numpy()
-        # A refusal the provider reported (message.refusal, stop_reason "refusal", safety blocks,
-        # guardrails) is a refusal whatever the wording: rule provider:<reason>.
-        apply_provider_refusals(frame)
-        if self.redact in ("hash", "drop") and "refusal_span" in frame.columns:
-            frame["refusal_span"] = None  # the matched span is response text
-        if self.redact == "hash":
-            for name in ("prompt", "response"):
-                frame[name] = [None if t is None else "sha256:" + hashlib.sha256(t.encode()).hexdigest()
-                               for t in frame[name]]
-        elif self.redact == "drop":
-            frame["prompt"] = None
-            frame["response"] = None
-        return frame
+    def _signals(self, table: pa.Table) -> pa.Table:
+        """Pinned flags, signals, provider refusals, redaction and provenance: the store's table."""
+        n = table.num_rows
+        columns: dict[str, Any] = {name: table[name] for name in table.column_names}
+        if n:
+            versions = table["model_version"]
+            columns["pinned"] = pinned_flags(table["model"], pc.if_else(pc.equal(versions, "unknown"), None, versions))
+            signals = signal_columns(table["response"], table["model"], table["finish_reason"], table["expects_json"],
+                                     table["schema"], self.signal_config)
+            # A refusal the provider reported (message.refusal, stop_reason "refusal", safety blocks,
+            # guardrails) is a refusal whatever the wording: rule provider:<reason>.
+            apply_provider_refusals(signals, table["attributes"])
+            columns.update(signals)
+            if self.redact in ("hash", "drop"):
+                columns["refusal_span"] = None  # the matched span is response text
+            if self.redact == "hash":
+                for name in ("prompt", "response"):
+                    columns[name] = [None if t is None else "sha256:" + hashlib.sha256(t.encode()).hexdigest()
+                                     for t in table[name].to_pylist()]
+            elif self.redact == "drop":
+                columns["prompt"] = columns["response"] = None
+        columns["source_format"] = pa.array([self.fmt] * n, type=pa.string())
+        columns["source_path"] = pa.array([self.source] * n, type=pa.string())
+        columns["source_id"] = pa.array([self.source_id] * n, type=pa.string())
+        columns["ingested_at"] = pa.array([datetime.now(timezone.utc)] * n, type=EVENT_SCHEMA.field("ingested_at").type)
+        return events_table(columns, n)
 
 
-def load_file(path: str, config: Config, *, input_format: str | None = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """All events of a file with their signals, and its quarantined lines, without a store.
+def load_file(path: str, config: Config, *, input_format: str | None = None) -> tuple[Any, list[dict[str, Any]]]:
+    """All events of a file with their signals (a pandas DataFrame: it is handed to the user), and
+    its quarantined lines, without a store. Duplicated request ids are dropped (the first wins).
 
     Used by ``llm-monitor signals`` and by ``check`` when a selector is a file.
     """
     _require_file(path)
     loader = BatchLoader(config, str(Path(path).resolve()), input_format=input_format)
-    frames, rejects = [], []
+    tables, rejects = [], []
     for block in iter_line_blocks(path):
         batch = loader.load(block)
-        frames.append(batch.frame)
+        tables.append(batch.frame)
         rejects.extend(batch.rejects)
-    frame = pd.concat(frames, ignore_index=True) if frames else loader.load([]).frame
-    if frame.empty:  # every column of a stored event, so a query over no event still binds
-        frame = EVENT_SCHEMA.empty_table().to_pandas()
-    frame = frame.drop_duplicates("request_id", keep="first").reset_index(drop=True)
-    return frame, rejects
+    table = pa.concat_tables(tables) if tables else EVENT_SCHEMA.empty_table()
+    table = table.filter(pa.array(first_occurrences(table["request_id"])))
+    return to_pandas(table), rejects
+
+
+def to_pandas(table: pa.Table) -> Any:
+    """An events table as the pandas DataFrame users get (nullable integer, float and boolean columns)."""
+    import pandas as pd
+
+    mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.float64(): pd.Float64Dtype()}
+    return table.to_pandas(types_mapper=mapping.get)
 
 
 def describe_rejects(rejects: list[dict[str, Any]], *, top: int = 3) -> str:

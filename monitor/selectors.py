@@ -12,7 +12,7 @@ A selector is either a path to a log file (any supported format), or comma-separ
 Example:
     >>> s = parse_selector("model_version=v2,since=2026-11-01,route=chat|search")
     >>> s.where()
-    ('ts >= ? AND model_version IN (?) AND route IN (?, ?)', [Timestamp('2026-11-01 00:00:00+0000', tz='UTC'), 'v2', 'chat', 'search'])
+    ('ts >= ? AND model_version IN (?) AND route IN (?, ?)', [datetime.datetime(2026, 11, 1, 0, 0, tzinfo=datetime.timezone.utc), 'v2', 'chat', 'search'])
     >>> s.only_value("model_version")
     'v2'
 """
@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
+from datetime import datetime, timedelta, timezone
 
 from monitor.errors import SelectorError
 
@@ -40,8 +40,8 @@ class Selector:
 
     text: str
     file: str | None = None
-    since: pd.Timestamp | None = None
-    until: pd.Timestamp | None = None
+    since: datetime | None = None
+    until: datetime | None = None
     equals: dict[str, list[str]] = field(default_factory=dict)
 
     def where(self) -> tuple[str, list[Any]]:
@@ -65,30 +65,32 @@ class Selector:
         return values[0] if values and len(values) == 1 else None
 
 
-def parse_duration(text: str) -> pd.Timedelta:
-    """``30m``, ``24h``, ``7d``, ``2w`` -> Timedelta.
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``24h``, ``7d``, ``2w`` -> a timedelta.
 
     >>> parse_duration("36h")
-    Timedelta('1 days 12:00:00')
+    datetime.timedelta(days=1, seconds=43200)
     """
     match = _DURATION.match(text.strip())
     if not match:
         raise SelectorError(f"bad duration {text!r}: use a number and one of s, m, h, d, w (e.g. 24h, 7d)")
-    return pd.Timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
-def parse_time(text: str, key: str) -> pd.Timestamp:
-    """ISO 8601 date or date-time -> UTC Timestamp (no offset means UTC)."""
+def parse_time(text: str, key: str) -> datetime:
+    """ISO 8601 date or date-time -> an aware UTC datetime (no offset means UTC).
+
+    >>> parse_time("2026-11-01T12:00+02:00", "since").isoformat()
+    '2026-11-01T10:00:00+00:00'
+    """
     try:
-        stamp = pd.Timestamp(text)
-    except (ValueError, TypeError):
+        stamp = datetime.fromisoformat(text.strip())
+    except (ValueError, TypeError, AttributeError):
         raise SelectorError(f"{key}={text!r} is not an ISO 8601 date or date-time") from None
-    if stamp is pd.NaT:
-        raise SelectorError(f"{key}={text!r} is not an ISO 8601 date or date-time")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp.astimezone(timezone.utc)
 
 
-def parse_selector(text: str, *, now: pd.Timestamp | None = None) -> Selector:
+def parse_selector(text: str, *, now: datetime | None = None) -> Selector:
     """Parse a selector string (see the module doc).
 
     >>> import tempfile
@@ -121,7 +123,7 @@ def parse_selector(text: str, *, now: pd.Timestamp | None = None) -> Selector:
         elif key == "until":
             selector.until = parse_time(value, key)
         elif key == "last":
-            end = now if now is not None else pd.Timestamp.now(tz="UTC")
+            end = now if now is not None else datetime.now(timezone.utc)
             selector.since = end - parse_duration(value)
             selector.until = None
         else:

@@ -40,7 +40,6 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from detectors.histogram import IntHistogram
 
@@ -148,6 +147,8 @@ def bucket_expr(freq: str, engine: str = "duckdb") -> str:
     >>> bucket_expr("1 hour"), bucket_expr("15 minute", "spark")
     ("time_bucket(INTERVAL '1 hour', ts)", 'timestamp_seconds(floor(unix_timestamp(ts) / 900) * 900)')
     """
+    import pandas as pd  # a report's time buckets, not the sidecar's statistics
+
     seconds = int(pd.Timedelta(freq).total_seconds())
     return BUCKET_SQL[engine].format(freq=freq, seconds=seconds)
 
@@ -194,12 +195,14 @@ def _histograms(hist: dict[str, Any], keys: list[str]) -> dict[SegmentKey, IntHi
 
 def _na_key(key: Any) -> SegmentKey:
     """A group key with pandas' missing values as None, so the two frames' keys compare equal."""
+    import pandas as pd
+
     key = key if isinstance(key, tuple) else (key,)
     return tuple(None if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in key)
 
 
 def time_series(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], by: list[str],
-                freq: str = "1 hour", *, relation: str = "events", length_measure: str = "chars") -> pd.DataFrame:
+                freq: str = "1 hour", *, relation: str = "events", length_measure: str = "chars") -> Any:
     """The counts per segment and time bucket, with the median and p90 of non-refusal length.
 
     The bucket expression is the connection's ``dialect`` (a Spark connection of

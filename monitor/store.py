@@ -45,16 +45,18 @@ import stat
 import uuid
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from monitor.errors import UserError
 from monitor.listing import REPLACES_KEY, live_files, replaced_names  # noqa: F401 (the store's own listing rule, re-exported)
 from sinks.private import private_dir, private_file
+
+if TYPE_CHECKING:  # pandas is imported where a DataFrame is handed out, not on the write path
+    import pandas as pd
 
 T = TypeVar("T")
 
@@ -95,6 +97,30 @@ EVENT_COLUMNS: dict[str, pa.DataType] = {
     "ingested_at": pa.timestamp("us", tz="UTC"),
 }
 EVENT_SCHEMA = pa.schema([pa.field(n, t) for n, t in EVENT_COLUMNS.items()])
+
+
+def events_table(columns: dict[str, Any], n: int) -> pa.Table:
+    """A table with the store's exact schema (:data:`EVENT_SCHEMA`) from one column per name:
+    Arrow arrays (cast where the type differs), numpy arrays or lists of Python values; a missing
+    or None column is all null. Other names are ignored.
+
+    >>> t = events_table({"request_id": ["a"], "chars": [3], "extra": [1]}, 1)
+    >>> t.schema == EVENT_SCHEMA, t["chars"].to_pylist(), t["model"].to_pylist()
+    (True, [3], [None])
+    """
+    arrays = []
+    for name, type_ in EVENT_COLUMNS.items():
+        value = columns.get(name)
+        if value is None:
+            arrays.append(pa.nulls(n, type_))
+            continue
+        if isinstance(value, pa.ChunkedArray):
+            value = value.combine_chunks()
+        if isinstance(value, pa.Array):
+            arrays.append(value if value.type == type_ else value.cast(type_))
+        else:
+            arrays.append(pa.array(value, type=type_, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
 
 
 def default_store_path(explicit: str | None = None, configured: str | None = None) -> str:
@@ -391,8 +417,12 @@ class Store:
         return final, rows
 
     @staticmethod
-    def frame_to_table(frame: pd.DataFrame) -> pa.Table:
-        """Arrow table with the store's exact schema from an events+signals frame."""
+    def frame_to_table(frame: "pd.DataFrame | pa.Table") -> pa.Table:
+        """Arrow table with the store's exact schema from an events+signals frame (a pandas
+        DataFrame, or an Arrow table: :func:`events_table`)."""
+        if isinstance(frame, pa.Table):
+            return frame if frame.schema == EVENT_SCHEMA else events_table(
+                {name: frame[name] for name in frame.column_names}, frame.num_rows)
         missing = {c: None for c in EVENT_COLUMNS if c not in frame.columns}
         ordered = frame.assign(**missing)[list(EVENT_COLUMNS)] if missing else frame[list(EVENT_COLUMNS)]
         return pa.Table.from_pandas(ordered, schema=EVENT_SCHEMA, preserve_index=False)
@@ -432,6 +462,8 @@ class Store:
             for p in sorted(self.quarantine_dir.glob("*.jsonl")):
                 with contextlib.suppress(FileNotFoundError), open(p, encoding="utf-8") as fh:  # retention may delete
                     rows.extend(json.loads(line) for line in fh if line.strip())
+        import pandas as pd
+
         columns = ["quarantined_at", "source", "line", "reason", "raw", "raw_base64"]
         frame = pd.DataFrame(rows)
         for c in columns:
@@ -512,14 +544,16 @@ class Store:
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def existing_request_ids(self, request_ids: pd.Series) -> set[str]:
-        """Which of ``request_ids`` the store already holds."""
+    def existing_request_ids(self, request_ids: "pa.Array | pa.ChunkedArray | Iterable[str]") -> set[str]:
+        """Which of ``request_ids`` (an Arrow string array or a sequence) the store already holds."""
         files = [str(p) for p in self.live_segments()]
-        if not files or request_ids.empty:
+        if not isinstance(request_ids, (pa.Array, pa.ChunkedArray)):
+            request_ids = pa.array(list(request_ids), pa.string())
+        if not files or not len(request_ids):
             return set()
         con = duckdb.connect(":memory:")
         try:
-            con.register("batch_ids", pa.table({"request_id": pa.array(request_ids.tolist(), pa.string())}))
+            con.register("batch_ids", pa.table({"request_id": request_ids}))
             listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             rows = con.execute(
                 f"SELECT DISTINCT e.request_id FROM read_parquet([{listing}], union_by_name = true) e "

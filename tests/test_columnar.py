@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -37,9 +38,9 @@ def _load(path: Path, config: Config, *, columnar: bool, batch_lines: int,
     batches = iter_line_blocks(path, batch_lines=batch_lines) if blocks else iter_lines(path, batch_lines=batch_lines)
     for lines in batches:
         batch = loader.load(lines)
-        frames.append(batch.frame.drop(columns=["ingested_at"]))
+        frames.append(batch.frame.drop_columns(["ingested_at"]))
         rejects.extend(batch.rejects)
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frame = pa.concat_tables(frames).to_pandas() if frames else pd.DataFrame()
     return frame, rejects, loader.blank, loader.fmt
 
 

@@ -45,9 +45,9 @@ def test_any_text_splits_without_losing_characters(text):
 def test_separate_and_keep_modes():
     resp = pd.Series(["<think>a b c</think>\n\n{\"x\": 1}", "plain", "<think>cut off"])
     ans, n = separate_reasoning(resp, [None, "field reasoning", None])
-    assert ans.tolist() == ['{"x": 1}', "plain", ""] and n.tolist() == [5, 15, 7]
+    assert ans.to_pylist() == ['{"x": 1}', "plain", ""] and n.to_pylist() == [5, 15, 7]
     kept, n2 = separate_reasoning(resp, [None, "field reasoning", None], "keep")
-    assert kept.tolist() == resp.tolist() and n2.tolist() == [pd.NA, 15, pd.NA]
+    assert kept.to_pylist() == resp.tolist() and n2.to_pylist() == [None, 15, None]
     with pytest.raises(ValueError):
         separate_reasoning(resp, [None] * 3, "drop")
 

@@ -96,15 +96,15 @@ def test_duplicate_guard_sees_other_writers_and_survives_compaction(tmp_path) ->
     store.write_segment(store.frame_to_table(frame(["old-1", "old-2"])))  # before the tailer started
     guard = DuplicateGuard(store)
     r = commit_tail_batch(store, frame(["old-1", "a", "a", "b"]), [], {}, guard=guard)
-    assert sorted(r.frame.request_id) == ["a", "b"] and r.duplicates == 2
+    assert sorted(r.frame["request_id"].to_pylist()) == ["a", "b"] and r.duplicates == 2
     store.write_segment(store.frame_to_table(frame(["other-1"])))  # another writer, meanwhile
     compact(store, None, settle_s=0)  # everything merged into one new segment
     r = commit_tail_batch(store, frame(["other-1", "a", "old-2", "c"]), [], {}, guard=guard)
-    assert r.frame.request_id.tolist() == ["c"] and r.duplicates == 3
+    assert r.frame["request_id"].to_pylist() == ["c"] and r.duplicates == 3
     assert guard.segments_read == 2  # the first segment, then the merge that holds other-1
     commit_tail_batch(store, frame(["d"]), [], {}, guard=guard)
     compact(store, None, settle_s=0)  # merges only segments whose ids the guard holds
     r = commit_tail_batch(store, frame(["c", "d", "e"]), [], {}, guard=guard)
-    assert r.frame.request_id.tolist() == ["e"] and guard.segments_read == 2
+    assert r.frame["request_id"].to_pylist() == ["e"] and guard.segments_read == 2
     ids = store.sql("select request_id from events order by 1").request_id.tolist()
     assert ids == ["a", "b", "c", "d", "e", "old-1", "old-2", "other-1"]

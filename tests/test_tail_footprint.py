@@ -19,16 +19,22 @@ from test_tail_support import TailProcess, native, run_cli, write_config
 ROUTES = ("chat", "search")
 
 
-def test_steady_state_imports_neither_scipy_nor_matplotlib(tmp_path: Path) -> None:
+def _store_with_baseline(tmp_path: Path, config: str, rng: random.Random, per_route: int) -> Path:
+    """A store holding an hour-old baseline of ``per_route`` events on each of :data:`ROUTES`."""
     store = tmp_path / "store"
-    write_config(tmp_path / "llm-monitor.toml", '[tail]\nby = ["route"]\nflush_interval_s = 0.2\n')
-    rng = random.Random(3)
+    write_config(tmp_path / "llm-monitor.toml", config)
     ts = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
     base = [native(i, prefix=f"b-{r}", route=r, refuse=rng.random() < 0.03, words=rng.randint(10, 40), ts=ts)
-            for r in ROUTES for i in range(400)]
+            for r in ROUTES for i in range(per_route)]
     (tmp_path / "base.jsonl").write_bytes(b"".join(line + b"\n" for line in base))
     res = run_cli(tmp_path, "ingest", str(tmp_path / "base.jsonl"), "--store", str(store))
     assert res.returncode == 0, res.stderr
+    return store
+
+
+def test_steady_state_imports_neither_scipy_nor_matplotlib(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    store = _store_with_baseline(tmp_path, '[tail]\nby = ["route"]\nflush_interval_s = 0.2\n', rng, 400)
     log = tmp_path / "app.log"
     log.write_bytes(b"")
     proc = TailProcess(tmp_path, store, [str(log)]).start()
@@ -52,3 +58,62 @@ def test_steady_state_imports_neither_scipy_nor_matplotlib(tmp_path: Path) -> No
     finally:
         rc, _ = proc.terminate()
     assert rc == 0, proc.stderr()
+
+
+#: Run as a real process: the sidecar runs a whole ``tail --once`` with a store baseline (follow,
+#: parse, the event frame, signals, dedup, commit, statistics, sequential detectors, alert log,
+#: status) under a profile hook (every thread) that records each call into pandas made from our
+#: packages, by (calling module, calling function). pandas is in ``sys.modules`` whatever we do:
+#: pyarrow's pandas shim imports it on the first conversion when it is installed (and the refusal
+#: engine imports it), so the assertion is about use, not import.
+_PANDAS_USERS = r'''
+import json, sys, threading
+users = set()
+OURS = ("monitor", "detectors", "sinks")
+def prof(frame, event, arg):
+    if event == "call" and frame.f_globals.get("__name__", "").startswith("pandas"):
+        back = frame.f_back
+        if back is not None and back.f_globals.get("__name__", "").startswith(OURS):
+            users.add((back.f_globals["__name__"], back.f_code.co_name))
+    elif event == "c_call" and (getattr(arg, "__module__", None) or "").startswith("pandas"):
+        if frame.f_globals.get("__name__", "").startswith(OURS):
+            users.add((frame.f_globals["__name__"], frame.f_code.co_name))
+sys.setprofile(prof)
+threading.setprofile(prof)
+from monitor.cli import main
+code = main(sys.argv[1:])
+sys.setprofile(None)
+print(json.dumps({"code": code, "users": sorted(users)}))
+'''
+#: The pandas left on the sidecar's path: the refusal engine (monitor/signals/refusal.py, its own
+#: work item) returns its result as a DataFrame, and :func:`monitor.signals.signal_columns` reads
+#: that result's columns.
+ALLOWED_PANDAS_USERS = {"monitor.signals.refusal", "monitor.signals:signal_columns"}
+
+
+def test_sidecar_uses_no_pandas_outside_the_refusal_engine(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from test_tail_support import clean_env
+
+    rng = random.Random(5)
+    store = _store_with_baseline(tmp_path, '[tail]\nby = ["route"]\n', rng, 300)
+    log = tmp_path / "app.log"
+    lines = [native(i, prefix="cur", route=ROUTES[i % 2], refuse=i % 3 == 0, words=rng.randint(10, 40))
+             for i in range(600)]
+    log.write_bytes(b"".join(line + b"\n" for line in lines) + b"{not json\n" + lines[0] + b"\n")
+    res = subprocess.run([sys.executable, "-c", _PANDAS_USERS, "tail", str(log), "--store", str(store), "--once"],
+                         cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["code"] in (0, 1), res.stderr  # 1: the refusal step alerted
+    users = {module if module == "monitor.signals.refusal" else f"{module}:{function}"
+             for module, function in out["users"]}
+    assert users <= ALLOWED_PANDAS_USERS, users
+    # the run did the work: 600 events (one duplicate, one bad line) are in the store
+    from test_tail_support import store_request_ids, quarantined_lines
+
+    assert sum(i.startswith("cur") for i in store_request_ids(store)) == 600
+    assert sum(quarantined_lines(store).values()) == 1

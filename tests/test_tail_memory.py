@@ -27,8 +27,24 @@ def test_tuning_caps_the_arenas_in_a_fresh_process() -> None:
             "print(json.dumps([tune_for_long_run(), resident_bytes()]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     applied, rss = json.loads(out.stdout)
-    assert applied == {"glibc_arena_max": True}
+    assert applied == {"glibc_arena_max": True, "arrow_pool": "jemalloc"}
     assert 10 << 20 < rss < 2 << 30
+
+
+def test_tuned_arrow_pool_hands_freed_buffers_back_at_once() -> None:
+    """After :func:`tune_for_long_run`, 200 MB of Arrow buffers, written and dropped, leave the
+    RSS where it was (jemalloc with no decay), in a fresh process."""
+    code = ("import json, pyarrow as pa, numpy as np; from monitor.tail.memory import tune_for_long_run, resident_bytes\n"
+            "tune_for_long_run(); before = resident_bytes()\n"
+            "bufs = [pa.allocate_buffer(10 << 20) for _ in range(20)]\n"
+            "for b in bufs: np.frombuffer(b, dtype=np.uint8)[::4096] = 1  # touch every page\n"
+            "grown = resident_bytes(); del bufs\n"
+            "print(json.dumps([pa.default_memory_pool().backend_name, before, grown, resident_bytes()]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    pool, before, grown, after = json.loads(out.stdout)
+    assert pool == "jemalloc"
+    assert grown - before > 150 << 20  # the buffers were resident
+    assert after - before < 20 << 20, (before >> 20, grown >> 20, after >> 20)
 
 
 def test_release_free_memory_gives_freed_heap_back() -> None:

@@ -40,7 +40,7 @@ from monitor.adapters.identity import is_pinned
 
 from .predicates import fast_sql, field_kind
 
-__all__ = ["FastRows", "read_batch"]
+__all__ = ["FastRows", "pinned_flags", "read_batch"]
 
 _local = threading.local()
 
@@ -62,8 +62,9 @@ def _sql(mapping: ColumnarMapping) -> str:
 class FastRows:
     """``fast``: per input line, True when it was read here; ``columns``: canonical field -> the
     values of the fast rows, in input order: an Arrow array (defaults applied), or for
-    object-valued fields Python values (``attributes`` as sorted-key JSON text with ``pinned``
-    added as the adapter does; ``schema`` as the parsed JSON value)."""
+    object-valued fields their JSON text (``attributes`` as a list of sorted-key JSON texts with
+    ``pinned`` added as the adapter does; ``schema`` as an Arrow array of JSON texts, which
+    :func:`monitor.events.frame_from_columns` takes as they are)."""
 
     fast: np.ndarray
     columns: dict[str, list[Any]]
@@ -105,8 +106,7 @@ def read_batch(raws: Sequence[bytes] | pa.Array, mapping: ColumnarMapping) -> Fa
     for name in mapping.fields:
         values = kept.column(name).combine_chunks()
         if field_kind(name) == "json":
-            texts = values.to_pylist()
-            columns[name] = texts if name == "attributes" else [None if v is None else orjson.loads(v) for v in texts]
+            columns[name] = values.to_pylist() if name == "attributes" else values  # schema: its JSON text
         else:
             default = mapping.defaults.get(name)
             columns[name] = values if default is None else pc.fill_null(values, default)
@@ -116,22 +116,40 @@ def read_batch(raws: Sequence[bytes] | pa.Array, mapping: ColumnarMapping) -> Fa
     return FastRows(fast, columns)
 
 
+def pinned_flags(models: pa.Array | pa.ChunkedArray, versions: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Per event, whether its (model, version) is pinned (:func:`monitor.adapters.identity.is_pinned`),
+    computed once per distinct pair; a null version is passed as None.
+
+    >>> pinned_flags(pa.array(["gpt-4o-2024-08-06", "gpt-4o", "gpt-4o"]), pa.array([None, None, "v1"])).tolist()
+    [True, False, True]
+    """
+    n = len(models)
+    if not n:
+        return np.zeros(0, dtype=bool)
+    model_codes = _encoded(models)
+    version_codes = _encoded(versions)
+    width = len(version_codes.dictionary) + 1  # code 0: null
+    pair = ((pc.fill_null(model_codes.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1) * width
+            + pc.fill_null(version_codes.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1)
+    distinct, inverse = np.unique(pair, return_inverse=True)
+    model_names = [None, *model_codes.dictionary.to_pylist()]
+    version_names = [None, *version_codes.dictionary.to_pylist()]
+    flags = np.array([is_pinned(model_names[p // width], version_names[p % width]) for p in distinct.tolist()],
+                     dtype=bool)
+    return flags[inverse.reshape(-1)]
+
+
+def _encoded(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values.dictionary_encode()
+
+
 def _with_pinned(attributes: list[str | None], models: pa.Array, versions: pa.Array) -> np.ndarray:
     """``attributes`` JSON text with ``pinned`` added where absent, keys sorted, as the adapter's
     per-record conversion and :func:`monitor.events.events_to_frame` write it. ``pinned`` is
     computed once per distinct (model, version)."""
-    n = len(attributes)
-    model_codes = models.dictionary_encode()
-    version_codes = versions.dictionary_encode()
-    width = max(1, len(version_codes.dictionary))
-    pair = (model_codes.indices.to_numpy(zero_copy_only=False).astype(np.int64) * width
-            + version_codes.indices.to_numpy(zero_copy_only=False).astype(np.int64))
-    distinct, inverse = np.unique(pair, return_inverse=True)
-    model_names = model_codes.dictionary.to_pylist()
-    version_names = version_codes.dictionary.to_pylist()
-    flags = np.array([is_pinned(model_names[p // width], version_names[p % width]) for p in distinct.tolist()],
-                     dtype=bool)
-    pinned = flags[inverse.reshape(-1)] if n else np.zeros(0, dtype=bool)
+    pinned = pinned_flags(models, versions)
     out = np.where(pinned, '{"pinned":true}', '{"pinned":false}').astype(object)
     opts = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
     for k, text in enumerate(attributes):

@@ -29,12 +29,13 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Protocol, TypeVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 from monitor.errors import UserError
 from monitor.store import Store
+
+if TYPE_CHECKING:  # DataFrames are handed out, not built here
+    import pandas as pd
 
 ENGINES = ("duckdb", "spark")
 ENGINE_ENV = "LLM_MONITOR_ENGINE"

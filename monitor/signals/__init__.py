@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .refusal import REFUSAL_CLASSES, active_rules, coerce_rule, text_signals
 from .refusal_rules import RULES, RefusalRule
@@ -28,6 +29,7 @@ from .structured import (
 __all__ = [
     "SignalConfig",
     "derive_signals",
+    "signal_columns",
     "failure_statuses",
     "is_parse_failure",
     "classify_json",
@@ -109,27 +111,118 @@ class SignalConfig:
         return active_rules(self.extra_refusal_rules, self.disabled_refusal_rules)
 
 
-def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+def _col(frame: Any, name: str) -> Any:
     if name in frame.columns:
         return frame[name]
+    import pandas as pd
+
     return pd.Series([None] * len(frame), index=frame.index, dtype=object)
 
 
-def _bool_column(s: pd.Series) -> np.ndarray:
-    """Nullable booleans -> bool array (null = False)."""
+def _bool_column(s: Any) -> np.ndarray:
+    """Nullable booleans (a pandas Series) -> bool array (null = False)."""
     try:
         return s.astype("boolean").fillna(False).to_numpy(bool)
     except (TypeError, ValueError):
         return np.array([v is True or (isinstance(v, (bool, np.bool_)) and bool(v)) for v in s.tolist()], dtype=bool)
 
 
-def _nullable_str(s: pd.Series) -> list[str | None]:
+def _nullable_str(s: Any) -> list[str | None]:
     obj = s.astype(object)
     return obj.where(obj.notna(), None).tolist()
 
 
-def derive_signals(frame: pd.DataFrame, config: SignalConfig | None = None) -> pd.DataFrame:
-    """Derive the per-event signals for a batch of events.
+def _objects(values: Any, n: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """An Arrow array or a sequence (None = null) as a numpy object array, optionally of ``rows`` only."""
+    if values is None:
+        return np.full(n if rows is None else len(rows), None, dtype=object)
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        if rows is not None:
+            values = values.take(pa.array(rows, type=pa.int64()))
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
+    out = np.asarray(values, dtype=object)
+    return out if rows is None else out[rows]
+
+
+def _flags(values: Any, n: int) -> np.ndarray:
+    """Booleans (Arrow with nulls, or a bool sequence) -> a bool array, null = False."""
+    if values is None:
+        return np.zeros(n, dtype=bool)
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return np.array([v is True or (isinstance(v, (bool, np.bool_)) and bool(v)) for v in values], dtype=bool)
+
+
+def _present(values: Any, n: int) -> np.ndarray:
+    if values is None:
+        return np.zeros(n, dtype=bool)
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    return np.array([v is not None for v in values], dtype=bool)
+
+
+def signal_columns(response: Any, model: Any = None, finish_reason: Any = None, expects_json: Any = None,
+                   schema: Any = None, config: SignalConfig | None = None, *, tool_calls: Any = None,
+                   tools: Any = None) -> dict[str, np.ndarray]:
+    """The per-event signals of a batch as numpy arrays, one per name of :data:`SIGNAL_COLUMNS`
+    (text columns as object arrays, None = null): the engine of :func:`derive_signals`, used by
+    ingest on the event frame's Arrow columns without a DataFrame.
+
+    ``response``, ``model``, ``finish_reason`` (texts), ``expects_json`` (booleans, null = False)
+    and ``schema`` (JSON Schema text; a schema implies ``expects_json``): Arrow arrays or
+    sequences. ``tool_calls`` / ``tools``: see :func:`derive_signals`.
+
+    >>> out = signal_columns(pa.array(["Sorry, but I can't help with that.", '{"a": 1}']), expects_json=pa.array([None, True]))
+    >>> out["refusal_class"].tolist(), out["parse_status"].tolist(), out["chars"].tolist()
+    (['full_refusal', 'compliance'], ['not_expected', 'ok'], [34, 8])
+    """
+    config = (config or SignalConfig()).validate()
+    n = len(response)
+    text = text_signals(response, model, config.rules())
+
+    ej = _flags(expects_json, n) | _present(schema, n)
+    status = np.full(n, "not_expected", dtype=object)
+    error = np.full(n, None, dtype=object)
+    idx = np.flatnonzero(ej)
+    if len(idx):
+        st, er = parse_batch(_objects(response, n, idx), [True] * len(idx), _objects(schema, n, idx),
+                             _objects(finish_reason, n, idx), config.limits)
+        status[idx] = st
+        error[idx] = er
+
+    # Optional OpenAI-style tool calls: the arguments are what must be JSON, checked against
+    # the declared function parameters (``tools``); a row with tool calls expects JSON.
+    if tool_calls is not None:
+        calls = _objects(tool_calls, n)
+        has = np.array([c is not None and not (isinstance(c, float) and np.isnan(c)) for c in calls], dtype=bool)
+        if has.any():
+            declared = _objects(tools, n)
+            reasons = _objects(finish_reason, n)
+            for i in np.flatnonzero(has):
+                t = declared[i]
+                t = None if t is None or (isinstance(t, float) and np.isnan(t)) else t
+                status[i], error[i] = classify_tool_calls(calls[i], t, reasons[i], config.limits)
+            ej |= has
+
+    cls = np.array(text["refusal_class"].to_numpy(object), dtype=object)
+    refusal = (cls == "full_refusal") | ((cls == "partial_refusal") & config.count_partial_as_refusal)
+    return {
+        "chars": np.asarray(text["chars"].to_numpy(np.int64)),
+        "words": np.asarray(text["words"].to_numpy(np.int64)),
+        "refusal": refusal.astype(bool),
+        "refusal_class": cls,
+        "refusal_rule": np.array(text["refusal_rule"].to_numpy(object), dtype=object),
+        "refusal_span": np.array(text["refusal_span"].to_numpy(object), dtype=object),
+        "expects_json": ej,
+        "parse_status": status,
+        "parse_error": error,
+        "parse_failed": np.isin(status, list(failure_statuses(config.json_mode))),
+    }
+
+
+def derive_signals(frame: Any, config: SignalConfig | None = None) -> Any:
+    """Derive the per-event signals for a batch of events in a pandas DataFrame (the face of
+    :func:`signal_columns` for notebooks and tools).
 
     Input columns: ``response`` (str, required), and optionally ``model``, ``finish_reason``,
     ``output_tokens``, ``expects_json`` (bool|None) and ``schema`` (JSON Schema text; a
@@ -139,6 +232,7 @@ def derive_signals(frame: pd.DataFrame, config: SignalConfig | None = None) -> p
     Returns a new DataFrame with the same index and row order and the columns of
     :data:`SIGNAL_COLUMNS`.
 
+    >>> import pandas as pd
     >>> df = pd.DataFrame({
     ...     "response": ["Sorry, but I can't help with that.", '```json\\n{"a": 1}\\n```', "Paris."],
     ...     "model": ["m", "m", "m"],
@@ -150,57 +244,29 @@ def derive_signals(frame: pd.DataFrame, config: SignalConfig | None = None) -> p
     >>> derive_signals(df, SignalConfig(json_mode="extract"))["parse_failed"].tolist()
     [False, False, False]
     """
-    config = (config or SignalConfig()).validate()
-    n = len(frame)
+    import pandas as pd
+
     if "response" not in frame.columns:
         raise ValueError("derive_signals: frame has no 'response' column")
-    text = text_signals(frame["response"], _col(frame, "model"), config.rules())
-
-    schema = _nullable_str(_col(frame, "schema"))
-    ej = _bool_column(_col(frame, "expects_json"))
-    ej |= _col(frame, "schema").notna().to_numpy(bool)
-
-    status = np.full(n, "not_expected", dtype=object)
-    error = np.full(n, None, dtype=object)
-    idx = np.flatnonzero(ej)
-    if len(idx):
-        resp = frame["response"].to_numpy(object)[idx]
-        fr = np.asarray(_nullable_str(_col(frame, "finish_reason")), dtype=object)[idx]
-        sch = np.asarray(schema, dtype=object)[idx]
-        st, er = parse_batch(resp, [True] * len(idx), sch, fr, config.limits)
-        status[idx] = st
-        error[idx] = er
-
-    # Optional OpenAI-style tool calls: the arguments are what must be JSON, checked against
-    # the declared function parameters (``tools``); a row with tool calls expects JSON.
-    if "tool_calls" in frame.columns:
-        calls = frame["tool_calls"].to_numpy(object)
-        has = np.array([c is not None and not (isinstance(c, float) and np.isnan(c)) for c in calls], dtype=bool)
-        if has.any():
-            tools = _col(frame, "tools").to_numpy(object)
-            fr_all = _nullable_str(_col(frame, "finish_reason"))
-            for i in np.flatnonzero(has):
-                t = tools[i]
-                t = None if t is None or (isinstance(t, float) and np.isnan(t)) else t
-                status[i], error[i] = classify_tool_calls(calls[i], t, fr_all[i], config.limits)
-            ej |= has
-
-    cls = text["refusal_class"].to_numpy(object)
-    refusal = (cls == "full_refusal") | ((cls == "partial_refusal") & config.count_partial_as_refusal)
+    schema = _col(frame, "schema")
+    cols = signal_columns(
+        frame["response"], _col(frame, "model"), _nullable_str(_col(frame, "finish_reason")),
+        _bool_column(_col(frame, "expects_json")), _nullable_str(schema), config,
+        tool_calls=frame["tool_calls"].to_numpy(object) if "tool_calls" in frame.columns else None,
+        tools=_col(frame, "tools").to_numpy(object) if "tool_calls" in frame.columns else None)
     idx_ = frame.index
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "chars": text["chars"].to_numpy(np.int64),
-            "words": text["words"].to_numpy(np.int64),
-            "refusal": refusal.astype(bool),
-            "refusal_class": pd.Series(cls, index=idx_, dtype="str"),
-            "refusal_rule": pd.Series(text["refusal_rule"].to_numpy(object), index=idx_, dtype=object),
-            "refusal_span": pd.Series(text["refusal_span"].to_numpy(object), index=idx_, dtype=object),
-            "expects_json": ej,
-            "parse_status": pd.Series(status, index=idx_, dtype="str"),
-            "parse_error": pd.Series(error, index=idx_, dtype=object),
-            "parse_failed": np.isin(status, list(failure_statuses(config.json_mode))),
+            "chars": cols["chars"],
+            "words": cols["words"],
+            "refusal": cols["refusal"],
+            "refusal_class": pd.Series(cols["refusal_class"], index=idx_, dtype="str"),
+            "refusal_rule": pd.Series(cols["refusal_rule"], index=idx_, dtype=object),
+            "refusal_span": pd.Series(cols["refusal_span"], index=idx_, dtype=object),
+            "expects_json": cols["expects_json"],
+            "parse_status": pd.Series(cols["parse_status"], index=idx_, dtype="str"),
+            "parse_error": pd.Series(cols["parse_error"], index=idx_, dtype=object),
+            "parse_failed": cols["parse_failed"],
         },
         index=idx_,
     )
-    return out

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 REASONING_MODES = ("separate", "keep")
 DEFAULT_TAGS = ("think", "thinking")
@@ -74,33 +75,49 @@ def split_inline(text: str, tags: Sequence[str] = DEFAULT_TAGS) -> tuple[str, st
     return text.strip(), "".join(parts)
 
 
-def separate_reasoning(response: pd.Series, reasoning: Sequence[str | None], mode: str = "separate",
-                       tags: Sequence[str] = DEFAULT_TAGS) -> tuple[pd.Series, pd.Series]:
-    """(answer texts, ``reasoning_length`` as nullable Int64) for a batch.
+def separate_reasoning(response: Any, reasoning: Any, mode: str = "separate",
+                       tags: Sequence[str] = DEFAULT_TAGS) -> tuple[pa.Array, pa.Array]:
+    """(answer texts, ``reasoning_length``) of a batch, as Arrow arrays (string, int64 with nulls
+    where there is no reasoning). ``response`` and ``reasoning``: Arrow string arrays or sequences
+    of texts (None = missing).
 
-    Only rows whose text holds a closing or opening tag are split (a vectorized pre-filter).
+    Only rows whose text holds a closing or opening tag are split (a vectorized RE2 pre-filter).
 
-    >>> ans, n = separate_reasoning(pd.Series(["<think>hmm</think>Yes.", "No."]), [None, "because"])
-    >>> ans.tolist(), n.tolist()
+    >>> ans, n = separate_reasoning(["<think>hmm</think>Yes.", "No."], [None, "because"])
+    >>> ans.to_pylist(), n.to_pylist()
     (['Yes.', 'No.'], [3, 7])
-    >>> separate_reasoning(pd.Series(["<think>hmm</think>Yes."]), [None], "keep")[0].tolist()
+    >>> separate_reasoning(["<think>hmm</think>Yes."], [None], "keep")[0].to_pylist()
     ['<think>hmm</think>Yes.']
     """
     if mode not in REASONING_MODES:
         raise ValueError(f"reasoning must be one of {REASONING_MODES}, got {mode!r}")
-    field_len = np.array([len(r) if isinstance(r, str) and r else -1 for r in reasoning], dtype=np.int64)
-    answers = response.copy()
-    inline_len = np.full(len(response), -1, dtype=np.int64)
-    if mode == "separate" and len(response):
+    response = _strings(response)
+    n = len(response)
+    field_len = pc.utf8_length(_strings(reasoning)).to_numpy(zero_copy_only=False)
+    field_len = np.where(np.isnan(field_len), -1, field_len).astype(np.int64) if n else np.zeros(0, np.int64)
+    field_len[field_len == 0] = -1  # an empty reasoning field is no reasoning
+    inline_len = np.full(n, -1, dtype=np.int64)
+    answers = response
+    if mode == "separate" and n:
         names = "|".join(re.escape(t) for t in tags)
-        candidates = response.str.contains(rf"</?(?:{names})>", regex=True, na=False).to_numpy(bool)
-        for i in np.flatnonzero(candidates):
-            answer, thought = split_inline(response.iat[i], tags)
-            if thought is not None:
-                answers.iat[i] = answer
-                inline_len[i] = len(thought)
+        hits = pc.fill_null(pc.match_substring_regex(response, f"</?(?:{names})>"), False)
+        candidates = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
+        if len(candidates):
+            texts = response.to_pylist()
+            for i in candidates.tolist():
+                answer, thought = split_inline(texts[i], tags)
+                if thought is not None:
+                    texts[i] = answer
+                    inline_len[i] = len(thought)
+            answers = pa.array(texts, type=response.type)
     total = np.where(field_len >= 0, field_len, 0) + np.where(inline_len >= 0, inline_len, 0)
     present = (field_len >= 0) | (inline_len >= 0)
-    lengths = pd.array(np.where(present, total, 0), dtype="Int64")
-    lengths[~present] = pd.NA
-    return answers, pd.Series(lengths, index=response.index)
+    return answers, pa.array(total, type=pa.int64(), mask=~present)
+
+
+def _strings(values: Any) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        values = pa.array(list(values), type=pa.string())
+    return values if pa.types.is_string(values.type) or pa.types.is_large_string(values.type) else values.cast(pa.string())

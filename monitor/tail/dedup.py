@@ -19,13 +19,14 @@ written within the horizon, each segment read once, whoever wrote it.
 """
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from monitor.compaction import replaced_segments
@@ -62,14 +63,20 @@ class RecentIds:
     def __len__(self) -> int:
         return len(self._sorted) + self._fresh_n
 
-    def hashes(self, ids: Iterable[str] | pd.Series) -> np.ndarray:
-        """The keyed 64-bit hashes of ``ids`` (``str`` of each value)."""
-        values = np.asarray(ids.astype(str) if isinstance(ids, pd.Series) else [str(i) for i in ids], dtype=object)
-        if not len(values):
+    def hashes(self, ids: Iterable[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """The keyed 64-bit hashes of ``ids`` (``str`` of each value; an Arrow array's nulls are
+        skipped): keyed BLAKE2b, so an adversary who writes request ids cannot aim at collisions."""
+        if isinstance(ids, (pa.Array, pa.ChunkedArray)):
+            values = ids.drop_null().to_pylist()
+        else:
+            values = [str(i) for i in ids]
+        if not values:
             return np.empty(0, np.uint64)
-        return pd.util.hash_array(values, hash_key=self._key, categorize=False)
+        blake2b, key = hashlib.blake2b, self._key.encode()
+        digests = b"".join([blake2b(v.encode(), key=key, digest_size=8).digest() for v in values])
+        return np.frombuffer(digests, dtype=np.uint64).copy()
 
-    def seen(self, ids: Iterable[str] | pd.Series, now: float | None = None) -> np.ndarray:
+    def seen(self, ids: Iterable[str] | pa.Array, now: float | None = None) -> np.ndarray:
         """Boolean array: which of ``ids`` were added within the horizon."""
         h = self.hashes(ids)
         if not len(h) or not len(self):
@@ -86,7 +93,7 @@ class RecentIds:
             out |= hit
         return out
 
-    def add(self, ids: Iterable[str] | pd.Series, now: float | None = None) -> None:
+    def add(self, ids: Iterable[str] | pa.Array, now: float | None = None) -> None:
         """Remember ``ids`` as seen at ``now`` (seconds since the epoch; default: the clock)."""
         h = self.hashes(ids)
         if not len(h):
@@ -144,8 +151,8 @@ class DuplicateGuard:
 
     >>> import tempfile
     >>> store = Store(tempfile.mkdtemp())
-    >>> _ = store.write_segment(store.frame_to_table(pd.DataFrame({
-    ...     "ts": pd.to_datetime(["2026-11-25T10:00:00Z"]), "request_id": ["r1"], "model": ["m"]})))
+    >>> from monitor.store import events_table
+    >>> _ = store.write_segment(events_table({"request_id": ["r1"], "model": ["m"]}, 1))
     >>> guard = DuplicateGuard(store)
     >>> guard.refresh()
     >>> guard.recent.seen(["r1", "r2"]).tolist()
@@ -178,8 +185,8 @@ class DuplicateGuard:
                 mtime = p.stat().st_mtime
                 with pq.ParquetFile(p) as pf:
                     for batch in pf.iter_batches(batch_size=self.read_batch_rows, columns=["request_id"]):
-                        ids = batch.column(0).drop_null().to_pandas()
-                        self.recent.add(ids[~self.recent.seen(ids)], now=mtime)
+                        ids = batch.column(0).drop_null()
+                        self.recent.add(ids.filter(pa.array(~self.recent.seen(ids))), now=mtime)
             except FileNotFoundError:
                 continue  # merged away meanwhile: the merged segment is read instead
             self.segments_read += 1
@@ -189,13 +196,13 @@ class DuplicateGuard:
         if len(self._covered) > 1024:
             self._covered = {name: t for name, t in self._covered.items() if t >= horizon}
 
-    def seen(self, request_ids: pd.Series) -> np.ndarray:
+    def seen(self, request_ids: pa.Array) -> np.ndarray:
         """Which ids a recent segment holds (after :meth:`refresh`): the dedup lookup of a commit
         (:class:`monitor.commit.RequestIdIndex`)."""
         self.refresh()
         return self.recent.seen(request_ids)
 
-    def committed(self, segment: str | Path, request_ids: pd.Series) -> None:
+    def committed(self, segment: str | Path, request_ids: pa.Array) -> None:
         """Record a segment this process has just written (its ids are not read back)."""
         self.recent.add(request_ids)
         self._covered[Path(segment).name] = time.time()

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 from detectors.finding import Finding
 from detectors.metrics import RATE_METRICS
@@ -71,23 +71,23 @@ STATS_COLUMNS = ("refusal", "expects_json", "parse_failed", "parse_status", "sch
 """The event columns the statistics query reads (besides the segment keys and the length)."""
 
 
-def batch_stats(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, by: list[str],
+def batch_stats(con: duckdb.DuckDBPyConnection, frame: pa.Table, by: list[str],
                 length_measure: str = "chars") -> dict[SegmentKey, SegmentStats]:
-    """Per-segment sufficient statistics of a frame of committed events (the batch's share of
-    the window, by the same query as the store's windows).
+    """Per-segment sufficient statistics of the committed events of a batch (an Arrow table: the
+    batch's share of the window, by the same query as the store's windows).
 
-    >>> import duckdb, pandas as pd
-    >>> f = pd.DataFrame({"route": ["a", "a", "b"], "chars": [5, 7, 9], "refusal": [False, True, False],
-    ...                   "expects_json": [False] * 3, "parse_failed": [False] * 3, "parse_status": ["not_expected"] * 3,
-    ...                   "schema": [None] * 3, "task_success": [None] * 3})
+    >>> import duckdb
+    >>> f = pa.table({"route": ["a", "a", "b"], "chars": [5, 7, 9], "refusal": [False, True, False],
+    ...               "expects_json": [False] * 3, "parse_failed": [False] * 3, "parse_status": ["not_expected"] * 3,
+    ...               "schema": pa.nulls(3, pa.string()), "task_success": pa.nulls(3, pa.bool_())})
     >>> st = batch_stats(duckdb.connect(), f, ["route"])
     >>> st[("a",)].n, st[("a",)].refusals, st[("a",)].length.n, st[("b",)].n
     (2, 1, 1, 1)
     """
-    if frame.empty:
+    if not frame.num_rows:
         return {}
     cols = list(dict.fromkeys([*by, length_measure, *STATS_COLUMNS]))
-    con.register("tail_batch", frame[cols])
+    con.register("tail_batch", frame.select(cols))
     try:
         return window_stats(con, "TRUE", [], by, length_measure, relation="tail_batch")
     finally:

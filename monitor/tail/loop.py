@@ -65,11 +65,12 @@ import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 from monitor.config import Config, load_config
 from monitor.errors import UserError
@@ -310,8 +311,7 @@ class Tailer:
                 return LoadedBatch(loader.load([]).frame, [reject], loader.fmt)
         mid = len(lines) // 2
         parts = [self._load(loader, lines[:mid]), self._load(loader, lines[mid:])]
-        frames = [p.frame for p in parts if not p.frame.empty]
-        frame = pd.concat(frames, ignore_index=True) if frames else parts[0].frame
+        frame = pa.concat_tables([p.frame for p in parts])
         return LoadedBatch(frame, parts[0].rejects + parts[1].rejects, loader.fmt)
 
     def _process(self, src: Source, now: float) -> int:
@@ -342,7 +342,7 @@ class Tailer:
         self.counters.segments += result.segment is not None
         self._status_events += len(result.frame)
         self._last_commit[src.id] = now
-        if not result.frame.empty:
+        if result.frame.num_rows:
             self.window.add(batch_stats(self._con, result.frame, self.settings.by, self.config.length_measure), now)
         return n_lines
 
@@ -362,7 +362,7 @@ class Tailer:
         lagging = [s for s in sources if s.lag_bytes > 0]
         pending = self._outbox.counts()["pending"] if self._outbox is not None else 0
         return {
-            "time": pd.Timestamp.now(tz="UTC").isoformat(),
+            "time": datetime.now(timezone.utc).isoformat(),
             "uptime_s": round(now - self._started, 3),
             "events_per_s": round(self._status_events / span, 2),
             "lag_bytes": int(sum(s.lag_bytes for s in sources)),

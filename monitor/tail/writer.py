@@ -17,11 +17,13 @@ writer lock:
 3. the events are written as one Parquet segment (atomic rename).
 
 Example:
-    >>> import tempfile, pandas as pd
+    >>> import tempfile
+    >>> from datetime import datetime, timezone
+    >>> from monitor.store import events_table
     >>> store = Store(tempfile.mkdtemp())
-    >>> frame = pd.DataFrame({"ts": pd.to_datetime(["2026-11-25T10:00:00Z"] * 2), "request_id": ["a", "a"],
+    >>> frame = events_table({"ts": [datetime(2026, 11, 25, 10, tzinfo=timezone.utc)] * 2, "request_id": ["a", "a"],
     ...                       "model": ["m", "m"], "response": ["hi", "hi"], "source_id": ["tail:x"] * 2,
-    ...                       "source_offset": [10, 20], "source_line": [1, 2]})
+    ...                       "source_offset": [10, 20], "source_line": [1, 2]}, 2)
     >>> bad = [{"source": "f", "line": 3, "reason": "invalid JSON", "raw": b"{", "offset": 22, "source_id": "tail:x"}]
     >>> r = commit_tail_batch(store, frame, bad, {})
     >>> len(r.frame), r.duplicates, r.quarantined
@@ -38,7 +40,7 @@ import contextlib
 import json
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
 
 from monitor.commit import CommitResult, commit_events
 from monitor.retention import retained_positions
@@ -84,11 +86,12 @@ def committed_positions(store: Store) -> tuple[dict[str, tuple[int, int]], dict[
     return positions, seen
 
 
-def commit_tail_batch(store: Store, frame: pd.DataFrame, rejects: list[dict[str, Any]],
+def commit_tail_batch(store: Store, frame: pa.Table, rejects: list[dict[str, Any]],
                       already_quarantined: dict[str, set[int]], *,
                       guard: DuplicateGuard | None = None) -> CommitResult:
     """Commit one batch of one source (:func:`monitor.commit.commit_events`): quarantine file
-    first, then the event segment.
+    first, then the event segment. ``frame``: the batch's events (an Arrow table,
+    :class:`monitor.ingest.LoadedBatch`).
 
     ``already_quarantined`` ({source_id: offsets}) filters rejects an earlier run committed.
     ``guard``: request ids are checked against the recent ids it holds (None: against the
