@@ -64,8 +64,8 @@ def test_steady_state_imports_neither_scipy_nor_matplotlib(tmp_path: Path) -> No
 #: parse, the event frame, signals, dedup, commit, statistics, sequential detectors, alert log,
 #: status) under a profile hook (every thread) that records each call into pandas made from our
 #: packages, by (calling module, calling function). pandas is in ``sys.modules`` whatever we do:
-#: pyarrow's pandas shim imports it on the first conversion when it is installed (and the refusal
-#: engine imports it), so the assertion is about use, not import.
+#: pyarrow's pandas shim imports it on the first conversion when it is installed, so the
+#: assertion is about use, not import.
 _PANDAS_USERS = r'''
 import json, sys, threading
 users = set()
@@ -85,13 +85,7 @@ code = main(sys.argv[1:])
 sys.setprofile(None)
 print(json.dumps({"code": code, "users": sorted(users)}))
 '''
-#: The pandas left on the sidecar's path: the refusal engine (monitor/signals/refusal.py, its own
-#: work item) returns its result as a DataFrame, and :func:`monitor.signals.signal_columns` reads
-#: that result's columns.
-ALLOWED_PANDAS_USERS = {"monitor.signals.refusal", "monitor.signals:signal_columns"}
-
-
-def test_sidecar_uses_no_pandas_outside_the_refusal_engine(tmp_path: Path) -> None:
+def test_sidecar_uses_no_pandas(tmp_path: Path) -> None:
     import json
     import subprocess
     import sys
@@ -109,9 +103,8 @@ def test_sidecar_uses_no_pandas_outside_the_refusal_engine(tmp_path: Path) -> No
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["code"] in (0, 1), res.stderr  # 1: the refusal step alerted
-    users = {module if module == "monitor.signals.refusal" else f"{module}:{function}"
-             for module, function in out["users"]}
-    assert users <= ALLOWED_PANDAS_USERS, users
+    users = {f"{module}:{function}" for module, function in out["users"]}
+    assert users == set(), users
     # the run did the work: 600 events (one duplicate, one bad line) are in the store
     from test_tail_support import store_request_ids, quarantined_lines
 

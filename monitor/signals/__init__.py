@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .refusal import REFUSAL_CLASSES, active_rules, coerce_rule, text_signals
+from .refusal import REFUSAL_CLASSES, active_rules, coerce_rule, text_signal_columns, text_signals
 from .refusal_rules import RULES, RefusalRule
 from .structured import (
     JSON_MODES,
@@ -178,7 +178,7 @@ def signal_columns(response: Any, model: Any = None, finish_reason: Any = None, 
     """
     config = (config or SignalConfig()).validate()
     n = len(response)
-    text = text_signals(response, model, config.rules())
+    text = text_signal_columns(response, model, config.rules())
 
     ej = _flags(expects_json, n) | _present(schema, n)
     status = np.full(n, "not_expected", dtype=object)
@@ -204,15 +204,15 @@ def signal_columns(response: Any, model: Any = None, finish_reason: Any = None, 
                 status[i], error[i] = classify_tool_calls(calls[i], t, reasons[i], config.limits)
             ej |= has
 
-    cls = np.array(text["refusal_class"].to_numpy(object), dtype=object)
+    cls = text["refusal_class"]
     refusal = (cls == "full_refusal") | ((cls == "partial_refusal") & config.count_partial_as_refusal)
     return {
-        "chars": np.asarray(text["chars"].to_numpy(np.int64)),
-        "words": np.asarray(text["words"].to_numpy(np.int64)),
+        "chars": text["chars"],
+        "words": text["words"],
         "refusal": refusal.astype(bool),
         "refusal_class": cls,
-        "refusal_rule": np.array(text["refusal_rule"].to_numpy(object), dtype=object),
-        "refusal_span": np.array(text["refusal_span"].to_numpy(object), dtype=object),
+        "refusal_rule": text["refusal_rule"],
+        "refusal_span": text["refusal_span"],
         "expects_json": ej,
         "parse_status": status,
         "parse_error": error,
