@@ -175,8 +175,11 @@ class Monitor:
         return frame if len(frame.columns) else pd.DataFrame(columns=columns)
 
     def quarantine(self) -> pd.DataFrame:
-        """Quarantined lines with source file, line number and reason."""
-        return self.store.quarantine()
+        """Quarantined lines with source file, line number and reason (a store at a URI is read
+        through the engine: DuckDB's reader of that scheme, or Spark's Hadoop file system)."""
+        from monitor.store import quarantine_frame
+
+        return quarantine_frame(self.engine.quarantine_records())
 
     def models(self, since: str | None = None) -> pd.DataFrame:
         """Every model / version seen: first and last seen, events, pinned, and new since ``since``."""

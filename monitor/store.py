@@ -302,6 +302,30 @@ def quarantine_lines(rows: list[dict[str, Any]]) -> bytes:
     return "".join(out).encode("utf-8")
 
 
+def quarantine_records(text: str) -> list[dict[str, Any]]:
+    """The records of one quarantine file's text (:func:`quarantine_lines` wrote it).
+
+    >>> [r["reason"] for r in quarantine_records(quarantine_lines([{"source": "a", "line": 1, "reason": "not JSON", "raw": b"{"}]).decode())]
+    ['not JSON']
+    """
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+#: The columns of :meth:`Store.quarantine` / ``Monitor.quarantine()``.
+QUARANTINE_COLUMNS = ["quarantined_at", "source", "line", "reason", "raw", "raw_base64"]
+
+
+def quarantine_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Quarantine records as the DataFrame users get (:data:`QUARANTINE_COLUMNS`, in that order)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(records)
+    for c in QUARANTINE_COLUMNS:
+        if c not in frame.columns:
+            frame[c] = None
+    return frame[QUARANTINE_COLUMNS]
+
+
 def fresh_quarantine_rows(rows: list[dict[str, Any]], seen: set[str]) -> list[dict[str, Any]]:
     """The ``rows`` whose :func:`quarantine_key` is not in ``seen`` (nor repeated among them).
 
@@ -455,21 +479,18 @@ class Store:
                     seen.update(json.loads(line).get("key", "") for line in fh if line.strip())
         return fresh_quarantine_rows(rows, seen)
 
-    def quarantine(self) -> pd.DataFrame:
-        """All quarantined lines as a DataFrame (``source, line, reason, raw, raw_base64, quarantined_at``)."""
+    def quarantine_records(self) -> list[dict[str, Any]]:
+        """The records of every quarantine file of this (local) store, oldest file first."""
         rows: list[dict[str, Any]] = []
         if self.quarantine_dir.is_dir():
             for p in sorted(self.quarantine_dir.glob("*.jsonl")):
                 with contextlib.suppress(FileNotFoundError), open(p, encoding="utf-8") as fh:  # retention may delete
-                    rows.extend(json.loads(line) for line in fh if line.strip())
-        import pandas as pd
+                    rows.extend(quarantine_records(fh.read()))
+        return rows
 
-        columns = ["quarantined_at", "source", "line", "reason", "raw", "raw_base64"]
-        frame = pd.DataFrame(rows)
-        for c in columns:
-            if c not in frame.columns:
-                frame[c] = None
-        return frame[columns]
+    def quarantine(self) -> pd.DataFrame:
+        """All quarantined lines as a DataFrame (``source, line, reason, raw, raw_base64, quarantined_at``)."""
+        return quarantine_frame(self.quarantine_records())
 
     # ---- reading ---------------------------------------------------------------------
     def connect(self) -> duckdb.DuckDBPyConnection:

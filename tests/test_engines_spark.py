@@ -250,6 +250,25 @@ def test_duckdb_engine_on_unreachable_uris_is_exit_2(tmp_path: Path) -> None:
         assert "Traceback" not in r.stderr
 
 
+def test_uri_store_quarantine_read_by_the_duckdb_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Monitor.quarantine()`` of a store at a URI reads the store's quarantine files through the
+    engine (DuckDB's reader here), not the empty local state folder: the same rows as the store
+    read from its folder, bytes that are not UTF-8 included."""
+    monkeypatch.setenv("LLM_MONITOR_STATE", str(tmp_path / "state"))
+    log = tmp_path / "bad.jsonl"
+    write_jsonl(log, [event(1), b"{not json", b"\xff\xfe", json.dumps(event(2, ts="soon")).encode()])
+    local = monitor.open(tmp_path / "store")
+    local.ingest([str(log)])
+    local.ingest([str(FIXTURES / "openai_chat.jsonl")])  # a second batch: a second quarantine file or none
+    expected = local.quarantine()
+    assert len(expected) >= 3 and expected["raw_base64"].notna().sum() == 1
+    on_uri = monitor.open((tmp_path / "store").as_uri(), engine="duckdb")
+    assert on_uri.store.location is not None and on_uri.store.quarantine().empty  # the local state holds none
+    pd.testing.assert_frame_equal(on_uri.quarantine(), expected)
+    empty = monitor.open((tmp_path / "empty").as_uri(), engine="duckdb")
+    assert empty.quarantine().empty and list(empty.quarantine().columns) == list(expected.columns)
+
+
 def test_backfill_reads_uri_globs(mixed_logs: Path, tmp_path: Path, spark: Any) -> None:
     """Backfill input given as a file:// glob goes through Hadoop's globbing: the same store as local paths."""
     files = expand_inputs([str(mixed_logs)])

@@ -101,6 +101,11 @@ def test_backfill_into_uri_store(logs: Path, tmp_path: Path, spark: Any, monkeyp
     findings = local.compare(base, cur).to_dict()
     assert monitor.open(uri, spark=spark).compare(base, cur).to_dict() == findings
     assert monitor.open(uri, engine="duckdb").compare(base, cur).to_dict() == findings
+    # the quarantine at the URI, read through each engine: the local path's
+    for engine in (monitor.open(uri, spark=spark), monitor.open(uri, engine="duckdb")):
+        got_q = engine.quarantine()[["source", "line", "reason", "raw", "raw_base64"]]
+        pd.testing.assert_frame_equal(got_q.sort_values(["source", "line"]).reset_index(drop=True),
+                                      _quarantine(local.store))
     # a re-run adds nothing
     again = monitor.open(uri, spark=spark).ingest([str(logs)])
     assert (again.ingested, again.quarantined, again.segments) == (0, 0, [])

@@ -54,6 +54,9 @@ class Engine(Protocol):
     def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
         """A query over the ``events`` view -> DataFrame."""
 
+    def quarantine_records(self) -> list[dict[str, Any]]:
+        """The store's quarantine records (a store at a URI read through the engine)."""
+
 
 class DuckDBEngine:
     """The default engine: an in-memory DuckDB view over the live segments (:meth:`Store.read`)."""
@@ -69,6 +72,16 @@ class DuckDBEngine:
 
     def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
         return self.store.sql(query, params)
+
+    def quarantine_records(self) -> list[dict[str, Any]]:
+        if self.store.location is None:
+            return self.store.quarantine_records()
+        import duckdb
+
+        from monitor.engines.duckdb_uri import quarantine_texts
+        from monitor.store import quarantine_records
+
+        return [r for text in quarantine_texts(duckdb.connect(), self.store.location) for r in quarantine_records(text)]
 
 
 def engine_name(explicit: str | None = None, configured: str | None = None) -> str:

@@ -88,3 +88,25 @@ def live_segment_uris(con: duckdb.DuckDBPyConnection, location: str) -> list[str
         return replaced_names({REPLACES_KEY: rows[0][0]} if rows else None)
 
     return live_files(files, replaces)
+
+
+def quarantine_texts(con: duckdb.DuckDBPyConnection, location: str) -> list[str]:
+    """The text of each quarantine file of the store at ``location``, by file name.
+
+    >>> import tempfile
+    >>> from monitor.store import Store
+    >>> s = Store(tempfile.mkdtemp()); _ = s.write_quarantine([{"source": "a", "line": 1, "reason": "r", "raw": b"x"}])
+    >>> [t.count("\\n") for t in quarantine_texts(duckdb.connect(), s.root.as_uri())]
+    [1]
+    """
+    load_extension(con, location)
+    pattern = duckdb_uri(location) + "/quarantine/*.jsonl"
+    try:
+        files = sorted(row[0] for row in con.execute("SELECT file FROM glob(?)", [pattern]).fetchall())
+        if not files:
+            return []
+        rows = con.execute("SELECT filename, content FROM read_text(?)", [files]).fetchall()
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"cannot read the quarantine of store {location}: {first}") from None
+    return [content for _, content in sorted(rows)]

@@ -181,3 +181,15 @@ def parquet_rows(session: Any, uri: str) -> int:
     """The row count of the Parquet file at ``uri`` (only its footer is read)."""
     with _parquet_reader(session, uri) as reader:
         return int(reader.getRecordCount())
+
+
+def quarantine_texts(session: Any, location: str) -> list[str]:
+    """The text of each quarantine file of the store at ``location``, by file name (read by Spark)."""
+    from pyspark.sql.functions import input_file_name
+
+    files = [uri for uri, is_dir in list_entries(session, location.rstrip("/") + "/quarantine")
+             if not is_dir and uri.endswith(".jsonl")]
+    if not files:
+        return []
+    rows = session.read.text(files, wholetext=True).select(input_file_name().alias("file"), "value").collect()
+    return [row["value"] for row in sorted(rows, key=lambda row: row["file"])]

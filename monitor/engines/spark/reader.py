@@ -147,3 +147,12 @@ class SparkEngine:
 
     def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
         return self.read(lambda con: con.execute(query, params).df())
+
+    def quarantine_records(self) -> list[dict[str, Any]]:
+        """The store's quarantine records; a store at a URI is read through Hadoop by Spark."""
+        if self.store.location is None:
+            return self.store.quarantine_records()
+        from monitor.engines.spark.hadoop import quarantine_texts
+        from monitor.store import quarantine_records
+
+        return [r for text in quarantine_texts(self.session, self.store.location) for r in quarantine_records(text)]
