@@ -56,3 +56,38 @@ def assert_converts_without_crash(fmt: str, values: list[Any]) -> None:
         assert 1 <= line <= len(values) and reason and not reason.startswith("unreadable"), reason
     for line, ev in out.events:
         assert 1 <= line <= len(values) and isinstance(ev["response"], str)
+
+
+def overlapping_logs(logs: Path) -> int:
+    """Six files of 600 events, each repeating 100 of the previous one's ids; returns the distinct count."""
+    logs.mkdir()
+    for f in range(6):
+        write_jsonl(logs / f"part-{f}.jsonl", [event(i) for i in range(f * 500, f * 500 + 600)])
+    return 5 * 500 + 600
+
+
+def kill_backfill_mid_job(store: str, logs: Path, runs: Path, env: dict[str, str] | None = None) -> None:
+    """Start the real ``ingest --engine spark`` of ``logs`` into ``store``, ``kill -9`` it (and its
+    JVM) as soon as a run under ``runs`` has started writing its output, and check it was killed."""
+    import signal
+    import time
+
+    import psutil
+
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "ingest", "--engine", "spark", "--store", store,
+                             str(logs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 600
+    try:
+        while not any(runs.glob("run-*/out")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proc.poll() is None, "the backfill ended before it wrote: nothing was killed mid-job"
+        children = psutil.Process(proc.pid).children(recursive=True)  # the JVM
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        _, alive = psutil.wait_procs(children, timeout=60)  # the JVM exits when its Python driver is gone
+        for child in alive:
+            child.kill()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL

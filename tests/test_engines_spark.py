@@ -10,7 +10,6 @@ engines must skip exactly the same segments.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from monitor.engines.spark.backfill import expand_inputs
 from monitor.stats import time_series, window_stats
 from monitor.store import EVENT_SCHEMA, exposure
 
-from helpers import event, run_cli, write_jsonl
+from helpers import event, kill_backfill_mid_job, overlapping_logs, run_cli, write_jsonl
 
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -287,38 +286,13 @@ def test_backfill_reads_uri_globs(mixed_logs: Path, tmp_path: Path, spark: Any) 
 def test_backfill_killed_mid_job_leaves_no_partial_segment(tmp_path: Path, spark: Any) -> None:
     """``kill -9`` of the CLI while Spark writes the new segments: no partial segment is visible
     to either engine, and running the backfill again completes it with no duplicates."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    import psutil
     import pyarrow.parquet as pq
 
     logs = tmp_path / "logs"
-    logs.mkdir()
-    for f in range(6):  # 6 x 600 events, each file repeating 100 of the previous one's ids
-        write_jsonl(logs / f"part-{f}.jsonl", [event(i) for i in range(f * 500, f * 500 + 600)])
-    total = 5 * 500 + 600
+    total = overlapping_logs(logs)
     store = tmp_path / "store"
-    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "ingest", "--engine", "spark", "--store", str(store),
-                             str(logs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     runs = store / "tmp-spark"
-    deadline = time.monotonic() + 600
-    try:
-        while not any(runs.glob("run-*/out")) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert proc.poll() is None, "the backfill ended before it wrote: nothing was killed mid-job"
-        children = psutil.Process(proc.pid).children(recursive=True)  # the JVM
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        _, alive = psutil.wait_procs(children, timeout=60)  # the JVM exits when its Python driver is gone
-        for child in alive:
-            child.kill()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    kill_backfill_mid_job(str(store), logs, runs)
     assert any(runs.glob("run-*/out"))  # killed while the segments were being written
     for segment in (store / "events").glob("*"):  # whatever is visible is a whole, private segment
         assert segment.suffix == ".parquet" and pq.read_metadata(segment).num_rows > 0

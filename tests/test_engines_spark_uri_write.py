@@ -10,9 +10,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,7 @@ from monitor.demo import NEW_VERSION, OLD_VERSION, generate_events, write_log
 from monitor.engines.spark.runs import RUN_DIR, STALE_AFTER_S, remove_stale, run_name
 from monitor.store import Store, exposure, state_dir
 
-from helpers import event, write_jsonl
+from helpers import event, kill_backfill_mid_job, overlapping_logs, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -136,35 +133,14 @@ def test_remove_stale_by_lock_and_age(tmp_path: Path) -> None:
 def test_uri_backfill_killed_leaves_no_partial_segment(tmp_path: Path, spark: Any) -> None:
     """``kill -9`` of the CLI while it commits to a ``file://`` store: only whole segments are
     visible to either engine; the next run removes the killed run's staging and adds the rest."""
-    import psutil
-
     logs = tmp_path / "logs"
-    logs.mkdir()
-    for f in range(6):  # 6 x 600 events, each file repeating 100 of the previous one's ids
-        write_jsonl(logs / f"part-{f}.jsonl", [event(i) for i in range(f * 500, f * 500 + 600)])
-    total = 5 * 500 + 600
+    total = overlapping_logs(logs)
     folder = tmp_path / "remote"
     uri = folder.as_uri()
     env = {**os.environ, "LLM_MONITOR_STATE": str(tmp_path / "state")}
     env.pop("LLM_MONITOR_STORE", None)
-    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "ingest", "--engine", "spark", "--store", uri,
-                             str(logs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     runs = folder / RUN_DIR
-    deadline = time.monotonic() + 600
-    try:
-        while not any(runs.glob("run-*/out")) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert proc.poll() is None, "the backfill ended before it wrote: nothing was killed mid-job"
-        children = psutil.Process(proc.pid).children(recursive=True)  # the JVM
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        _, alive = psutil.wait_procs(children, timeout=60)
-        for child in alive:
-            child.kill()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    kill_backfill_mid_job(uri, logs, runs, env)
     left = [p.name for p in runs.glob("run-*")]
     assert len(left) == 1
     for segment in (folder / "events").glob("*") if (folder / "events").exists() else []:
