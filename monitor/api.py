@@ -308,13 +308,9 @@ class Monitor:
         sel = parse_selector(selector) if isinstance(selector, str) else selector
         by = check_segment_keys(by)
         if not sel.file:
-            return self.engine.read(lambda con: self._store_window(con, sel, by))
+            return self.engine.windows([sel], by, self.config.length_measure)[0]
         frame, _ = load_file(sel.file, self.config)
         return self._frame_window(frame, sel, by)
-
-    def _store_window(self, con: Any, sel: Selector, by: list[str]) -> dict[SegmentKey, SegmentStats]:
-        where, params = sel.where()
-        return window_stats(con, where, params, by, self.config.length_measure)
 
     def _frame_window(self, frame: pd.DataFrame, sel: Selector, by: list[str]) -> dict[SegmentKey, SegmentStats]:
         where, params = sel.where()
@@ -330,24 +326,22 @@ class Monitor:
                              by: list[str]) -> tuple[dict[SegmentKey, SegmentStats], dict[SegmentKey, SegmentStats]]:
         """Both windows' statistics, or :class:`NothingToCompare` naming a window with no event.
 
-        Two store windows are read on one connection: one listing of the live segments (both
-        windows see the same snapshot even while the sidecar commits or compacts) and one
-        set-up of the view instead of two.
+        Two store windows are read on one listing of the live segments (both windows see the
+        same snapshot even while the sidecar commits or compacts; :meth:`Engine.windows`).
         """
         if base_sel.file or cur_sel.file:
             return (self._window_with_events(base_sel, by, "baseline"),
                     self._window_with_events(cur_sel, by, "current"))
 
-        def both(con: Any) -> tuple[dict[SegmentKey, SegmentStats], dict[SegmentKey, SegmentStats], int]:
-            base, cur = self._store_window(con, base_sel, by), self._store_window(con, cur_sel, by)
-            total = -1 if base and cur else int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
-            return base, cur, total
-
-        base_stats, cur_stats, total = self.engine.read(both)
+        base_stats, cur_stats = self.engine.windows([base_sel, cur_sel], by, self.config.length_measure)
         for side, sel, stats in (("baseline", base_sel, base_stats), ("current", cur_sel, cur_stats)):
             if not stats:
-                raise self._empty_window(side, sel, total)
+                raise self._empty_window(side, sel, self._total())
         return base_stats, cur_stats
+
+    def _total(self) -> int:
+        """The events in the store (for the message of an empty window)."""
+        return int(self.engine.sql("SELECT count(*) AS n FROM events").n.iloc[0])
 
     def _empty_window(self, side: str, sel: Selector, total: int) -> NothingToCompare:
         where = f"is empty: store {self.store.name} has no events" if total == 0 else \
@@ -359,7 +353,7 @@ class Monitor:
         if not sel.file:
             stats = self.window(sel, by)
             if not stats:
-                raise self._empty_window(side, sel, int(self.engine.sql("SELECT count(*) AS n FROM events").n.iloc[0]))
+                raise self._empty_window(side, sel, self._total())
             return stats
         frame, rejects = load_file(sel.file, self.config)
         if frame.empty:

@@ -53,6 +53,8 @@ import pyarrow.parquet as pq
 
 from monitor.errors import UserError
 from monitor.listing import REPLACES_KEY, live_files, replaced_names  # noqa: F401 (the store's own listing rule, re-exported)
+from monitor.summaries import SUMMARY_KEY, SummaryBuilder
+from monitor.summaries import encode as encode_summary
 from sinks.private import private_dir, private_file
 
 if TYPE_CHECKING:  # pandas is imported where a DataFrame is handed out, not on the write path
@@ -421,9 +423,11 @@ class Store:
         pending: list[pa.Table] = []
         pending_bytes = 0
         os.close(private_file(tmp))  # 0600 before a byte is written; the writer keeps the mode
+        summary = SummaryBuilder(EVENT_SCHEMA)  # the segment's statistics, in its footer (monitor.summaries)
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
             for table in tables:
                 table = table.cast(EVENT_SCHEMA) if table.schema != EVENT_SCHEMA else table
+                summary.add(table)
                 pending.append(table.replace_schema_metadata(metadata))
                 pending_bytes += table.nbytes
                 rows += table.num_rows
@@ -433,6 +437,7 @@ class Store:
             if pending or rows == 0:
                 writer.write_table(pa.concat_tables(pending) if pending else schema.empty_table(),
                                    row_group_size=128_000)
+            writer.add_key_value_metadata({SUMMARY_KEY: encode_summary(summary.summary())})
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         final = self.events_dir / name
@@ -495,6 +500,10 @@ class Store:
     # ---- reading ---------------------------------------------------------------------
     def connect(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection with a view ``events`` over the live segments."""
+        return self.connect_listed()[0]
+
+    def connect_listed(self) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
+        """:meth:`connect`, and the live segments its view is over (paths or URIs)."""
         con = duckdb.connect(":memory:")
         if self.location is None:
             files = [str(p) for p in self.live_segments()]
@@ -516,7 +525,7 @@ class Store:
         else:
             con.register("empty_events", EVENT_SCHEMA.empty_table())
             con.execute("CREATE VIEW events AS SELECT * FROM empty_events")
-        return con
+        return con, files
 
     def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
         """Run DuckDB SQL over the store's ``events`` view; returns a DataFrame."""
@@ -529,11 +538,15 @@ class Store:
         DuckDB fail to open it; the work is retried on a fresh listing (the compacted
         segment holds the same rows).
         """
+        return self.read_listed(lambda con, files: work(con))
+
+    def read_listed(self, work: Callable[[duckdb.DuckDBPyConnection, list[str]], T]) -> T:
+        """:meth:`read`, with the listing the view is over: ``work(con, files)``."""
         for attempt in range(6):
             con = None
             try:
-                con = self.connect()
-                return work(con)
+                con, files = self.connect_listed()
+                return work(con, files)
             except duckdb.IOException as exc:
                 if attempt == 5 and self.location is not None:  # the network or the credentials
                     raise UserError(f"cannot read store {self.location}: {str(exc).splitlines()[0]}") from None
