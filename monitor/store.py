@@ -502,8 +502,9 @@ class Store:
         """An in-memory DuckDB connection with a view ``events`` over the live segments."""
         return self.connect_listed()[0]
 
-    def connect_listed(self) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
-        """:meth:`connect`, and the live segments its view is over (paths or URIs)."""
+    def connect_listed(self, *, view: bool = True) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
+        """:meth:`connect`, and the live segments its view is over (paths or URIs); with
+        ``view=False`` the connection has no ``events`` view (the caller reads ``files`` itself)."""
         con = duckdb.connect(":memory:")
         if self.location is None:
             files = [str(p) for p in self.live_segments()]
@@ -515,17 +516,21 @@ class Store:
             except BaseException:
                 con.close()
                 raise
-        if files:
+        if view and files:
             listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             try:
                 con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet([{listing}], union_by_name = true)")
             except duckdb.InvalidInputException as exc:  # a damaged segment: the user's to repair
                 con.close()
-                raise UserError(f"unreadable segment in store {self.name}: {str(exc).splitlines()[0]}") from None
-        else:
+                raise self.unreadable(exc) from None
+        elif view:
             con.register("empty_events", EVENT_SCHEMA.empty_table())
             con.execute("CREATE VIEW events AS SELECT * FROM empty_events")
         return con, files
+
+    def unreadable(self, exc: duckdb.Error) -> UserError:
+        """The error of a damaged segment (DuckDB's ``InvalidInputException``): the user's to repair."""
+        return UserError(f"unreadable segment in store {self.name}: {str(exc).splitlines()[0]}")
 
     def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
         """Run DuckDB SQL over the store's ``events`` view; returns a DataFrame."""
@@ -540,12 +545,13 @@ class Store:
         """
         return self.read_listed(lambda con, files: work(con))
 
-    def read_listed(self, work: Callable[[duckdb.DuckDBPyConnection, list[str]], T]) -> T:
-        """:meth:`read`, with the listing the view is over: ``work(con, files)``."""
+    def read_listed(self, work: Callable[[duckdb.DuckDBPyConnection, list[str]], T], *, view: bool = True) -> T:
+        """:meth:`read`, with the listing the view is over: ``work(con, files)`` (``view``: see
+        :meth:`connect_listed`)."""
         for attempt in range(6):
             con = None
             try:
-                con, files = self.connect_listed()
+                con, files = self.connect_listed(view=view)
                 return work(con, files)
             except duckdb.IOException as exc:
                 if attempt == 5 and self.location is not None:  # the network or the credentials

@@ -91,9 +91,15 @@ class DuckDBEngine:
     def windows(self, selectors: list[Any], by: list[str], length_measure: str) -> list[dict[Any, Any]]:
         if self.store.location is not None:
             return self.read(lambda con: scan_windows(con, selectors, by, length_measure))
+        import duckdb
+
         from monitor.summaries import windows_stats
 
-        return self.store.read_listed(lambda con, files: windows_stats(con, files, selectors, by, length_measure))
+        try:
+            return self.store.read_listed(lambda con, files: windows_stats(con, files, selectors, by, length_measure),
+                                          view=False)
+        except duckdb.InvalidInputException as exc:
+            raise self.store.unreadable(exc) from None
 
     def quarantine_records(self) -> list[dict[str, Any]]:
         if self.store.location is None:
