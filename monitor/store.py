@@ -53,8 +53,6 @@ import pyarrow.parquet as pq
 
 from monitor.errors import UserError
 from monitor.listing import REPLACES_KEY, live_files, replaced_names  # noqa: F401 (the store's own listing rule, re-exported)
-from monitor.summaries import SUMMARY_KEY, SummaryBuilder
-from monitor.summaries import encode as encode_summary
 from sinks.private import private_dir, private_file
 
 if TYPE_CHECKING:  # pandas is imported where a DataFrame is handed out, not on the write path
@@ -422,6 +420,8 @@ class Store:
         rows = 0
         pending: list[pa.Table] = []
         pending_bytes = 0
+        from monitor.summaries import SUMMARY_KEY, SummaryBuilder, encode  # not on the read-only paths
+
         os.close(private_file(tmp))  # 0600 before a byte is written; the writer keeps the mode
         summary = SummaryBuilder(EVENT_SCHEMA)  # the segment's statistics, in its footer (monitor.summaries)
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
@@ -437,7 +437,7 @@ class Store:
             if pending or rows == 0:
                 writer.write_table(pa.concat_tables(pending) if pending else schema.empty_table(),
                                    row_group_size=128_000)
-            writer.add_key_value_metadata({SUMMARY_KEY: encode_summary(summary.summary())})
+            writer.add_key_value_metadata({SUMMARY_KEY: encode(summary.summary())})
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         final = self.events_dir / name
