@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import duckdb
 
-from detectors.finding import Finding
 from monitor.config import Config, check_segment_keys, load_config
 from monitor.engines import DuckDBEngine, Engine, engine_name, open_engine
 from monitor.formats import FORMATS
@@ -30,10 +29,12 @@ from monitor.errors import NothingToCompare, UserError
 from monitor.ingest import IngestReport, describe_rejects, ingest_files, load_file
 from monitor.selectors import Selector, parse_selector
 from monitor.store import Store, default_store_path, open_store
-from monitor.stats import SegmentStats, SegmentKey, time_series, window_stats
 
 if TYPE_CHECKING:  # imported where a DataFrame is handed out: the sidecar's baseline needs none
     import pandas as pd
+
+    from detectors.finding import Finding  # the statistics and findings: imported by the commands that compare
+    from monitor.stats import SegmentKey, SegmentStats
 
 _FREQ = re.compile(r"^(\d+)\s*(s|sec|second|seconds|min|minute|minutes|m|h|hour|hours|d|day|days)$")
 _FREQ_UNITS = {"s": "second", "sec": "second", "second": "second", "seconds": "second", "m": "minute",
@@ -69,6 +70,8 @@ class Comparison:
         """One row per finding, the same fields as ``llm-monitor check --format json``."""
         rows = [f.to_dict() for f in self.items]
         import pandas as pd
+
+        from detectors.finding import Finding
 
         return pd.DataFrame(rows, columns=list(Finding.__dataclass_fields__))
 
@@ -162,6 +165,8 @@ class Monitor:
         interval = parse_freq(freq)
         sel = self._selector(selector)
         where, params = sel.where()
+        from monitor.stats import time_series
+
         return self.engine.read(lambda con: time_series(con, where, params, by, interval))
 
     def alerts(self) -> pd.DataFrame:
@@ -313,6 +318,8 @@ class Monitor:
         return self._frame_window(frame, sel, by)
 
     def _frame_window(self, frame: pd.DataFrame, sel: Selector, by: list[str]) -> dict[SegmentKey, SegmentStats]:
+        from monitor.stats import window_stats
+
         where, params = sel.where()
         con = duckdb.connect()
         try:
