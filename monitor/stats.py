@@ -195,7 +195,8 @@ def summary_tables(con: duckdb.DuckDBPyConnection, relation: str, keys: list[str
     and ``c``. Both merge by addition (:func:`merge_summary_sql`, :func:`group_histograms`), which
     is what makes a window's statistics from summaries equal to the scan's (:mod:`monitor.summaries`).
     """
-    counts = con.sql(counts_sql(relation, "TRUE", keys)).to_arrow_table()
+    casts = ", ".join(f"CAST({name} AS BIGINT) AS {name}" for name in COUNT_PREDICATES)
+    counts = con.sql(f"SELECT {', '.join(keys)}, {casts} FROM ({counts_sql(relation, 'TRUE', keys)})").to_arrow_table()
     parts = [f"SELECT '{m}' AS measure, * FROM ({histogram_sql(relation, 'TRUE', keys, m)})"
              for m in SUMMARY_MEASURES]
     sel = ", ".join(keys)

@@ -99,12 +99,25 @@ def _micros(t: datetime | None) -> int | None:
     return None if t is None else (t - _EPOCH) // timedelta(microseconds=1)
 
 
+_DB: duckdb.DuckDBPyConnection | None = None
+
+
+def _cursor() -> duckdb.DuckDBPyConnection:
+    """A connection of its own (registered tables are per connection) to one in-memory database
+    per process: opening a database costs tens of milliseconds, a cursor next to nothing, and the
+    sidecar commits a summary with every small segment."""
+    global _DB
+    if _DB is None:
+        _DB = duckdb.connect()
+    return _DB.cursor()
+
+
 class SummaryBuilder:
     """Summarizes a segment table by table, as the writer streams them (memory: the summaries)."""
 
     def __init__(self, schema: pa.Schema) -> None:
         self.schema = schema
-        self.con = duckdb.connect()
+        self.con = _cursor()
         self.counts: list[pa.Table] = []
         self.histograms: list[pa.Table] = []
         self.first_ts: int | None = None
@@ -133,17 +146,21 @@ class SummaryBuilder:
         try:
             if not self.counts:
                 self._summarize(self.schema.empty_table())
-            self.con.register("part_counts", pa.concat_tables(self.counts, promote_options="permissive"))
-            self.con.register("part_histograms", pa.concat_tables(self.histograms, promote_options="permissive"))
-            self.con.execute(f"CREATE TABLE summary_counts AS SELECT row_number() OVER (ORDER BY {', '.join(_KEYS)}) - 1 "
-                             f"AS sid, * FROM ({merge_summary_sql('counts', 'part_counts', 'TRUE', _KEYS)})")
+            counts, histograms = self.counts[0], self.histograms[0]
+            if len(self.counts) > 1:
+                self.con.register("part_counts", pa.concat_tables(self.counts, promote_options="permissive"))
+                self.con.register("part_histograms", pa.concat_tables(self.histograms, promote_options="permissive"))
+                counts = self.con.sql(merge_summary_sql("counts", "part_counts", "TRUE", _KEYS)).to_arrow_table()
+                histograms = self.con.sql(merge_summary_sql("histograms", "part_histograms", "TRUE",
+                                                            [*_KEYS, "measure"])).to_arrow_table()
+            # a key's id is its row in ``counts``; the histograms' rows get the id of their key
+            ids = counts.select(_KEYS).append_column("sid", pa.array(np.arange(counts.num_rows, dtype=np.int32)))
+            self.con.register("summary_keys", ids)
+            self.con.register("summary_rows", histograms)
             same_key = " AND ".join(f"h.{k} IS NOT DISTINCT FROM k.{k}" for k in _KEYS)
-            merged = merge_summary_sql("histograms", "part_histograms", "TRUE", [*_KEYS, "measure"])
-            self.con.execute(f"CREATE TABLE summary_histograms AS SELECT CAST(k.sid AS INTEGER) AS sid, h.measure, "
-                             f"h.length, h.c FROM ({merged}) h JOIN summary_counts k ON {same_key}")
-            counts = self.con.sql("SELECT * EXCLUDE (sid) FROM summary_counts ORDER BY sid").to_arrow_table()
-            encoded = {m: _ipc(self.con.sql("SELECT sid, length, c FROM summary_histograms WHERE measure = $m "
-                                            "ORDER BY sid, length", params={"m": m}).to_arrow_table())
+            rows = self.con.sql(f"SELECT k.sid, h.measure, h.length, h.c FROM summary_rows h JOIN summary_keys k "
+                                f"ON {same_key} ORDER BY h.measure, k.sid, h.length").to_arrow_table()
+            encoded = {m: _ipc(rows.filter(pc.equal(rows.column("measure"), m)).select(["sid", "length", "c"]))
                        for m in SUMMARY_MEASURES}
             return Summary(counts, self.first_ts, self.last_ts, encoded)
         finally:
