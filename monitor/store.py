@@ -437,7 +437,9 @@ class Store:
             if pending or rows == 0:
                 writer.write_table(pa.concat_tables(pending) if pending else schema.empty_table(),
                                    row_group_size=128_000)
-            writer.add_key_value_metadata({SUMMARY_KEY: encode(summary.summary())})
+            done = summary.summary()
+            if done is not None:
+                writer.add_key_value_metadata({SUMMARY_KEY: encode(done)})
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         final = self.events_dir / name

@@ -23,11 +23,14 @@ decoded only when a window asks for its measure.
 Example:
     >>> import pyarrow as pa
     >>> from monitor.store import EVENT_SCHEMA, events_table
-    >>> t = events_table({"model": ["m", "m"], "chars": [3, 5], "refusal": [False, True],
-    ...                   "ts": pa.array([0, 10], pa.timestamp("us", tz="UTC"))}, 2)
+    >>> n = SUMMARY_MIN_ROWS
+    >>> t = events_table({"model": ["m"] * n, "chars": [3, 5] * (n // 2), "refusal": [False, True] * (n // 2),
+    ...                   "ts": pa.array(range(n), pa.timestamp("us", tz="UTC"))}, n)
     >>> s = decode(encode(summarize([t], EVENT_SCHEMA)))
     >>> (s.first_ts, s.last_ts, s.counts.column("n").to_pylist(), s.histogram("chars").to_pydict())
-    (0, 10, [2], {'sid': [0], 'length': [3], 'c': [1]})
+    (0, 9999, [10000], {'sid': [0], 'length': [3], 'c': [5000]})
+    >>> summarize([t.slice(0, 10)], EVENT_SCHEMA) is None  # a small segment: scanned instead
+    True
 """
 
 from __future__ import annotations
@@ -99,6 +102,12 @@ def _micros(t: datetime | None) -> int | None:
     return None if t is None else (t - _EPOCH) // timedelta(microseconds=1)
 
 
+SUMMARY_MIN_ROWS = 10_000
+"""Segments of fewer rows get no summary. Summarizing costs a few DuckDB statements per segment
+(tens of milliseconds on a loaded machine, docs/BENCHMARKS.md), more than scanning a small
+segment saves; the sidecar commits segments of at most 5,000 lines, and its compaction (or the
+nightly's) merges them into segments that get one."""
+
 _DB: duckdb.DuckDBPyConnection | None = None
 
 
@@ -122,12 +131,20 @@ class SummaryBuilder:
         self.histograms: list[pa.Table] = []
         self.first_ts: int | None = None
         self.last_ts: int | None = None
+        self.rows = 0
+        self.waiting: list[pa.Table] = []
+        """Tables not summarized yet: a segment of fewer than :data:`SUMMARY_MIN_ROWS` gets none."""
 
     def add(self, table: pa.Table) -> None:
         """Add the rows of one table of the segment (of the builder's schema)."""
         if not table.num_rows:
             return
-        self._summarize(table)
+        self.rows += table.num_rows
+        self.waiting.append(table)
+        if self.rows >= SUMMARY_MIN_ROWS:
+            for t in self.waiting:
+                self._summarize(t)
+            self.waiting = []
         bounds = pc.min_max(table.column("ts").cast(pa.int64()))
         lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
         if lo is not None:
@@ -141,11 +158,12 @@ class SummaryBuilder:
         self.counts.append(counts)
         self.histograms.append(histograms)
 
-    def summary(self) -> Summary:
-        """The segment's summary (the partial ones added up); closes the builder."""
+    def summary(self) -> Summary | None:
+        """The segment's summary (the partial ones added up), None for a segment of fewer than
+        :data:`SUMMARY_MIN_ROWS` rows; closes the builder."""
         try:
-            if not self.counts:
-                self._summarize(self.schema.empty_table())
+            if self.rows < SUMMARY_MIN_ROWS:
+                return None
             counts, histograms = self.counts[0], self.histograms[0]
             if len(self.counts) > 1:
                 self.con.register("part_counts", pa.concat_tables(self.counts, promote_options="permissive"))
@@ -167,7 +185,7 @@ class SummaryBuilder:
             self.con.close()
 
 
-def summarize(tables: Iterable[pa.Table], schema: pa.Schema) -> Summary:
+def summarize(tables: Iterable[pa.Table], schema: pa.Schema) -> Summary | None:
     """The summary of the rows of ``tables`` (event tables of ``schema``, the store's)."""
     builder = SummaryBuilder(schema)
     for table in tables:

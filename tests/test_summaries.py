@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +18,8 @@ from monitor.engines import DuckDBEngine, scan_windows
 from monitor.keys import SEGMENT_KEYS
 from monitor.selectors import Selector
 from monitor.store import EVENT_SCHEMA, Store, events_table
-from monitor.summaries import SUMMARY_KEY, decode, segment_summaries, windows_stats
+from monitor import summaries
+from monitor.summaries import SUMMARY_KEY, SUMMARY_MIN_ROWS, decode, segment_summaries, windows_stats
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
@@ -59,6 +61,14 @@ windows = st.builds(window, st.tuples(st.one_of(st.none(), st.integers(0, 48)), 
                     st.dictionaries(st.sampled_from(["model", "model_version", "route"]),
                                     st.lists(st.sampled_from(["a", "v1", "v2", "chat", "rag"]), min_size=1, max_size=2),
                                     max_size=2))
+
+
+@pytest.fixture(autouse=True)
+def every_segment_summarized(monkeypatch, request):
+    """Summaries on segments of any size (in production from SUMMARY_MIN_ROWS rows), so small
+    hypothesis examples exercise them; the test of the threshold itself keeps it."""
+    if "threshold" not in request.node.name:
+        monkeypatch.setattr(summaries, "SUMMARY_MIN_ROWS", 1)
 
 
 def scanned(store: Store, selectors: list[Selector], by: list[str], measure: str) -> list[dict]:
@@ -136,9 +146,27 @@ def test_a_summary_of_another_version_is_ignored(tmp_path):
         assert DuckDBEngine(store).windows([Selector(text="all")], ["route"], "chars")[0][("chat",)].n == 1
 
 
-def test_an_empty_segment_has_an_empty_summary(tmp_path):
+def test_an_empty_segment_has_no_summary(tmp_path):
     store = Store(tmp_path / "s")
     path = store.write_segment(EVENT_SCHEMA.empty_table())
-    summary = decode(pq.read_metadata(path).metadata[SUMMARY_KEY])
-    assert (summary.first_ts, summary.counts.num_rows) == (None, 0)
+    assert SUMMARY_KEY not in (pq.read_metadata(path).metadata or {})
     assert DuckDBEngine(store).windows([Selector(text="all")], ["route"], "chars") == [{}]
+
+
+def test_the_threshold_small_segments_are_scanned_large_ones_summarized(tmp_path):
+    """A segment under SUMMARY_MIN_ROWS rows (a sidecar commit) gets no summary; one at the
+    threshold, written in several tables as compaction streams them, gets one of all its rows."""
+    store = Store(tmp_path / "s")
+    row = {"hour": 1, "model": "a", "model_version": "v1", "route": "chat", "schema_name": None,
+           "requested_model": None, "chars": 7, "words": 1, "output_tokens": 2, "reasoning_length": None,
+           "refusal": False, "expects_json": False, "parse_status": "not_expected", "schema": None,
+           "task_success": True}
+    small = store.write_segment(table([row] * (SUMMARY_MIN_ROWS - 1)))
+    half = SUMMARY_MIN_ROWS // 2
+    big, _ = store.write_segment_from([table([row] * half), table([dict(row, route="rag")] * (SUMMARY_MIN_ROWS - half))])
+    assert SUMMARY_KEY not in (pq.read_metadata(small).metadata or {})
+    summary = decode(pq.read_metadata(big).metadata[SUMMARY_KEY])
+    assert sorted(zip(summary.counts.column("route").to_pylist(), summary.counts.column("n").to_pylist())) == \
+        [("chat", half), ("rag", SUMMARY_MIN_ROWS - half)]
+    sels = [Selector(text="all")]
+    assert DuckDBEngine(store).windows(sels, ["route"], "chars") == scanned(store, sels, ["route"], "chars")
