@@ -506,8 +506,11 @@ class Store:
 
     def connect_listed(self, *, view: bool = True) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
         """:meth:`connect`, and the live segments its view is over (paths or URIs); with
-        ``view=False`` the connection has no ``events`` view (the caller reads ``files`` itself)."""
-        con = duckdb.connect(":memory:")
+        ``view=False`` the connection has no ``events`` view (the caller reads ``files`` itself)
+        and is a cursor of a process-wide in-memory database, which costs next to nothing to open."""
+        from monitor.summaries import scratch_cursor
+
+        con = duckdb.connect(":memory:") if view else scratch_cursor()
         if self.location is None:
             files = [str(p) for p in self.live_segments()]
         else:

@@ -111,10 +111,11 @@ nightly's) merges them into segments that get one."""
 _DB: duckdb.DuckDBPyConnection | None = None
 
 
-def _cursor() -> duckdb.DuckDBPyConnection:
-    """A connection of its own (registered tables are per connection) to one in-memory database
-    per process: opening a database costs tens of milliseconds, a cursor next to nothing, and the
-    sidecar commits a summary with every small segment."""
+def scratch_cursor() -> duckdb.DuckDBPyConnection:
+    """A connection of its own to one in-memory database per process, for work that creates
+    nothing but connection-scoped objects (registered tables, temporary views): opening a
+    database costs tens of milliseconds (more on a loaded machine), a cursor next to nothing.
+    Summaries are written with one, and windows read with one (:meth:`monitor.store.Store.connect_listed`)."""
     global _DB
     if _DB is None:
         _DB = duckdb.connect()
@@ -126,7 +127,7 @@ class SummaryBuilder:
 
     def __init__(self, schema: pa.Schema) -> None:
         self.schema = schema
-        self.con = _cursor()
+        self.con = scratch_cursor()
         self.counts: list[pa.Table] = []
         self.histograms: list[pa.Table] = []
         self.first_ts: int | None = None
