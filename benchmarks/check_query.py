@@ -65,8 +65,10 @@ def build(work: Path, events: int, from_store: str | None) -> tuple[Path, Path]:
             store.write_segment(pq.read_table(seg))
     plain = Store(without)
     for seg in Store(source).live_segments():  # the same rows, footers without summaries
-        pq.write_table(pq.read_table(seg).replace_schema_metadata(None), plain.events_dir / seg.name,
-                       compression="zstd", row_group_size=128_000)
+        target = plain.events_dir / seg.name
+        pq.write_table(pq.read_table(seg).replace_schema_metadata(None), target, compression="zstd",
+                       row_group_size=128_000)
+        os.chmod(target, 0o600)  # as private as the store's own segments
     return with_summaries, without
 
 

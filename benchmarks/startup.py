@@ -3,7 +3,8 @@
 For each command, ``--runs`` times, alternating this tree and ``--before DIR`` (another
 checkout, e.g. of ``main``): the sum of the top-level import times reported by
 ``python -X importtime`` and the process's wall time, each in a fresh process. Prints medians
-in a table, with the load average (the machine is shared: compare within a run)::
+in a table, with the load average (the machine is shared: compare within a run), and
+where the import time goes: the own import time of each heavy package's modules, and of ours::
 
     python benchmarks/startup.py --before /path/to/main --runs 7
 """
@@ -23,16 +24,26 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
 _LINE = re.compile(r"import time:\s+\d+ \|\s+(\d+) \| (\S.*)$")  # one space of indent: a top-level import
+_SELF = re.compile(r"import time:\s+(\d+) \|\s+\d+ \|\s+(\S+)$")  # every module's own time
+GROUPS = ("numpy", "pyarrow", "duckdb", "pandas", "scipy", "detectors", "monitor")
+"""Packages whose modules' own import times are summed (``monitor`` and ``detectors``: ours)."""
 
 
 def run(root: Path, args: list[str]) -> tuple[float, float, dict[str, float]]:
-    """(import seconds, wall seconds, top-level modules' seconds) of one ``llm-monitor`` run from ``root``."""
+    """(import seconds, wall seconds, seconds per package of :data:`GROUPS`) of one ``llm-monitor``
+    run from ``root``; the import seconds are the sum of the top-level imports' cumulative times."""
     t0 = time.perf_counter()
     res = subprocess.run([sys.executable, "-X", "importtime", "-m", "monitor.cli", *args], cwd=root,
                          capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
-    top = {m.group(2): int(m.group(1)) / 1e6 for m in map(_LINE.match, res.stderr.splitlines()) if m}
-    return sum(top.values()), wall, top
+    lines = res.stderr.splitlines()
+    top = {m.group(2): int(m.group(1)) / 1e6 for m in map(_LINE.match, lines) if m}
+    groups = dict.fromkeys(GROUPS, 0.0)
+    for m in filter(None, map(_SELF.match, lines)):
+        package = m.group(2).split(".")[0].lstrip("_")
+        if package in groups:
+            groups[package] += int(m.group(1)) / 1e6
+    return sum(top.values()), wall, groups
 
 
 def main() -> None:
@@ -53,16 +64,13 @@ def main() -> None:
                 results.setdefault((name, tree), []).append(run(root, argv))
     loads.append(os.getloadavg()[0])
     print(f"load average {loads[0]:.1f} -> {loads[1]:.1f}, {args.runs} runs each, alternating\n")
-    print("| command | tree | imports (median s) | wall (median s) | biggest top-level imports (median s) |")
-    print("|---|---|---:|---:|---|")
+    print("| command | tree | imports (median s) | wall (median s) | " + " | ".join(GROUPS) + " |")
+    print("|---|---|---:|---:|" + "---:|" * len(GROUPS))
     for (name, tree), rs in results.items():
-        mods: dict[str, list[float]] = {}
-        for _, _, top in rs:
-            for mod, s in top.items():
-                mods.setdefault(mod, []).append(s)
-        biggest = sorted(((statistics.median(v), k) for k, v in mods.items()), reverse=True)[:4]
+        own = " | ".join(f"{statistics.median(r[2][g] for r in rs):.3f}" for g in GROUPS)
         print(f"| `{name}` | {tree} | {statistics.median(r[0] for r in rs):.3f} | "
-              f"{statistics.median(r[1] for r in rs):.3f} | {', '.join(f'{k} {s:.2f}' for s, k in biggest)} |")
+              f"{statistics.median(r[1] for r in rs):.3f} | {own} |")
+    print("\n(the package columns: the sum of the package's modules' own import times, median s)")
 
 
 if __name__ == "__main__":
