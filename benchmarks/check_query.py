@@ -152,7 +152,7 @@ def main() -> None:
               "summaries, store without": "both windows, summaries path, store without summaries (fallback scan)",
               "before (other checkout)": f"both windows, Monitor.window x 2 by {args.before}",
               "cli": "`llm-monitor check --no-sinks`, wall time with start-up"}
-    print(f"\n| step | median s | min s | runs |\n|---|---:|---:|---:|")
+    print("\n| step | median s | min s | runs |\n|---|---:|---:|---:|")
     for key, xs in times.items():
         print(f"| {labels[key]} | {statistics.median(xs):.3f} | {min(xs):.3f} | {len(xs)} |")
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")

@@ -36,6 +36,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 from dataclasses import dataclass, field
@@ -248,7 +249,8 @@ def windows_stats(con: duckdb.DuckDBPyConnection, files: list[str], selectors: l
         whole = {f for f in files if f in summaries and summaries[f].covers(sel.since, sel.until)}
         used = [summaries[f] for f in files if f in whole and summaries[f].overlaps(sel.since, sel.until)]
         rest = [f for f in files if f not in whole]
-        stats = _summed(con, used, type(sel)(text=sel.text, equals=sel.equals), by, length_measure) if used else {}
+        keys_only = dataclasses.replace(sel, since=None, until=None)  # the time is settled by `whole`
+        stats = _summed(con, used, keys_only, by, length_measure) if used else {}
         if rest:
             listing = ", ".join("'" + f.replace("'", "''") + "'" for f in rest)
             con.execute(f"CREATE OR REPLACE TEMP VIEW events_rest_{n} AS "
