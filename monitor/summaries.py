@@ -39,6 +39,7 @@ import base64
 import dataclasses
 import io
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -110,6 +111,7 @@ segment saves; the sidecar commits segments of at most 5,000 lines, and its comp
 nightly's) merges them into segments that get one."""
 
 _DB: duckdb.DuckDBPyConnection | None = None
+_DB_LOCK = threading.Lock()
 
 
 def scratch_cursor() -> duckdb.DuckDBPyConnection:
@@ -118,9 +120,10 @@ def scratch_cursor() -> duckdb.DuckDBPyConnection:
     database costs tens of milliseconds (more on a loaded machine), a cursor next to nothing.
     Summaries are written with one, and windows read with one (:meth:`monitor.store.Store.connect_listed`)."""
     global _DB
-    if _DB is None:
-        _DB = duckdb.connect()
-    return _DB.cursor()
+    with _DB_LOCK:  # the sidecar's loop and its compactor are two threads
+        if _DB is None:
+            _DB = duckdb.connect()
+        return _DB.cursor()
 
 
 class SummaryBuilder:
