@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import duckdb
 
-from detectors.finding import Finding
 from monitor.config import Config, check_segment_keys, load_config
 from monitor.engines import DuckDBEngine, Engine, engine_name, open_engine
 from monitor.formats import FORMATS
@@ -30,10 +29,12 @@ from monitor.errors import NothingToCompare, UserError
 from monitor.ingest import IngestReport, describe_rejects, ingest_files, load_file
 from monitor.selectors import Selector, parse_selector
 from monitor.store import Store, default_store_path, open_store
-from monitor.stats import SegmentStats, SegmentKey, time_series, window_stats
 
 if TYPE_CHECKING:  # imported where a DataFrame is handed out: the sidecar's baseline needs none
     import pandas as pd
+
+    from detectors.finding import Finding  # the statistics and findings: imported by the commands that compare
+    from monitor.stats import SegmentKey, SegmentStats
 
 _FREQ = re.compile(r"^(\d+)\s*(s|sec|second|seconds|min|minute|minutes|m|h|hour|hours|d|day|days)$")
 _FREQ_UNITS = {"s": "second", "sec": "second", "second": "second", "seconds": "second", "m": "minute",
@@ -69,6 +70,8 @@ class Comparison:
         """One row per finding, the same fields as ``llm-monitor check --format json``."""
         rows = [f.to_dict() for f in self.items]
         import pandas as pd
+
+        from detectors.finding import Finding
 
         return pd.DataFrame(rows, columns=list(Finding.__dataclass_fields__))
 
@@ -162,6 +165,8 @@ class Monitor:
         interval = parse_freq(freq)
         sel = self._selector(selector)
         where, params = sel.where()
+        from monitor.stats import time_series
+
         return self.engine.read(lambda con: time_series(con, where, params, by, interval))
 
     def alerts(self) -> pd.DataFrame:
@@ -308,15 +313,13 @@ class Monitor:
         sel = parse_selector(selector) if isinstance(selector, str) else selector
         by = check_segment_keys(by)
         if not sel.file:
-            return self.engine.read(lambda con: self._store_window(con, sel, by))
+            return self.engine.windows([sel], by, self.config.length_measure)[0]
         frame, _ = load_file(sel.file, self.config)
         return self._frame_window(frame, sel, by)
 
-    def _store_window(self, con: Any, sel: Selector, by: list[str]) -> dict[SegmentKey, SegmentStats]:
-        where, params = sel.where()
-        return window_stats(con, where, params, by, self.config.length_measure)
-
     def _frame_window(self, frame: pd.DataFrame, sel: Selector, by: list[str]) -> dict[SegmentKey, SegmentStats]:
+        from monitor.stats import window_stats
+
         where, params = sel.where()
         con = duckdb.connect()
         try:
@@ -330,24 +333,22 @@ class Monitor:
                              by: list[str]) -> tuple[dict[SegmentKey, SegmentStats], dict[SegmentKey, SegmentStats]]:
         """Both windows' statistics, or :class:`NothingToCompare` naming a window with no event.
 
-        Two store windows are read on one connection: one listing of the live segments (both
-        windows see the same snapshot even while the sidecar commits or compacts) and one
-        set-up of the view instead of two.
+        Two store windows are read on one listing of the live segments (both windows see the
+        same snapshot even while the sidecar commits or compacts; :meth:`Engine.windows`).
         """
         if base_sel.file or cur_sel.file:
             return (self._window_with_events(base_sel, by, "baseline"),
                     self._window_with_events(cur_sel, by, "current"))
 
-        def both(con: Any) -> tuple[dict[SegmentKey, SegmentStats], dict[SegmentKey, SegmentStats], int]:
-            base, cur = self._store_window(con, base_sel, by), self._store_window(con, cur_sel, by)
-            total = -1 if base and cur else int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
-            return base, cur, total
-
-        base_stats, cur_stats, total = self.engine.read(both)
+        base_stats, cur_stats = self.engine.windows([base_sel, cur_sel], by, self.config.length_measure)
         for side, sel, stats in (("baseline", base_sel, base_stats), ("current", cur_sel, cur_stats)):
             if not stats:
-                raise self._empty_window(side, sel, total)
+                raise self._empty_window(side, sel, self._total())
         return base_stats, cur_stats
+
+    def _total(self) -> int:
+        """The events in the store (for the message of an empty window)."""
+        return int(self.engine.sql("SELECT count(*) AS n FROM events").n.iloc[0])
 
     def _empty_window(self, side: str, sel: Selector, total: int) -> NothingToCompare:
         where = f"is empty: store {self.store.name} has no events" if total == 0 else \
@@ -359,7 +360,7 @@ class Monitor:
         if not sel.file:
             stats = self.window(sel, by)
             if not stats:
-                raise self._empty_window(side, sel, int(self.engine.sql("SELECT count(*) AS n FROM events").n.iloc[0]))
+                raise self._empty_window(side, sel, self._total())
             return stats
         frame, rejects = load_file(sel.file, self.config)
         if frame.empty:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from detectors.policy import PolicyConfig
+from detectors.policy_config import PolicyConfig
 from monitor.errors import ConfigError, UserError
 from monitor.formats import FORMATS
 from monitor.keys import SEGMENT_KEYS

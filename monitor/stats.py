@@ -156,21 +156,69 @@ def bucket_expr(freq: str, engine: str = "duckdb") -> str:
 def window_stats(con: duckdb.DuckDBPyConnection, where: str, params: list[Any], by: list[str],
                  length_measure: str = "chars", *, relation: str = "events") -> dict[SegmentKey, SegmentStats]:
     """Per-segment statistics of the rows of ``relation`` matching ``where`` (segments with events)."""
+    counts = con.execute(counts_sql(relation, where, by), params).fetchall()
+    hist = con.execute(histogram_sql(relation, where, by, length_measure), params).fetchnumpy()
+    reasoning = (con.execute(histogram_sql(relation, where, by, REASONING_MEASURE), params).fetchnumpy()
+                 if REASONING_MEASURE in _columns(con, relation) else None)
+    return segment_stats(counts, _histograms(hist, by), _histograms(reasoning, by) if reasoning is not None else {}, by)
+
+
+def segment_stats(counts: list[tuple[Any, ...]], length: dict[SegmentKey, IntHistogram],
+                  reasoning: dict[SegmentKey, IntHistogram], by: list[str]) -> dict[SegmentKey, SegmentStats]:
+    """The rows of the counts query (``by`` values, then the counts) and the histograms per
+    segment -> :class:`SegmentStats` per segment with events."""
     width = len(by)
     result: dict[SegmentKey, SegmentStats] = {}
-    for row in con.execute(counts_sql(relation, where, by), params).fetchall():
+    for row in counts:
         if row[width]:  # no GROUP BY over no rows still gives one row of zeros
             result[tuple(row[:width])] = SegmentStats(*(int(v or 0) for v in row[width:]))
-    hist = con.execute(histogram_sql(relation, where, by, length_measure), params).fetchnumpy()
-    for key, histogram in _histograms(hist, by).items():
+    for key, histogram in length.items():
         if key in result:
             result[key].length = histogram
-    if REASONING_MEASURE in _columns(con, relation):
-        hist = con.execute(histogram_sql(relation, where, by, REASONING_MEASURE), params).fetchnumpy()
-        for key, histogram in _histograms(hist, by).items():
-            if key in result:
-                result[key].reasoning = histogram
+    for key, histogram in reasoning.items():
+        if key in result:
+            result[key].reasoning = histogram
     return result
+
+
+# ------------------------------------------------------------------ summaries written with a segment
+SUMMARY_MEASURES: tuple[str, ...] = ("chars", "words", "output_tokens", REASONING_MEASURE)
+"""The measures a segment's summary holds a histogram of (every ``length_measure``, and reasoning)."""
+
+
+def summary_tables(con: duckdb.DuckDBPyConnection, relation: str, keys: list[str]) -> tuple[Any, Any]:
+    """A segment's summary: this module's two queries over all of ``relation``, grouped by every
+    segment key (``keys``), as Arrow tables ``(counts, histograms)``.
+
+    ``counts`` has the key columns and one column per :data:`COUNT_PREDICATES` entry;
+    ``histograms`` has the key columns, ``measure`` (one of :data:`SUMMARY_MEASURES`), ``length``
+    and ``c``. Both merge by addition (:func:`merge_summary_sql`, :func:`group_histograms`), which
+    is what makes a window's statistics from summaries equal to the scan's (:mod:`monitor.summaries`).
+    """
+    casts = ", ".join(f"CAST({name} AS BIGINT) AS {name}" for name in COUNT_PREDICATES)
+    counts = con.sql(f"SELECT {', '.join(keys)}, {casts} FROM ({counts_sql(relation, 'TRUE', keys)})").to_arrow_table()
+    parts = [f"SELECT '{m}' AS measure, * FROM ({histogram_sql(relation, 'TRUE', keys, m)})"
+             for m in SUMMARY_MEASURES]
+    sel = ", ".join(keys)
+    hist = con.sql(f"SELECT {sel}, measure, CAST(length AS BIGINT) AS length, CAST(c AS BIGINT) AS c "
+                       f"FROM ({' UNION ALL '.join(parts)})").to_arrow_table()
+    return counts, hist
+
+
+def merge_summary_sql(kind: str, relation: str, where: str, groups: list[str]) -> str:
+    """Summaries -> the statistics of their union: the counts (``kind="counts"``) or the
+    histogram rows (``kind="histograms"``) of ``relation`` matching ``where``, summed per group.
+
+    >>> print(merge_summary_sql("histograms", "h", "TRUE", ["route"]))
+    SELECT route, length, CAST(sum(c) AS BIGINT) AS c FROM h WHERE TRUE GROUP BY route, length
+    """
+    select = "".join(f"{g}, " for g in groups)
+    if kind == "histograms":
+        return (f"SELECT {select}length, CAST(sum(c) AS BIGINT) AS c FROM {relation} WHERE {where} "
+                f"GROUP BY {select}length")
+    sums = ", ".join(f"CAST(sum({name}) AS BIGINT) AS {name}" for name in COUNT_PREDICATES)
+    group = f" GROUP BY {', '.join(groups)}" if groups else ""
+    return f"SELECT {select}{sums} FROM {relation} WHERE {where}{group}"
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
@@ -186,11 +234,25 @@ def _histograms(hist: dict[str, Any], keys: list[str]) -> dict[SegmentKey, IntHi
     freq = np.asarray(hist["c"], dtype=np.int64)
     if not keys:
         return {(): IntHistogram.from_pairs(lengths, freq)}
-    seg_keys = list(zip(*[np.asarray(hist[k], dtype=object) for k in keys]))
-    rows: dict[SegmentKey, list[int]] = {}
-    for i, key in enumerate(seg_keys):
-        rows.setdefault(key, []).append(i)
-    return {key: IntHistogram.from_pairs(lengths[idx], freq[idx]) for key, idx in rows.items()}
+    index: dict[SegmentKey, int] = {}
+    codes = np.fromiter((index.setdefault(key, len(index)) for key in zip(*[np.asarray(hist[k], dtype=object) for k in keys])),
+                        dtype=np.int64, count=len(freq))
+    names = list(index)
+    return {names[g]: h for g, h in group_histograms(codes, lengths, freq).items()}
+
+
+def group_histograms(groups: np.ndarray, lengths: np.ndarray, counts: np.ndarray) -> dict[int, IntHistogram]:
+    """One histogram per group from ``(group, length, count)`` rows; the rows of a group add up
+    (a length may repeat: histograms merge by addition).
+
+    >>> h = group_histograms(np.array([1, 0, 1]), np.array([5, 3, 5]), np.array([2, 1, 4]))
+    >>> {g: (x.values.tolist(), x.counts.tolist()) for g, x in sorted(h.items())}
+    {0: ([3], [1]), 1: ([5], [6])}
+    """
+    order = np.argsort(groups, kind="stable")
+    g, v, c = groups[order], lengths[order], counts[order]
+    bounds = [0, *(np.flatnonzero(np.diff(g)) + 1).tolist(), len(g)]
+    return {int(g[a]): IntHistogram.from_pairs(v[a:b], c[a:b]) for a, b in zip(bounds, bounds[1:]) if b > a}
 
 
 def _na_key(key: Any) -> SegmentKey:

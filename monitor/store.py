@@ -420,10 +420,14 @@ class Store:
         rows = 0
         pending: list[pa.Table] = []
         pending_bytes = 0
+        from monitor.summaries import SUMMARY_KEY, SummaryBuilder, encode  # not on the read-only paths
+
         os.close(private_file(tmp))  # 0600 before a byte is written; the writer keeps the mode
+        summary = SummaryBuilder(EVENT_SCHEMA)  # the segment's statistics, in its footer (monitor.summaries)
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
             for table in tables:
                 table = table.cast(EVENT_SCHEMA) if table.schema != EVENT_SCHEMA else table
+                summary.add(table)
                 pending.append(table.replace_schema_metadata(metadata))
                 pending_bytes += table.nbytes
                 rows += table.num_rows
@@ -433,6 +437,9 @@ class Store:
             if pending or rows == 0:
                 writer.write_table(pa.concat_tables(pending) if pending else schema.empty_table(),
                                    row_group_size=128_000)
+            done = summary.summary()
+            if done is not None:
+                writer.add_key_value_metadata({SUMMARY_KEY: encode(done)})
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         final = self.events_dir / name
@@ -495,7 +502,15 @@ class Store:
     # ---- reading ---------------------------------------------------------------------
     def connect(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection with a view ``events`` over the live segments."""
-        con = duckdb.connect(":memory:")
+        return self.connect_listed()[0]
+
+    def connect_listed(self, *, view: bool = True) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
+        """:meth:`connect`, and the live segments its view is over (paths or URIs); with
+        ``view=False`` the connection has no ``events`` view (the caller reads ``files`` itself)
+        and is a cursor of a process-wide in-memory database, which costs next to nothing to open."""
+        from monitor.summaries import scratch_cursor
+
+        con = duckdb.connect(":memory:") if view else scratch_cursor()
         if self.location is None:
             files = [str(p) for p in self.live_segments()]
         else:
@@ -506,17 +521,21 @@ class Store:
             except BaseException:
                 con.close()
                 raise
-        if files:
+        if view and files:
             listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             try:
                 con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet([{listing}], union_by_name = true)")
             except duckdb.InvalidInputException as exc:  # a damaged segment: the user's to repair
                 con.close()
-                raise UserError(f"unreadable segment in store {self.name}: {str(exc).splitlines()[0]}") from None
-        else:
+                raise self.unreadable(exc) from None
+        elif view:
             con.register("empty_events", EVENT_SCHEMA.empty_table())
             con.execute("CREATE VIEW events AS SELECT * FROM empty_events")
-        return con
+        return con, files
+
+    def unreadable(self, exc: duckdb.Error) -> UserError:
+        """The error of a damaged segment (DuckDB's ``InvalidInputException``): the user's to repair."""
+        return UserError(f"unreadable segment in store {self.name}: {str(exc).splitlines()[0]}")
 
     def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
         """Run DuckDB SQL over the store's ``events`` view; returns a DataFrame."""
@@ -529,11 +548,16 @@ class Store:
         DuckDB fail to open it; the work is retried on a fresh listing (the compacted
         segment holds the same rows).
         """
+        return self.read_listed(lambda con, files: work(con))
+
+    def read_listed(self, work: Callable[[duckdb.DuckDBPyConnection, list[str]], T], *, view: bool = True) -> T:
+        """:meth:`read`, with the listing the view is over: ``work(con, files)`` (``view``: see
+        :meth:`connect_listed`)."""
         for attempt in range(6):
             con = None
             try:
-                con = self.connect()
-                return work(con)
+                con, files = self.connect_listed(view=view)
+                return work(con, files)
             except duckdb.IOException as exc:
                 if attempt == 5 and self.location is not None:  # the network or the credentials
                     raise UserError(f"cannot read store {self.location}: {str(exc).splitlines()[0]}") from None

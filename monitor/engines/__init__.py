@@ -13,7 +13,12 @@ DuckDB through its extensions (:mod:`.duckdb_uri`), Spark through Hadoop's file 
 - ``read(work)``: ``work(con)`` on a connection whose ``execute(sql, params)`` returns a result
   with ``fetchall()``, ``fetchnumpy()`` and ``df()`` (DuckDB's own, or
   :class:`monitor.engines.spark.reader.SparkConnection`);
-- ``sql(query, params)``: a query over the ``events`` view -> DataFrame.
+- ``sql(query, params)``: a query over the ``events`` view -> DataFrame;
+- ``windows(selectors, by, length_measure)``: the statistics of each window
+  (:class:`monitor.selectors.Selector`), all read on one listing. DuckDB over a local store merges
+  the segments' summaries where a window covers a segment whole and scans the rest
+  (:mod:`monitor.summaries`); Spark, and DuckDB over a URI, scan (:func:`scan_windows`). The
+  results are the same.
 
 Which engine: the ``engine`` argument (``--engine``), else ``LLM_MONITOR_ENGINE``, else the
 config's ``store.engine``, else ``duckdb`` (:func:`engine_name`).
@@ -57,6 +62,16 @@ class Engine(Protocol):
     def quarantine_records(self) -> list[dict[str, Any]]:
         """The store's quarantine records (a store at a URI read through the engine)."""
 
+    def windows(self, selectors: list[Any], by: list[str], length_measure: str) -> list[dict[Any, Any]]:
+        """The statistics of each window (a store selector), on one listing of the segments."""
+
+
+def scan_windows(con: Any, selectors: list[Any], by: list[str], length_measure: str) -> list[dict[Any, Any]]:
+    """The statistics of each window by the statistics query over the ``events`` view."""
+    from monitor.stats import window_stats
+
+    return [window_stats(con, *sel.where(), by, length_measure) for sel in selectors]
+
 
 class DuckDBEngine:
     """The default engine: an in-memory DuckDB view over the live segments (:meth:`Store.read`)."""
@@ -72,6 +87,19 @@ class DuckDBEngine:
 
     def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
         return self.store.sql(query, params)
+
+    def windows(self, selectors: list[Any], by: list[str], length_measure: str) -> list[dict[Any, Any]]:
+        if self.store.location is not None:
+            return self.read(lambda con: scan_windows(con, selectors, by, length_measure))
+        import duckdb
+
+        from monitor.summaries import windows_stats
+
+        try:
+            return self.store.read_listed(lambda con, files: windows_stats(con, files, selectors, by, length_measure),
+                                          view=False)
+        except duckdb.InvalidInputException as exc:
+            raise self.store.unreadable(exc) from None
 
     def quarantine_records(self) -> list[dict[str, Any]]:
         if self.store.location is None:

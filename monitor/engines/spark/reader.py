@@ -26,6 +26,7 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 import pandas as pd
 
+from monitor.engines import scan_windows
 from monitor.store import EVENT_SCHEMA, Store
 
 T = TypeVar("T")
@@ -147,6 +148,10 @@ class SparkEngine:
 
     def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
         return self.read(lambda con: con.execute(query, params).df())
+
+    def windows(self, selectors: list[Any], by: list[str], length_measure: str) -> list[dict[Any, Any]]:
+        """Each window's statistics: the one query as Spark SQL, on one listing (no summaries)."""
+        return self.read(lambda con: scan_windows(con, selectors, by, length_measure))
 
     def quarantine_records(self) -> list[dict[str, Any]]:
         """The store's quarantine records; a store at a URI is read through Hadoop by Spark."""
