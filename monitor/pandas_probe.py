@@ -10,9 +10,9 @@ DataFrame.
 :func:`defer_pandas` puts an import finder first on ``sys.meta_path`` that tells apart who asks:
 
 * an ``import pandas`` *statement* in Python code (the asking frame stands at an ``IMPORT_NAME``
-  instruction), ``importlib.import_module("pandas")``, or compiled code asked by a Python line
-  that calls one of :data:`DATAFRAME_CALLS` (DuckDB's ``.df()``, pyarrow's ``to_pandas``,
-  ``__import__``): allowed. The finder steps aside for good and, once pandas has loaded,
+  instruction), ``importlib.import_module("pandas")``, pyarrow's ``pandas_compat`` (the Python
+  half of ``to_pandas``), or compiled code asked by a Python line that calls one of
+  :data:`DATAFRAME_CALLS` (DuckDB's ``.df()``, pyarrow's ``to_pandas``, ``__import__``): allowed. The finder steps aside for good and, once pandas has loaded,
   switches pyarrow's pandas support back on, so every later conversion behaves as in a process
   where nothing was deferred;
 * any other import from compiled code (pyarrow's shim on a conversion, Arrow's C++ on
@@ -49,6 +49,7 @@ REFUSAL = "pandas deferred by llm-monitor (monitor.pandas_probe): import pandas 
 """The message of the ``ModuleNotFoundError`` a compiled-code import of pandas gets."""
 
 _IMPORT_NAME = dis.opmap["IMPORT_NAME"]
+_PANDAS_CONVERTERS = ("pyarrow.pandas_compat",)  # Python code that runs only to build pandas objects
 _MACHINERY = ("importlib._bootstrap", "importlib._bootstrap_external", __name__)
 
 
@@ -72,7 +73,7 @@ def _who_asks(frame: FrameType | None) -> str:
     if frame is None:
         return "compiled"
     code, module = frame.f_code, frame.f_globals.get("__name__")
-    if module == "importlib" and code.co_name == "import_module":
+    if (module == "importlib" and code.co_name == "import_module") or module in _PANDAS_CONVERTERS:
         return "python"
     if module == "importlib.util":
         return "check"
