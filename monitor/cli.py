@@ -321,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any("\x00" in word for word in words):  # no shell can pass one; a path with it cannot be opened
         parser.error("an argument holds a NUL byte")
     args = parser.parse_args(words)
+    if args.command == "tail":  # before pyarrow is imported (monitor/tail/memory.py)
+        from monitor.tail.memory import prefer_returning_arrow_pool; prefer_returning_arrow_pool()
     import warnings
 
     warnings.formatwarning = _one_line_warning

@@ -37,6 +37,11 @@ HEAVY_MODULES = ("pandas", "scipy", "scipy.special", "scipy.stats", "matplotlib"
 
 # glibc <malloc.h>
 _M_ARENA_MAX = -8
+# Linux <sys/mman.h>
+_MADV_PAGEOUT = 21
+
+COLD_CODE_INTERVAL_S = float(os.environ.get("LLM_MONITOR_COLD_CODE_S", 60.0))
+"""Seconds between two :func:`drop_cold_code` passes of the sidecar (0: never)."""
 
 ARENA_MAX = 2
 """Malloc arenas shared by all threads (glibc's default is 8 per core)."""
@@ -83,7 +88,7 @@ def use_returning_arrow_pool() -> str:
     """
     import pyarrow as pa
 
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL", "jemalloc") != "jemalloc":
         return pa.default_memory_pool().backend_name
     try:
         pool = pa.jemalloc_memory_pool()
@@ -92,6 +97,26 @@ def use_returning_arrow_pool() -> str:
         return pa.default_memory_pool().backend_name
     pa.set_memory_pool(pool)
     return pool.backend_name
+
+
+def prefer_returning_arrow_pool() -> bool:
+    """Make jemalloc the default pool of Arrow's C++ code too; returns whether it was set.
+
+    :func:`use_returning_arrow_pool` changes the pool pyarrow's Python calls allocate from, but
+    Arrow's own C++ code (the Parquet writer and readers) allocates from the default pool it
+    chose when pyarrow was imported: mimalloc, whose 1 GiB arena then kept 21 MB resident in a
+    sidecar at 1,000 events/s (docs/TAIL.md, Footprint). That choice reads
+    ``ARROW_DEFAULT_MEMORY_POOL`` once, so this must run before ``import pyarrow``; it does
+    nothing when pyarrow is already imported or the variable is set (the user's choice wins).
+    The CLI calls it for ``tail`` only.
+
+    >>> prefer_returning_arrow_pool() in (True, False)
+    True
+    """
+    if "pyarrow" in sys.modules or os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return False
+    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "jemalloc"
+    return True
 
 
 def release_free_memory() -> None:
@@ -105,6 +130,43 @@ def release_free_memory() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+
+
+def drop_cold_code(maps: str = "/proc/self/maps") -> int:
+    """Hand the OS back the library code and read-only data pages this process mapped in and
+    may not use again; returns how many mappings were advised (0 where not supported).
+
+    Importing and starting DuckDB, Arrow and the JSON Schema validator pages in about 40 MB of
+    their code (DuckDB alone registers its whole catalog of functions when a database opens),
+    most of which a sidecar never runs again. These pages are clean copies of the library
+    files: ``madvise(MADV_PAGEOUT)`` (Linux 5.4+) unmaps them, and the pages the sidecar does
+    run come back on first use (a minor fault when they are still in the page cache), so the
+    RSS measured after a pass is the code the sidecar actually runs. Only file-backed mappings of
+    shared libraries that are executable or read-only are advised, never writable or anonymous
+    memory, so nothing is swapped and no data is lost.
+
+    >>> drop_cold_code("/nonexistent")
+    0
+    """
+    libc = _glibc()
+    if libc is None or not hasattr(libc, "madvise"):
+        return 0
+    try:
+        with open(maps, encoding="utf-8", errors="replace") as fh:
+            lines = fh.readlines()
+    except OSError:
+        return 0
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    advised = 0
+    for line in lines:
+        parts = line.split(maxsplit=5)
+        if len(parts) < 6 or parts[1] not in ("r-xp", "r--p") or ".so" not in parts[5]:
+            continue
+        low, high = (int(x, 16) for x in parts[0].split("-"))
+        if libc.madvise(low, high - low, _MADV_PAGEOUT) != 0:
+            return advised  # an older kernel (EINVAL): nothing more to try
+        advised += 1
+    return advised
 
 
 def resident_bytes() -> int | None:
