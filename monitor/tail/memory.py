@@ -158,15 +158,30 @@ def drop_cold_code(maps: str = "/proc/self/maps") -> int:
         return 0
     libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     advised = 0
-    for line in lines:
-        parts = line.split(maxsplit=5)
-        if len(parts) < 6 or parts[1] not in ("r-xp", "r--p") or ".so" not in parts[5]:
-            continue
-        low, high = (int(x, 16) for x in parts[0].split("-"))
+    for low, high in library_ranges(lines):
         if libc.madvise(low, high - low, _MADV_PAGEOUT) != 0:
             return advised  # an older kernel (EINVAL): nothing more to try
         advised += 1
     return advised
+
+
+def library_ranges(maps_lines: list[str]) -> list[tuple[int, int]]:
+    """The address ranges of ``/proc/<pid>/maps`` lines that :func:`drop_cold_code` may hand
+    back: private, read-only or executable mappings of a shared library file.
+
+    >>> library_ranges(["7f00-7f10 r-xp 00000000 08:01 9 /usr/lib/libduckdb.so.1\\n",
+    ...                 "7f10-7f20 rw-p 00010000 08:01 9 /usr/lib/libduckdb.so.1\\n",
+    ...                 "7f20-7f30 r--p 00000000 00:00 0 \\n"])
+    [(32512, 32528)]
+    """
+    ranges = []
+    for line in maps_lines:
+        parts = line.split(maxsplit=5)
+        if len(parts) < 6 or parts[1] not in ("r-xp", "r--p") or ".so" not in parts[5]:
+            continue
+        low, high = (int(x, 16) for x in parts[0].split("-"))
+        ranges.append((low, high))
+    return ranges
 
 
 def resident_bytes() -> int | None:
