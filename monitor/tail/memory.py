@@ -3,10 +3,11 @@
 The sidecar (``llm-monitor tail``) runs for weeks and handles every batch through Python
 objects, Arrow and DuckDB. Freed heap pages stay mapped unless they are handed back, every
 thread that allocates gets its own glibc arena (up to 8 per core), and Arrow's default mimalloc
-pool keeps pages of its own. :func:`tune_for_long_run` caps the arenas and moves Arrow to its
-jemalloc pool with immediate decay once at start-up; :func:`release_free_memory` hands freed
-pages back to the OS (glibc's heap and Arrow's pool); :func:`resident_bytes` is what the status
-line reports.
+pool keeps pages of its own. :func:`prefer_returning_arrow_pool` (before pyarrow is imported)
+and :func:`tune_for_long_run` cap the arenas and move Arrow, its C++ code included, to its
+jemalloc pool with immediate decay; :func:`release_free_memory` hands freed pages back to the
+OS (glibc's heap and Arrow's pool); :func:`drop_cold_code` hands back library code not run since
+the last pass; :func:`resident_bytes` is what the status line reports.
 
 Deliberately *not* done (measured on the sidecar, docs/TAIL.md):
 
@@ -19,7 +20,9 @@ Deliberately *not* done (measured on the sidecar, docs/TAIL.md):
 * releasing free memory after every commit rather than at each status write: no change of the
   RSS median at 1,000 events/s (257 vs 246 MB, within the run-to-run noise);
 * DuckDB settings (``threads = 1``, ``allocator_flush_threshold = '4MB'``, ``memory_limit``) on
-  the sidecar's statistics connection: no change (in process, 225 vs 227 MB).
+  the sidecar's statistics connection: no change (in process, 225 vs 227 MB);
+* fewer Arrow threads (``pyarrow.set_cpu_count(1)``, ``set_io_thread_count(1)``): no change
+  (201 vs 199 MB; the sidecar had 16 threads either way).
 
 On a platform without glibc (macOS, musl) the allocator calls do nothing.
 """
