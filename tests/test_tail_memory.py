@@ -207,3 +207,15 @@ def test_writable_and_anonymous_memory_is_never_advised() -> None:
                     "7f0000003000-7f0000004000 rw-s 00000000 08:01 3 /dev/shm/x.so\n"
              "7f0000004000-7f0000006000 r-xp 00001000 08:01 1 /usr/lib/libx.so\n").splitlines()
     assert library_ranges(lines) == [(0x7F0000004000, 0x7F0000006000)]
+
+
+def test_a_bad_cold_code_interval_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "app.log").write_bytes(b"")
+    env = {**os.environ, "LLM_MONITOR_COLD_CODE_S": "soon"}
+    env.pop("SENTRY_DSN", None)
+    res = subprocess.run([sys.executable, "-m", "monitor.cli", "tail", str(tmp_path / "app.log"), "--store",
+                          str(tmp_path / "store"), "--once"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [
+        "llm-monitor tail: error: LLM_MONITOR_COLD_CODE_S must be a number of seconds (0: never), got 'soon'"]

@@ -83,7 +83,7 @@ from monitor.tail.delivery import Deliverer, Housekeeping
 from monitor.tail.detect import WindowState, batch_stats
 from monitor.tail.follower import Follower, Source, has_magic
 from monitor.tail.logs import TailLog
-from monitor.tail.memory import (COLD_CODE_INTERVAL_S, drop_cold_code, heavy_modules, release_free_memory,
+from monitor.tail.memory import (cold_code_interval_s, drop_cold_code, heavy_modules, release_free_memory,
                                  resident_bytes, tune_for_long_run)
 from monitor.tail.settings import TailSettings
 from monitor.tail.writer import commit_tail_batch, committed_positions
@@ -134,6 +134,7 @@ class Tailer:
                                  max_line_bytes=settings.max_line_bytes)
         self._started = time.monotonic()
         self._last_status = self._started
+        self._cold_interval = cold_code_interval_s()
         self._last_cold_drop = float("-inf")  # the first status write drops the start-up code
         self._status_events = 0
         self._last_check = self._started
@@ -388,7 +389,7 @@ class Tailer:
         self._last_status = now
         self._status_events = 0
         release_free_memory()
-        if COLD_CODE_INTERVAL_S and now - self._last_cold_drop >= COLD_CODE_INTERVAL_S:
+        if self._cold_interval and now - self._last_cold_drop >= self._cold_interval:
             self._last_cold_drop = now
             drop_cold_code()
         self.log(f"{st['events_per_s']:.0f} events/s, lag {st['lag_bytes']} B / {st['lag_seconds']:.1f} s, "

@@ -43,8 +43,29 @@ _M_ARENA_MAX = -8
 # Linux <sys/mman.h>
 _MADV_PAGEOUT = 21
 
-COLD_CODE_INTERVAL_S = float(os.environ.get("LLM_MONITOR_COLD_CODE_S", 60.0))
-"""Seconds between two :func:`drop_cold_code` passes of the sidecar (0: never)."""
+COLD_CODE_INTERVAL_S = 60.0
+"""Default seconds between two :func:`drop_cold_code` passes of the sidecar."""
+
+
+def cold_code_interval_s() -> float:
+    """Seconds between two :func:`drop_cold_code` passes: ``$LLM_MONITOR_COLD_CODE_S`` if set
+    (0: never), else :data:`COLD_CODE_INTERVAL_S`.
+
+    >>> cold_code_interval_s() >= 0
+    True
+    """
+    from monitor.errors import UserError
+
+    raw = os.environ.get("LLM_MONITOR_COLD_CODE_S", "").strip()
+    if not raw:
+        return COLD_CODE_INTERVAL_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise UserError(f"LLM_MONITOR_COLD_CODE_S must be a number of seconds (0: never), got {raw!r}")
+    return value
 
 ARENA_MAX = 2
 """Malloc arenas shared by all threads (glibc's default is 8 per core)."""
