@@ -572,6 +572,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def smaps_breakdown(pid: int) -> dict[str, float]:
+    """Resident MB of a process by kind of mapping: private anonymous memory (with glibc's heap),
+    and the pages of each large shared library (code and read-only data)."""
+    groups: dict[str, float] = {}
+    name = "anonymous + heap"
+    with open(f"/proc/{pid}/smaps") as fh:
+        for line in fh:
+            parts = line.split()
+            if "-" in parts[0] and not parts[0].endswith(":"):
+                path = parts[5] if len(parts) > 5 else ""
+                base = os.path.basename(path)
+                name = ("anonymous + heap" if not path.startswith("/") else "DuckDB" if "_duckdb" in base
+                        else "Arrow" if base.startswith(("libarrow", "libparquet")) else "other files")
+            elif parts[0] == "Rss:":
+                groups[name] = groups.get(name, 0.0) + int(parts[1]) / 1024
+    return groups
+
+
 def bench_import_rss() -> None:
     code = ("import sys, monitor.cli, monitor.api, monitor.tail.loop\n"
             "rss = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')][0] / 1024\n"
@@ -664,6 +682,8 @@ def bench_footprint_one(work: Path, rate: float, seconds: float, warm_up: float,
         rss.append(rss_kb(proc.pid) / 1024)
     cpu1, final, t1 = cpu_seconds(proc.pid), read_status(status) or {}, time.monotonic()
     ev1 = final.get("total_events", 0)
+    parts = smaps_breakdown(proc.pid)
+    threads = len(os.listdir(f"/proc/{proc.pid}/task"))
     stop.set()
     w.join()
     proc.send_signal(signal.SIGTERM)
@@ -672,6 +692,8 @@ def bench_footprint_one(work: Path, rate: float, seconds: float, warm_up: float,
     heavy = " ".join(final.get("heavy_modules", ["(not reported)"]))
     print(f"| {label} | {rate:,.0f}/s | {events / (t1 - t0):,.0f} | {statistics.median(rss):.0f} | {max(rss):.0f} | "
           f"{(cpu1 - cpu0) / events * 1e6:.1f} | {100 * (cpu1 - cpu0) / (t1 - t0):.0f}% | {heavy} |")
+    print(f"|  | at the end: {threads} threads; resident MB "
+          + ", ".join(f"{k} {v:.0f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])) + " | | | | | | |")
 
 
 def main() -> None:

@@ -54,7 +54,7 @@ def test_steady_state_imports_neither_scipy_nor_matplotlib(tmp_path: Path) -> No
         loaded = set(st["heavy_modules"])
         # the process did real work with the libraries it needs (a status without them would prove nothing)
         assert {"duckdb", "pyarrow", "pyarrow.parquet"} <= loaded, loaded
-        assert not loaded & {"scipy", "scipy.special", "scipy.stats", "matplotlib"}, loaded
+        assert not loaded & {"pandas", "scipy", "scipy.special", "scipy.stats", "matplotlib"}, loaded
     finally:
         rc, _ = proc.terminate()
     assert rc == 0, proc.stderr()
@@ -63,9 +63,8 @@ def test_steady_state_imports_neither_scipy_nor_matplotlib(tmp_path: Path) -> No
 #: Run as a real process: the sidecar runs a whole ``tail --once`` with a store baseline (follow,
 #: parse, the event frame, signals, dedup, commit, statistics, sequential detectors, alert log,
 #: status) under a profile hook (every thread) that records each call into pandas made from our
-#: packages, by (calling module, calling function). pandas is in ``sys.modules`` whatever we do:
-#: pyarrow's pandas shim imports it on the first conversion when it is installed, so the
-#: assertion is about use, not import.
+#: packages, by (calling module, calling function); and whether pandas was imported at all (the
+#: CLI defers pyarrow's own pandas probes: monitor/pandas_probe.py).
 _PANDAS_USERS = r'''
 import json, sys, threading
 users = set()
@@ -83,7 +82,7 @@ threading.setprofile(prof)
 from monitor.cli import main
 code = main(sys.argv[1:])
 sys.setprofile(None)
-print(json.dumps({"code": code, "users": sorted(users)}))
+print(json.dumps({"code": code, "users": sorted(users), "pandas": "pandas" in sys.modules}))
 '''
 def test_sidecar_uses_no_pandas(tmp_path: Path) -> None:
     import json
@@ -105,8 +104,50 @@ def test_sidecar_uses_no_pandas(tmp_path: Path) -> None:
     assert out["code"] in (0, 1), res.stderr  # 1: the refusal step alerted
     users = {f"{module}:{function}" for module, function in out["users"]}
     assert users == set(), users
+    assert out["pandas"] is False
     # the run did the work: 600 events (one duplicate, one bad line) are in the store
     from test_tail_support import store_request_ids, quarantined_lines
 
     assert sum(i.startswith("cur") for i in store_request_ids(store)) == 600
     assert sum(quarantined_lines(store).values()) == 1
+
+
+#: ``llm-monitor signals`` hands out a DataFrame (``Monitor.signals``): pandas is imported, but by
+#: our code's Python import where the frame is built, not by pyarrow's probes before it.
+_FIRST_PANDAS_IMPORTER = r'''
+import json, sys, traceback, importlib.abc
+class Spy(importlib.abc.MetaPathFinder):
+    first = None
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" and Spy.first is None:
+            frames = [f for f in traceback.extract_stack() if not any(part in f.filename for part in ("importlib", "<string>", "pandas_probe"))]
+            Spy.first = [f.name for f in frames[-3:]]
+        return None
+import monitor.pandas_probe as probe
+real = probe.defer_pandas
+def spied():
+    finder = real()
+    sys.meta_path.insert(sys.meta_path.index(finder) + 1, Spy())  # sees only what the finder lets through
+    return finder
+probe.defer_pandas = spied
+from monitor.cli import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "first": Spy.first, "pandas": "pandas" in sys.modules}))
+'''
+
+
+def test_signals_imports_pandas_only_where_it_builds_the_frame(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from test_tail_support import clean_env
+
+    log = tmp_path / "one.jsonl"
+    log.write_bytes(native(1, prefix="one") + b"\n")
+    res = subprocess.run([sys.executable, "-c", _FIRST_PANDAS_IMPORTER, "signals", str(log)], cwd=tmp_path,
+                         env=clean_env(), capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["code"] == 0 and out["pandas"] is True, res.stderr
+    assert out["first"][-1] == "to_pandas", out  # monitor.ingest.to_pandas: the frame users get

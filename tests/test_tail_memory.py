@@ -5,17 +5,19 @@ measured in benchmarks/tail.py, not here)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.compaction import candidates, compact
-from monitor.tail.memory import release_free_memory, resident_bytes
+from monitor.tail.memory import library_ranges, release_free_memory, resident_bytes
 from monitor.store import REPLACES_KEY, Store
 from monitor.tail.follower import Follower
 from monitor.tail.compactor import Compactor
@@ -117,3 +119,103 @@ def test_reads_return_exactly_the_complete_lines_in_order(tmp_path_factory, line
     assert got == [line.rstrip(b"\r") for line in body]
     assert ends == [sum(len(x) + 1 for x in body[:i + 1]) for i in range(len(body))]
     assert src.offset == ends[-1]  # the partial last line waits for its newline
+
+
+_PARQUET_POOL = r'''
+import json, os, sys
+from monitor.tail.memory import prefer_returning_arrow_pool, tune_for_long_run
+chosen = prefer_returning_arrow_pool() if sys.argv[1] == "prefer" else False
+import numpy as np, pyarrow as pa, pyarrow.parquet as pq
+default = pa.default_memory_pool().backend_name  # Arrow's C++ default, before tune_for_long_run
+tune_for_long_run()
+t = pa.table({"x": np.arange(200_000), "s": pa.array([str(i) for i in range(200_000)])})
+pq.write_table(t, sys.argv[2], compression="zstd")
+assert pq.read_table(sys.argv[2]).equals(t)
+arenas = sum(1 for line in open("/proc/self/maps")
+             if (lambda lo, hi: hi - lo)(*(int(x, 16) for x in line.split()[0].split("-"))) >= 1 << 30)
+print(json.dumps([chosen, default, arenas]))
+'''
+
+
+def test_parquet_writes_use_jemalloc_when_chosen_before_pyarrow_loads(tmp_path: Path) -> None:
+    """Arrow's Parquet writer allocates from the C++ default pool, whatever pyarrow's Python
+    default is: chosen before ``import pyarrow`` it is jemalloc, and mimalloc's 1 GiB arena
+    never appears; chosen after, it does (the sidecar's 21 MB, docs/TAIL.md)."""
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    out = {}
+    for how in ("prefer", "late"):
+        res = subprocess.run([sys.executable, "-c", _PARQUET_POOL, how, str(tmp_path / f"{how}.parquet")],
+                             capture_output=True, text=True, env=env, timeout=120)
+        assert res.returncode == 0, res.stderr
+        out[how] = json.loads(res.stdout)
+    assert out["prefer"] == [True, "jemalloc", 0]
+    assert out["late"] == [False, "mimalloc", 1]  # what the sidecar did before
+
+
+_COLD_CODE = r'''
+import json, mmap, os, sys
+import duckdb
+from monitor.tail.memory import drop_cold_code
+
+path = sys.argv[1]  # a library-like file no other process maps (pages mapped twice are kept)
+with open(path, "wb") as fh:
+    fh.write(os.urandom(1 << 20) * 24)
+    fh.flush()
+    os.fsync(fh.fileno())  # clean pages, as a library's are
+fd = os.open(path, os.O_RDONLY)
+lib = mmap.mmap(fd, 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+
+def resident_kb():
+    total, ours = 0, False
+    for line in open("/proc/self/smaps"):
+        head = line.split()
+        if head and "-" in head[0] and not head[0].endswith(":"):
+            ours = line.rstrip().endswith(path)
+        elif ours and head[0] == "Rss:":
+            total += int(head[1])
+    return total
+
+checksum = sum(lib[i] for i in range(0, len(lib), 4096))  # page it all in
+con = duckdb.connect()
+first = con.execute("SELECT sum(i) FROM range(100000) t(i)").fetchall()
+before = resident_kb()
+advised = drop_cold_code()
+after = resident_kb()
+again = duckdb.connect().execute("SELECT sum(i) FROM range(100000) t(i)").fetchall()
+same = checksum == sum(lib[i] for i in range(0, len(lib), 4096)) and first == again == [(4999950000,)]
+print(json.dumps([advised, before, after, same]))
+'''
+
+
+def test_dropping_cold_code_unmaps_library_pages_and_everything_still_runs(tmp_path: Path) -> None:
+    res = subprocess.run([sys.executable, "-c", _COLD_CODE, str(tmp_path / "libcold.so")], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    advised, before, after, same = json.loads(res.stdout)
+    if advised == 0:
+        pytest.skip("this kernel has no MADV_PAGEOUT (Linux < 5.4)")
+    assert same  # the pages come back, with the same bytes; DuckDB's code still runs
+    assert before > 20_000  # 24 MB were resident
+    assert after < 1_000, (before, after)
+
+
+def test_writable_and_anonymous_memory_is_never_advised() -> None:
+    """Only read-only or executable mappings of shared libraries are handed back."""
+    lines = ("7f0000000000-7f0000001000 rw-p 00000000 08:01 1 /usr/lib/libx.so\n"
+                    "7f0000001000-7f0000002000 r--p 00000000 00:00 0 \n"
+                    "7f0000002000-7f0000003000 r--p 00000000 08:01 2 /data/segment.parquet\n"
+                    "7f0000003000-7f0000004000 rw-s 00000000 08:01 3 /dev/shm/x.so\n"
+             "7f0000004000-7f0000006000 r-xp 00001000 08:01 1 /usr/lib/libx.so\n").splitlines()
+    assert library_ranges(lines) == [(0x7F0000004000, 0x7F0000006000)]
+
+
+def test_a_bad_cold_code_interval_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "app.log").write_bytes(b"")
+    env = {**os.environ, "LLM_MONITOR_COLD_CODE_S": "soon"}
+    env.pop("SENTRY_DSN", None)
+    res = subprocess.run([sys.executable, "-m", "monitor.cli", "tail", str(tmp_path / "app.log"), "--store",
+                          str(tmp_path / "store"), "--once"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [
+        "llm-monitor tail: error: LLM_MONITOR_COLD_CODE_S must be a number of seconds (0: never), got 'soon'"]

@@ -83,7 +83,8 @@ from monitor.tail.delivery import Deliverer, Housekeeping
 from monitor.tail.detect import WindowState, batch_stats
 from monitor.tail.follower import Follower, Source, has_magic
 from monitor.tail.logs import TailLog
-from monitor.tail.memory import heavy_modules, release_free_memory, resident_bytes, tune_for_long_run
+from monitor.tail.memory import (cold_code_interval_s, drop_cold_code, heavy_modules, release_free_memory,
+                                 resident_bytes, tune_for_long_run)
 from monitor.tail.settings import TailSettings
 from monitor.tail.writer import commit_tail_batch, committed_positions
 from monitor.stats import SegmentKey
@@ -133,6 +134,8 @@ class Tailer:
                                  max_line_bytes=settings.max_line_bytes)
         self._started = time.monotonic()
         self._last_status = self._started
+        self._cold_interval = cold_code_interval_s()
+        self._last_cold_drop = float("-inf")  # the first status write drops the start-up code
         self._status_events = 0
         self._last_check = self._started
         self._last_baseline = 0.0
@@ -386,6 +389,9 @@ class Tailer:
         self._last_status = now
         self._status_events = 0
         release_free_memory()
+        if self._cold_interval and now - self._last_cold_drop >= self._cold_interval:
+            self._last_cold_drop = now
+            drop_cold_code()
         self.log(f"{st['events_per_s']:.0f} events/s, lag {st['lag_bytes']} B / {st['lag_seconds']:.1f} s, "
                  f"{st['quarantined']} quarantined, {st['open_alerts']} open alert(s), {st['outbox_pending']} pending, "
                  f"{st['total_events']} events total", status=st)

@@ -3,10 +3,11 @@
 The sidecar (``llm-monitor tail``) runs for weeks and handles every batch through Python
 objects, Arrow and DuckDB. Freed heap pages stay mapped unless they are handed back, every
 thread that allocates gets its own glibc arena (up to 8 per core), and Arrow's default mimalloc
-pool keeps pages of its own. :func:`tune_for_long_run` caps the arenas and moves Arrow to its
-jemalloc pool with immediate decay once at start-up; :func:`release_free_memory` hands freed
-pages back to the OS (glibc's heap and Arrow's pool); :func:`resident_bytes` is what the status
-line reports.
+pool keeps pages of its own. :func:`prefer_returning_arrow_pool` (before pyarrow is imported)
+and :func:`tune_for_long_run` cap the arenas and move Arrow, its C++ code included, to its
+jemalloc pool with immediate decay; :func:`release_free_memory` hands freed pages back to the
+OS (glibc's heap and Arrow's pool); :func:`drop_cold_code` hands back library code not run since
+the last pass; :func:`resident_bytes` is what the status line reports.
 
 Deliberately *not* done (measured on the sidecar, docs/TAIL.md):
 
@@ -19,7 +20,9 @@ Deliberately *not* done (measured on the sidecar, docs/TAIL.md):
 * releasing free memory after every commit rather than at each status write: no change of the
   RSS median at 1,000 events/s (257 vs 246 MB, within the run-to-run noise);
 * DuckDB settings (``threads = 1``, ``allocator_flush_threshold = '4MB'``, ``memory_limit``) on
-  the sidecar's statistics connection: no change (in process, 225 vs 227 MB).
+  the sidecar's statistics connection: no change (in process, 225 vs 227 MB);
+* fewer Arrow threads (``pyarrow.set_cpu_count(1)``, ``set_io_thread_count(1)``): no change
+  (201 vs 199 MB; the sidecar had 16 threads either way).
 
 On a platform without glibc (macOS, musl) the allocator calls do nothing.
 """
@@ -37,6 +40,32 @@ HEAVY_MODULES = ("pandas", "scipy", "scipy.special", "scipy.stats", "matplotlib"
 
 # glibc <malloc.h>
 _M_ARENA_MAX = -8
+# Linux <sys/mman.h>
+_MADV_PAGEOUT = 21
+
+COLD_CODE_INTERVAL_S = 60.0
+"""Default seconds between two :func:`drop_cold_code` passes of the sidecar."""
+
+
+def cold_code_interval_s() -> float:
+    """Seconds between two :func:`drop_cold_code` passes: ``$LLM_MONITOR_COLD_CODE_S`` if set
+    (0: never), else :data:`COLD_CODE_INTERVAL_S`.
+
+    >>> cold_code_interval_s() >= 0
+    True
+    """
+    from monitor.errors import UserError
+
+    raw = os.environ.get("LLM_MONITOR_COLD_CODE_S", "").strip()
+    if not raw:
+        return COLD_CODE_INTERVAL_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise UserError(f"LLM_MONITOR_COLD_CODE_S must be a number of seconds (0: never), got {raw!r}")
+    return value
 
 ARENA_MAX = 2
 """Malloc arenas shared by all threads (glibc's default is 8 per core)."""
@@ -83,7 +112,7 @@ def use_returning_arrow_pool() -> str:
     """
     import pyarrow as pa
 
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL", "jemalloc") != "jemalloc":
         return pa.default_memory_pool().backend_name
     try:
         pool = pa.jemalloc_memory_pool()
@@ -92,6 +121,26 @@ def use_returning_arrow_pool() -> str:
         return pa.default_memory_pool().backend_name
     pa.set_memory_pool(pool)
     return pool.backend_name
+
+
+def prefer_returning_arrow_pool() -> bool:
+    """Make jemalloc the default pool of Arrow's C++ code too; returns whether it was set.
+
+    :func:`use_returning_arrow_pool` changes the pool pyarrow's Python calls allocate from, but
+    Arrow's own C++ code (the Parquet writer and readers) allocates from the default pool it
+    chose when pyarrow was imported: mimalloc, whose 1 GiB arena then kept 21 MB resident in a
+    sidecar at 1,000 events/s (docs/TAIL.md, Footprint). That choice reads
+    ``ARROW_DEFAULT_MEMORY_POOL`` once, so this must run before ``import pyarrow``; it does
+    nothing when pyarrow is already imported or the variable is set (the user's choice wins).
+    The CLI calls it for ``tail`` only.
+
+    >>> prefer_returning_arrow_pool() in (True, False)
+    True
+    """
+    if "pyarrow" in sys.modules or os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return False
+    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "jemalloc"
+    return True
 
 
 def release_free_memory() -> None:
@@ -105,6 +154,58 @@ def release_free_memory() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+
+
+def drop_cold_code(maps: str = "/proc/self/maps") -> int:
+    """Hand the OS back the library code and read-only data pages this process mapped in and
+    may not use again; returns how many mappings were advised (0 where not supported).
+
+    Importing and starting DuckDB, Arrow and the JSON Schema validator pages in about 40 MB of
+    their code (DuckDB alone registers its whole catalog of functions when a database opens),
+    most of which a sidecar never runs again. These pages are clean copies of the library
+    files: ``madvise(MADV_PAGEOUT)`` (Linux 5.4+) unmaps them, and the pages the sidecar does
+    run come back on first use (a minor fault when they are still in the page cache), so the
+    RSS measured after a pass is the code the sidecar actually runs. Only file-backed mappings of
+    shared libraries that are executable or read-only are advised, never writable or anonymous
+    memory, so nothing is swapped and no data is lost.
+
+    >>> drop_cold_code("/nonexistent")
+    0
+    """
+    libc = _glibc()
+    if libc is None or not hasattr(libc, "madvise"):
+        return 0
+    try:
+        with open(maps, encoding="utf-8", errors="replace") as fh:
+            lines = fh.readlines()
+    except OSError:
+        return 0
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    advised = 0
+    for low, high in library_ranges(lines):
+        if libc.madvise(low, high - low, _MADV_PAGEOUT) != 0:
+            return advised  # an older kernel (EINVAL): nothing more to try
+        advised += 1
+    return advised
+
+
+def library_ranges(maps_lines: list[str]) -> list[tuple[int, int]]:
+    """The address ranges of ``/proc/<pid>/maps`` lines that :func:`drop_cold_code` may hand
+    back: private, read-only or executable mappings of a shared library file.
+
+    >>> library_ranges(["7f00-7f10 r-xp 00000000 08:01 9 /usr/lib/libduckdb.so.1\\n",
+    ...                 "7f10-7f20 rw-p 00010000 08:01 9 /usr/lib/libduckdb.so.1\\n",
+    ...                 "7f20-7f30 r--p 00000000 00:00 0 \\n"])
+    [(32512, 32528)]
+    """
+    ranges = []
+    for line in maps_lines:
+        parts = line.split(maxsplit=5)
+        if len(parts) < 6 or parts[1] not in ("r-xp", "r--p") or ".so" not in parts[5]:
+            continue
+        low, high = (int(x, 16) for x in parts[0].split("-"))
+        ranges.append((low, high))
+    return ranges
 
 
 def resident_bytes() -> int | None:
