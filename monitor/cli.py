@@ -315,6 +315,7 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``llm-monitor`` console script."""
     from monitor.pandas_probe import defer_pandas
+
     defer_pandas()  # pyarrow asks for pandas on its own; only code that uses it imports it
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
@@ -322,7 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("an argument holds a NUL byte")
     args = parser.parse_args(words)
     if args.command == "tail":  # before pyarrow is imported (monitor/tail/memory.py)
-        from monitor.tail.memory import prefer_returning_arrow_pool; prefer_returning_arrow_pool()
+        from monitor.tail.memory import prefer_returning_arrow_pool
+
+        prefer_returning_arrow_pool()
     import warnings
 
     warnings.formatwarning = _one_line_warning
