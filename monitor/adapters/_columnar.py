@@ -6,6 +6,21 @@ is taken from its declared JSON path as a column, with no per-record Python. The
 declaration drives the adapter's per-record conversion (its defaults), so a format is written
 once. A format without a declaration takes the per-record path only.
 
+Two kinds of field:
+
+* ``fields``: canonical field -> JSON path (``$.a.b``, ``$.a[0].b``), read as the event JSON Schema
+  types it; the schema's rules become the field's predicate (the native format);
+* ``inputs`` + ``columns`` + ``predicates``: values read at JSON paths with a SQL type, SQL
+  expressions over them for canonical fields, and SQL conditions a row must meet to be read here
+  (a format whose adapter derives fields, such as OpenAI's). In those SQL texts ``v.<input>`` is
+  the input's value and ``t.<input>`` its JSON type (DuckDB's ``json_type``: ``VARCHAR``,
+  ``BIGINT``, ``UBIGINT``, ``DOUBLE``, ``BOOLEAN``, ``OBJECT``, ``ARRAY``, ``NULL``; SQL NULL
+  when the path is missing).
+
+``derive`` computes fields in Python once per distinct value (the model identity, the
+attributes): it takes the statement's columns (Arrow arrays of the rows read here) and returns the
+canonical columns and a mask of the rows it keeps (the others take the per-record path).
+
 >>> m = ColumnarMapping(fields={"ts": "$.ts", "response": "$.output.text"}, defaults={"route": "default"})
 >>> m.path("response"), m.path("model")
 ('$.output.text', None)
@@ -13,13 +28,21 @@ once. A format without a declaration takes the per-record path only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
+
+#: ``derive(columns, n)`` -> (canonical columns, mask of the rows kept); see the module docstring.
+Derive = Callable[[dict[str, Any], int], tuple[dict[str, Any], np.ndarray]]
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: one declaration per format
 class ColumnarMapping:
     """Canonical field -> JSON path (DuckDB JSONPath, ``$.a.b``) of a format whose records map
-    field by field, plus the values given to fields that are missing or null.
+    field by field, plus the values given to fields that are missing or null, and for formats
+    that derive fields: ``inputs`` (name -> (JSON path, SQL type: ``VARCHAR``, ``BIGINT``,
+    ``DOUBLE``, ``BOOLEAN``, ``JSON``)), ``columns`` (output name -> SQL expression),
+    ``predicates`` (SQL conditions) and ``derive`` (see the module docstring).
 
     ``pinned_attribute``: the adapter adds ``attributes.pinned`` (from the model and version)
     when the record's attributes do not carry it.
@@ -28,6 +51,10 @@ class ColumnarMapping:
     fields: dict[str, str]
     defaults: dict[str, Any] = field(default_factory=dict)
     pinned_attribute: bool = True
+    inputs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    columns: dict[str, str] = field(default_factory=dict)
+    predicates: tuple[str, ...] = ()
+    derive: Derive | None = None
 
     def path(self, name: str) -> str | None:
         """The JSON path of canonical field ``name``, or None when the format does not carry it."""
