@@ -41,7 +41,7 @@ class ColumnarMapping:
     """Canonical field -> JSON path (DuckDB JSONPath, ``$.a.b``) of a format whose records map
     field by field, plus the values given to fields that are missing or null, and for formats
     that derive fields: ``inputs`` (name -> (JSON path, SQL type: ``VARCHAR``, ``BIGINT``,
-    ``DOUBLE``, ``BOOLEAN``, ``JSON``)), ``columns`` (output name -> SQL expression),
+    ``DOUBLE``, ``BOOLEAN``, ``JSON``, or ``""``: only its JSON type is read)), ``columns`` (output name -> SQL expression),
     ``predicates`` (SQL conditions) and ``derive`` (see the module docstring).
 
     ``pinned_attribute``: the adapter adds ``attributes.pinned`` (from the model and version)
@@ -59,3 +59,30 @@ class ColumnarMapping:
     def path(self, name: str) -> str | None:
         """The JSON path of canonical field ``name``, or None when the format does not carry it."""
         return self.fields.get(name)
+
+
+def distinct_rows(*columns: Any) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
+    """The distinct tuples of values across ``columns`` (Arrow arrays of equal length, nulls as
+    None), and per row the index of its tuple: for fields derived once per distinct value.
+
+    >>> import pyarrow as pa
+    >>> inverse, values = distinct_rows(pa.array(["a", "b", "a"]), pa.array([None, "x", None]))
+    >>> inverse.tolist(), values
+    ([0, 1, 0], [('a', None), ('b', 'x')])
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(columns[0])
+    if not n:
+        return np.zeros(0, dtype=np.int64), []
+    codes = np.zeros(n, dtype=np.int64)
+    for values in columns:
+        encoded = (values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values).dictionary_encode()
+        width = len(encoded.dictionary) + 1  # code 0: null
+        codes = codes * width + pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+        codes = np.unique(codes, return_inverse=True)[1].reshape(-1)  # below n again: no overflow
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    take = pa.array(first)
+    picked = [values.take(take).to_pylist() for values in columns]
+    return inverse.reshape(-1), list(zip(*picked))

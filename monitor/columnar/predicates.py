@@ -196,10 +196,11 @@ def fast_sql(mapping: ColumnarMapping, table: str = "lines") -> str:
     """
     required = set(EVENT_SCHEMA.get("required", []))
     inputs = _inputs(mapping)
-    struct = _struct_type(inputs)
+    read = {name: spec for name, spec in inputs.items() if spec[1]}  # "" as the type: only its JSON type is read
+    struct = _struct_type(read)
     paths = "[" + ", ".join(_quote(path) for path, _ in inputs.values()) + "]"
-    objects = "[" + ", ".join(_quote(p) for p in _object_paths(path for path, _ in inputs.values())) + "]"
-    values = ", ".join(f"{_ident(name)} := {_access(path)}" for name, (path, _) in inputs.items())
+    objects = "[" + ", ".join(_quote(p) for p in _object_paths(path for path, _ in read.values())) + "]"
+    values = ", ".join(f"{_ident(name)} := {_access(path)}" for name, (path, _) in read.items())
     types = ", ".join(f"{_ident(name)} := types[{k}]" for k, name in enumerate(inputs, start=1))
     predicates = [_predicate(name, name in required) for name in mapping.fields]
     predicates += ["FALSE" for name in required if name not in mapping.fields and name not in mapping.columns
