@@ -15,7 +15,8 @@ Two kinds of field:
   (a format whose adapter derives fields, such as OpenAI's). In those SQL texts ``v.<input>`` is
   the input's value and ``t.<input>`` its JSON type (DuckDB's ``json_type``: ``VARCHAR``,
   ``BIGINT``, ``UBIGINT``, ``DOUBLE``, ``BOOLEAN``, ``OBJECT``, ``ARRAY``, ``NULL``; SQL NULL
-  when the path is missing).
+  when the path is missing); ``lets`` are SQL expressions computed once per row before the
+predicates and columns, which read them as ``l.<name>``.
 
 ``derive`` computes fields in Python once per distinct value (the model identity, the
 attributes): it takes the statement's columns (Arrow arrays of the rows read here) and returns the
@@ -54,11 +55,23 @@ class ColumnarMapping:
     inputs: dict[str, tuple[str, str]] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
     predicates: tuple[str, ...] = ()
+    lets: dict[str, str] = field(default_factory=dict)
     derive: Derive | None = None
 
     def path(self, name: str) -> str | None:
         """The JSON path of canonical field ``name``, or None when the format does not carry it."""
         return self.fields.get(name)
+
+
+def unique_keys(json_expr: str, path: str = "$") -> str:
+    """SQL: true when no object at ``path`` (which may hold ``[*]``) of the JSON text ``json_expr``
+    repeats a key (NULL text: true).
+
+    >>> unique_keys("v.messages", "$[*]")
+    "coalesce(list_bool_and(list_transform(json_keys(v.messages, '$[*]'), lambda k: len(k) = len(list_distinct(k)))), TRUE)"
+    """
+    return (f"coalesce(list_bool_and(list_transform(json_keys({json_expr}, '{path}'), "
+            f"lambda k: len(k) = len(list_distinct(k)))), TRUE)")
 
 
 def distinct_rows(*columns: Any) -> tuple[np.ndarray, list[tuple[Any, ...]]]:

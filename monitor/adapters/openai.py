@@ -51,7 +51,7 @@ from ._base import (
     text_of,
     tool_schemas,
 )
-from ._columnar import ColumnarMapping, distinct_rows
+from ._columnar import ColumnarMapping, distinct_rows, unique_keys
 from .identity import split_identity
 
 __all__ = ["convert", "looks_like", "assemble_chunks", "open_stream_lines", "COLUMNAR"]
@@ -62,8 +62,7 @@ __all__ = ["convert", "looks_like", "assemble_chunks", "open_stream_lines", "COL
 #: (seconds to microseconds, ``Z``); any other ``ts`` takes the per-record path.
 _ISO_UTC = r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$"
 #: The messages of the request as DuckDB reads them: the last user message gives the prompt.
-_LAST_USER = ("list_filter(try(from_json(v.messages, '[{\"role\": \"VARCHAR\", \"content\": \"JSON\"}]')), "
-              "lambda m: m.role = 'user')[-1].content")
+_MESSAGES = "try(from_json(v.messages, '[{\"role\": \"VARCHAR\", \"content\": \"JSON\"}]'))"
 _ABSENT = "{} IS NULL OR {} = 'NULL'"
 _INTEGER = "('BIGINT', 'UBIGINT')"
 _ROUTE = ("CASE WHEN t.route = 'VARCHAR' AND v.route <> '' THEN v.route "
@@ -162,9 +161,7 @@ COLUMNAR = ColumnarMapping(
         # the request: response_format without a schema, the prompt as text
         "NOT coalesce(t.rf = 'OBJECT' AND t.rf_type = 'VARCHAR' AND v.rf_type = 'json_schema', FALSE)",
         f"{_ABSENT.format('t.messages', 't.messages')} OR (t.messages = 'ARRAY'"
-        f" AND coalesce(list_bool_and(list_transform(json_keys(v.messages, '$[*]'), lambda k: len(k) = len(list_distinct(k)))), TRUE)"
-        f" AND try(from_json(v.messages, '[{{\"role\": \"VARCHAR\", \"content\": \"JSON\"}}]')) IS NOT NULL"
-        f" AND coalesce(json_type({_LAST_USER}) <> 'ARRAY', TRUE))",
+        f" AND {unique_keys('v.messages', '$[*]')} AND l.messages IS NOT NULL AND coalesce(l.prompt_type <> 'ARRAY', TRUE))",
         # the wrapper's fields
         f"length(coalesce({_ROUTE}, '')) <= 512",
         f"{_ABSENT.format('t.latency', 't.latency')} OR t.latency NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
@@ -176,7 +173,7 @@ COLUMNAR = ColumnarMapping(
         "request_id": "v.rid",
         "response": "v.content",
         "route": _ROUTE,
-        "prompt": f"CASE WHEN t.messages = 'ARRAY' AND json_type({_LAST_USER}) = 'VARCHAR' THEN {_LAST_USER} ->> '$' END",
+        "prompt": "CASE WHEN t.messages = 'ARRAY' AND l.prompt_type = 'VARCHAR' THEN l.last_user ->> '$' END",
         "output_tokens": f"CASE WHEN t.out_tok IN {_INTEGER} THEN v.out_tok END",
         "input_tokens": f"CASE WHEN t.in_tok IN {_INTEGER} THEN v.in_tok END",
         "finish_reason": "CASE WHEN t.finish = 'VARCHAR' THEN v.finish END",
@@ -190,6 +187,9 @@ COLUMNAR = ColumnarMapping(
         "_fingerprint": "CASE WHEN t.fingerprint = 'VARCHAR' THEN v.fingerprint END",
         "_tier": "CASE WHEN t.tier = 'VARCHAR' THEN v.tier END",
     },
+    lets={"messages": f"CASE WHEN t.messages = 'ARRAY' THEN {_MESSAGES} END",
+          "last_user": "list_filter(l.messages, lambda m: m.role = 'user')[-1].content",
+          "prompt_type": "json_type(l.last_user)"},
     derive=_derive_identity,
 )
 

@@ -28,6 +28,7 @@ import re
 from typing import Any, Iterable
 
 from monitor.adapters import ColumnarMapping
+from monitor.adapters._columnar import unique_keys
 from monitor.events import EVENT_SCHEMA
 
 __all__ = ["fast_sql", "field_kind", "unique_keys", "LENIENT_RE"]
@@ -161,17 +162,6 @@ def _object_paths(paths: Iterable[str]) -> list[str]:
     return out
 
 
-def unique_keys(json_expr: str, path: str = "$") -> str:
-    """SQL: true when no object at ``path`` (which may hold ``[*]``) of the JSON text ``json_expr``
-    repeats a key (NULL text: true).
-
-    >>> unique_keys("v.messages", "$[*]")
-    "coalesce(list_bool_and(list_transform(json_keys(v.messages, '$[*]'), lambda k: len(k) = len(list_distinct(k)))), TRUE)"
-    """
-    return (f"coalesce(list_bool_and(list_transform(json_keys({json_expr}, {_quote(path)}), "
-            f"lambda k: len(k) = len(list_distinct(k)))), TRUE)")
-
-
 def _inputs(mapping: ColumnarMapping) -> dict[str, tuple[str, str]]:
     """Every value the statement reads: the mapped canonical fields (as the schema types them)
     and the mapping's own inputs."""
@@ -200,8 +190,14 @@ def fast_sql(mapping: ColumnarMapping, table: str = "lines") -> str:
     struct = _struct_type(read)
     paths = "[" + ", ".join(_quote(path) for path, _ in inputs.values()) + "]"
     objects = "[" + ", ".join(_quote(p) for p in _object_paths(path for path, _ in read.values())) + "]"
-    values = ", ".join(f"{_ident(name)} := {_access(path)}" for name, (path, _) in read.items())
-    types = ", ".join(f"{_ident(name)} := types[{k}]" for k, name in enumerate(inputs, start=1))
+    names = {f"v.{name}": _access(path) for name, (path, _) in read.items()}
+    names.update({f"t.{name}": f"types[{k}]" for k, name in enumerate(inputs, start=1)})
+    names.update({f"l.{name}": _ident(f"l:{name}") for name in mapping.lets})
+
+    def bind(sql: str) -> str:  # v.<input>, t.<input>, l.<let> -> what the statement computes
+        return re.sub(r'(?<![\w."])([vtl])\.(?:"([^"]+)"|([A-Za-z_][A-Za-z0-9_]*))',
+                      lambda m: names.get(f"{m.group(1)}.{m.group(2) or m.group(3)}", m.group(0)), sql)
+
     predicates = [_predicate(name, name in required) for name in mapping.fields]
     predicates += ["FALSE" for name in required if name not in mapping.fields and name not in mapping.columns
                    and not mapping.derive]
@@ -209,7 +205,10 @@ def fast_sql(mapping: ColumnarMapping, table: str = "lines") -> str:
     outputs = {name: f"CAST(v.{_ident(name)} AS VARCHAR)" if field_kind(name) == "json" else f"v.{_ident(name)}"
                for name in mapping.fields}
     outputs.update(mapping.columns)
-    extractions = ", ".join(f"CASE WHEN fast THEN {expr} END AS {_ident(name)}" for name, expr in outputs.items())
+    extractions = ", ".join(f"CASE WHEN fast THEN {bind(expr)} END AS {_ident(name)}" for name, expr in outputs.items())
+    lets = "".join(f"), let_{k} AS (\n    SELECT *, {bind(expr)} AS {_ident(f'l:{name}')} FROM {'records' if k == 0 else f'let_{k - 1}'}\n"
+                   for k, (name, expr) in enumerate(mapping.lets.items()))
+    last = f"let_{len(mapping.lets) - 1}" if mapping.lets else "records"
     return f"""
 WITH parsed AS (
     SELECT i, raw, starts_with(ltrim(raw, ' \t\r'), '{{') AND NOT regexp_matches(raw, {_quote(LENIENT_RE)}) AS ok
@@ -220,13 +219,10 @@ WITH parsed AS (
            CASE WHEN ok THEN try(json_type(raw, {paths})) END AS types,
            CASE WHEN ok THEN try(from_json(raw, {_quote(struct)})) END AS x
     FROM parsed
-), flat AS (
-    SELECT i, keys, x IS NOT NULL AS parsed, struct_pack({values}) AS v, struct_pack({types}) AS t
-    FROM records
-), flagged AS (
-    SELECT i, v, t, coalesce(parsed AND list_bool_and(list_transform(keys, lambda k: k IS NULL OR len(k) = len(list_distinct(k))))
-                             AND {' AND '.join(predicates)}, FALSE) AS fast
-    FROM flat
+{lets}), flagged AS (
+    SELECT *, coalesce(x IS NOT NULL AND list_bool_and(list_transform(keys, lambda k: k IS NULL OR len(k) = len(list_distinct(k))))
+                       AND {bind(' AND '.join(predicates))}, FALSE) AS fast
+    FROM {last}
 )
 SELECT i, fast, {extractions} FROM flagged
 """
