@@ -212,7 +212,7 @@ def _schema_rows(work: Path, n: int = 1000) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="events of the 1.2 KB shape (0: none)")
-    parser.add_argument("--short-events", type=int, default=300_000, help="events of the 0.3 KB shape")
+    parser.add_argument("--short-events", type=int, default=300_000, help="events of the 0.3 KB shape (0: none)")
     parser.add_argument("--check-events", type=int, default=2_000_000,
                         help="short events in the check store (half v1, half v2)")
     parser.add_argument("--formats", default="native,openai", help="comma-separated: native, openai")
@@ -230,7 +230,7 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}, work dir {work}", flush=True)
     if "ingest" not in skip:
-        shapes = [("short", args.short_events)] + ([("long", args.events)] if args.events else [])
+        shapes = ([("short", args.short_events)] if args.short_events else []) + ([("long", args.events)] if args.events else [])
         rows = _ingest_rows(work, shapes, args.formats.split(","), args.before)
         print("\n| file | events | bytes/event | read_ndjson s | ingest s | events/s | x read_ndjson | peak RSS MB |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
