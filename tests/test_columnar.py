@@ -290,3 +290,22 @@ def test_common_openai_records_take_the_fast_path(tmp_path: Path) -> None:
     assert frame["prompt"].tolist() == [f"question {i}" for i in range(30)]
     assert frame["route"].tolist() == ["chat" if i % 2 else "default" for i in range(30)]
     assert str(frame["ts"][1]) == "2024-08-06 17:23:21+00:00"
+
+
+def test_a_repeated_key_leaves_the_fast_path_only_when_a_mapping_reads_it(tmp_path: Path) -> None:
+    """DuckDB reads the first of two equal keys and ``orjson`` the last: a repeated key that a path
+    reads sends the line to the per-record path; one that no path reads changes nothing."""
+    ok = b'"ts": "2026-11-01T00:00:00Z", "request_id": "r1", "model": "m", "response": "hi"'
+    lines = [b"{" + ok + b', "extra": 1, "extra": 2}', b"{" + ok + b', "model": "other"}',
+             b"{" + ok + b', "attributes": {"k": 1, "k": 2}}']
+    assert read_batch(lines, columnar_mapping("native")).fast.tolist() == [True, False, True]
+    log = tmp_path / "repeated.jsonl"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    assert_same(log)
+    chat = (b'"ts": "2026-11-01T00:00:00Z", "response": {"id": "c", "model": "gpt-4o", "x": 1, "x": 2, '
+            b'"choices": [{"message": {"role": "assistant", "content": "a"%s}}]}')
+    openai_lines = [b"{" + chat % b"" + b"}", b"{" + chat % b', "content": "b"' + b"}",
+                    b"{" + chat % b', "extra": 1, "extra": 2' + b"}"]
+    assert read_batch(openai_lines, columnar_mapping("openai")).fast.tolist() == [True, False, True]
+    log.write_bytes(b"\n".join(openai_lines) + b"\n")
+    assert_same(log, replace(Config(), input_format="openai"))

@@ -148,18 +148,31 @@ def _access(path: str) -> str:
     return out
 
 
-def _object_paths(paths: Iterable[str]) -> list[str]:
-    """``$`` and every object a path goes through: where a duplicated key must send the line to the
-    per-record path (DuckDB reads the first of two equal keys, ``orjson`` the last)."""
-    out = ["$"]
+def _path(steps: list[str | int]) -> str:
+    return "$" + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps)
+
+
+def _object_keys(paths: Iterable[str]) -> dict[str, list[str]]:
+    """``$`` and every object a path goes through, each with the keys the paths read in it: where
+    a repeated key must send the line to the per-record path (DuckDB reads the first of two equal
+    keys, ``orjson`` the last). A repeated key that no path reads changes nothing.
+
+    >>> _object_keys(["$.a.b", "$.a.c[0].d", "$.e"])
+    {'$': ['a', 'e'], '$.a': ['b', 'c'], '$.a.c[0]': ['d']}
+    """
+    out: dict[str, list[str]] = {"$": []}
     for path in paths:
         steps = _steps(path)
-        for k in range(1, len(steps)):
+        for k in range(len(steps)):
             if isinstance(steps[k], str):
-                prefix = "$" + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps[:k])
-                if prefix not in out:
-                    out.append(prefix)
+                keys = out.setdefault(_path(steps[:k]), [])
+                if steps[k] not in keys:
+                    keys.append(steps[k])
     return out
+
+
+def _child(obj: str, key: str) -> str:
+    return f"$.{key}" if obj == "$" else f"{obj}.{key}"
 
 
 def _inputs(mapping: ColumnarMapping) -> dict[str, tuple[str, str]]:
@@ -188,8 +201,18 @@ def fast_sql(mapping: ColumnarMapping, table: str = "lines") -> str:
     inputs = _inputs(mapping)
     read = {name: spec for name, spec in inputs.items() if spec[1]}  # "" as the type: only its JSON type is read
     struct = _struct_type(read)
-    paths = "[" + ", ".join(_quote(path) for path, _ in inputs.values()) + "]"
-    objects = "[" + ", ".join(_quote(p) for p in _object_paths(path for path, _ in read.values())) + "]"
+    # Keys read twice: per object, the mapped keys among its keys (json_keys) against the mapped
+    # keys present (json_type not NULL); a key the mapping does not read may repeat.
+    objects = _object_keys(path for path, _ in inputs.values())
+    typed = [path for path, _ in inputs.values()]
+    typed += [_child(obj, key) for obj, keys in objects.items() for key in keys if _child(obj, key) not in typed]
+    paths = "[" + ", ".join(_quote(path) for path in typed) + "]"
+    once = " AND ".join(
+        f"coalesce(len(list_filter(keys[{j}], lambda k: k IN ({', '.join(_quote(key) for key in keys)}))), 0) = "
+        f"len(list_filter([{', '.join(f'types[{typed.index(_child(obj, key)) + 1}]' for key in keys)}], "
+        f"lambda t: t IS NOT NULL))"
+        for j, (obj, keys) in enumerate(objects.items(), start=1))
+    objects_sql = "[" + ", ".join(_quote(obj) for obj in objects) + "]"
     names = {f"v.{name}": _access(path) for name, (path, _) in read.items()}
     names.update({f"t.{name}": f"types[{k}]" for k, name in enumerate(inputs, start=1)})
     names.update({f"l.{name}": _ident(f"l:{name}") for name in mapping.lets})
@@ -215,12 +238,12 @@ WITH parsed AS (
     FROM {table}
 ), records AS (
     SELECT i,
-           CASE WHEN ok THEN try(json_keys(raw, {objects})) END AS keys,
+           CASE WHEN ok THEN try(json_keys(raw, {objects_sql})) END AS keys,
            CASE WHEN ok THEN try(json_type(raw, {paths})) END AS types,
            CASE WHEN ok THEN try(from_json(raw, {_quote(struct)})) END AS x
     FROM parsed
 {lets}), flagged AS (
-    SELECT *, coalesce(x IS NOT NULL AND list_bool_and(list_transform(keys, lambda k: k IS NULL OR len(k) = len(list_distinct(k))))
+    SELECT *, coalesce(x IS NOT NULL AND {once}
                        AND {bind(' AND '.join(predicates))}, FALSE) AS fast
     FROM {last}
 )
