@@ -105,16 +105,17 @@ def _child(kind: str, path: str, store: str, root: str | None = None) -> None:
     from monitor.api import open as open_monitor
 
     if kind == "duck":
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         con = duckdb.connect()
         con.execute(f"CREATE TABLE t AS SELECT * FROM read_ndjson('{path}')")
         rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
-        out = {"seconds": time.perf_counter() - t0, "rows": rows}
+        out = {"seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "rows": rows}
     else:
         m = open_monitor(store)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         report = m.ingest([path])
-        out = {"seconds": time.perf_counter() - t0, "rows": report.ingested, "quarantined": report.quarantined}
+        out = {"seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "rows": report.ingested,
+               "quarantined": report.quarantined}
     out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 
@@ -140,12 +141,13 @@ def _ingest_rows(work: Path, shapes: list[tuple[str, int]], formats: list[str], 
                 shutil.rmtree(store, ignore_errors=True)
                 old = _run_child("ingest", log, store, before)
                 print(f"  {shape}/{fmt}: before: ingest {old['seconds']:.2f} s ({old['seconds'] / duck['seconds']:.2f}x "
-                      f"read_ndjson)", flush=True)
+                      f"read_ndjson), CPU {old.get('cpu_s', float('nan')):.2f} s", flush=True)
             shutil.rmtree(store, ignore_errors=True)
             ing = _run_child("ingest", log, store)
             rows.append((shape, fmt, n, size / n, duck, ing, old))
             print(f"  {shape}/{fmt}: read_ndjson {duck['seconds']:.2f} s, ingest {ing['seconds']:.2f} s "
-                  f"({ing['seconds'] / duck['seconds']:.2f}x), peak RSS {ing['rss_mb']:.0f} MB", flush=True)
+                  f"({ing['seconds'] / duck['seconds']:.2f}x), CPU {ing['cpu_s']:.2f} s, peak RSS {ing['rss_mb']:.0f} MB",
+                  flush=True)
     return rows
 
 
@@ -212,7 +214,7 @@ def _schema_rows(work: Path, n: int = 1000) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="events of the 1.2 KB shape (0: none)")
-    parser.add_argument("--short-events", type=int, default=300_000, help="events of the 0.3 KB shape")
+    parser.add_argument("--short-events", type=int, default=300_000, help="events of the 0.3 KB shape (0: none)")
     parser.add_argument("--check-events", type=int, default=2_000_000,
                         help="short events in the check store (half v1, half v2)")
     parser.add_argument("--formats", default="native,openai", help="comma-separated: native, openai")
@@ -230,7 +232,7 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}, work dir {work}", flush=True)
     if "ingest" not in skip:
-        shapes = [("short", args.short_events)] + ([("long", args.events)] if args.events else [])
+        shapes = ([("short", args.short_events)] if args.short_events else []) + ([("long", args.events)] if args.events else [])
         rows = _ingest_rows(work, shapes, args.formats.split(","), args.before)
         print("\n| file | events | bytes/event | read_ndjson s | ingest s | events/s | x read_ndjson | peak RSS MB |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")

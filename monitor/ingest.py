@@ -350,10 +350,10 @@ class BatchLoader:
                                      for t in table[name].to_pylist()]
             elif self.redact == "drop":
                 columns["prompt"] = columns["response"] = None
-        columns["source_format"] = pa.array([self.fmt] * n, type=pa.string())
-        columns["source_path"] = pa.array([self.source] * n, type=pa.string())
-        columns["source_id"] = pa.array([self.source_id] * n, type=pa.string())
-        columns["ingested_at"] = pa.array([datetime.now(timezone.utc)] * n, type=EVENT_SCHEMA.field("ingested_at").type)
+        # one value per batch, repeated by Arrow (a list of n Python datetimes cost ~8 us a row)
+        for name, value in (("source_format", self.fmt), ("source_path", self.source), ("source_id", self.source_id),
+                            ("ingested_at", datetime.now(timezone.utc))):
+            columns[name] = pa.repeat(pa.scalar(value, EVENT_SCHEMA.field(name).type), n)
         return events_table(columns, n)
 
 

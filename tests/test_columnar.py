@@ -173,3 +173,139 @@ def test_token_count_beyond_64_bits_is_quarantined_with_its_reason(tmp_path: Pat
     assert [(r["line"], r["reason"]) for r in rejects] == [
         (2, "schema: output_tokens: 18446744073709551615 is greater than the maximum of 9223372036854775807")]
     assert_same(log)
+
+
+# ------------------------------------------------------------------------ generated OpenAI files
+_model = st.sampled_from(["gpt-4o-2024-08-06", "gpt-4o", " gpt-4o-mini ", "", "   ", "llama3@sha256:" + "a" * 12,
+                          "m" * 600, "claude-3-5-sonnet-20241022"])
+_rare = lambda common, odd: st.integers(0, 9).flatmap(lambda k: odd if k == 0 else common)  # noqa: E731  9 in 10 common
+_content = _rare(_text.filter(bool), st.one_of(st.sampled_from(["", "caf\u00e9"]), st.none(), st.integers(),
+                                               st.just([{"type": "text", "text": "part"}])))
+_message_odd = {"refusal": st.one_of(st.none(), st.just("I can't."), st.just(5)),
+                "tool_calls": st.one_of(st.none(), st.just([]), st.just([{"id": "c1", "type": "function",
+                                                                          "function": {"name": "f", "arguments": "{}"}}])),
+                "function_call": st.one_of(st.none(), st.just({"name": "f", "arguments": "{}"})),
+                "reasoning_content": st.one_of(st.none(), st.just("thinking"))}
+_message = _rare(st.fixed_dictionaries({"role": st.just("assistant"), "content": _content}),
+                 st.one_of(st.fixed_dictionaries({"role": st.just("assistant")},
+                                                 optional={"content": _content, **_message_odd}), st.none(), st.just("x")))
+_choice = st.fixed_dictionaries({"message": _message}, optional={
+    "index": st.integers(0, 2), "finish_reason": _rare(st.just("stop"), st.sampled_from([None, "length", "x" * 70, 3]))})
+_usage = _rare(st.fixed_dictionaries({}, optional={"completion_tokens": _maybe(_count), "prompt_tokens": _maybe(_count)}),
+               st.one_of(st.none(), st.just("x")))
+_user_message = st.fixed_dictionaries({"role": st.sampled_from(["user", "user", "system", "assistant", 5]),
+                                       "content": _rare(_text, st.one_of(st.none(), st.integers(), st.just({"a": 1}),
+                                                                         st.just([{"type": "text", "text": "p"}])))})
+_request_messages = _rare(st.lists(_rare(_user_message, st.one_of(st.none(), st.just("hi"))), max_size=3),
+                          st.one_of(st.none(), st.just("a prompt"), st.just({"role": "user"})))
+_request = _rare(st.fixed_dictionaries({}, optional={
+    "model": _rare(_model, st.integers()), "messages": _request_messages,
+    "response_format": _rare(st.sampled_from([{"type": "json_object"}, {"type": "text"}]), st.sampled_from([
+        None, "json", 
+        {"type": 3}, {}, {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}]))}),
+    st.one_of(st.none(), st.just("req")))
+_created = _rare(st.one_of(st.none(), st.integers(1, 10**10)), st.one_of(
+    st.integers(-5, 2 * 10**12), st.floats(0, 2e9, allow_nan=False), st.just("1722965000")))
+_chat = st.fixed_dictionaries(
+    {"choices": _rare(st.lists(_choice, min_size=1, max_size=1), st.one_of(st.lists(_choice, max_size=3), st.just("x"))),
+     "id": _rare(st.text(min_size=1, max_size=6), st.one_of(st.just(""), st.integers(), st.just("i" * 600))),
+     "model": _rare(_model, st.one_of(st.none(), st.integers())), "created": _created},
+    optional={"object": _rare(st.just("chat.completion"), st.sampled_from(["response", "chat.completion.chunk"])),
+              "system_fingerprint": st.one_of(st.none(), st.sampled_from(["fp_1", "", "fp_\u00e9"]), st.integers()),
+              "service_tier": st.one_of(st.none(), st.sampled_from(["default", "scale"])), "usage": _usage})
+_chat_odd = st.one_of(_chat.map(lambda c: {**c, "created_at": 1722965000}),
+                      _chat.map(lambda c: {**c, "error": {"type": "server_error", "message": "boom"}}),
+                      st.just("x"), st.just({"error": {"type": "rate_limit", "message": "slow"}}))
+_wrapped = st.fixed_dictionaries(
+    {"response": _rare(_chat, _chat_odd),
+     "ts": _rare(st.datetimes(min_value=pd.Timestamp("2000-01-01").to_pydatetime(),
+                              max_value=pd.Timestamp("2099-01-01").to_pydatetime()).map(lambda d: d.isoformat() + "Z"), _ts)},
+    optional={"request": _request,
+              "route": _maybe(_rare(_text, st.just("r" * 600))), "metadata": _rare(
+                  st.fixed_dictionaries({}, optional={"route": _maybe(_text)}), st.one_of(st.none(), st.just("m"))),
+              "latency_ms": _rare(st.sampled_from([350.0, 12.5, 0, 7, 0.001]), st.one_of(
+                  st.none(), st.floats(-1, 1e6, allow_nan=False), st.integers(-1, 10**6), st.just(True), st.just("12"),
+                  st.just(0.1 + 0.2), st.just(1e16))),
+              "task_success": st.one_of(st.none(), st.booleans(), st.just("yes"))})
+_wrapped_odd = st.one_of(_wrapped.map(lambda r: {**r, "object": "chat.completion"}),
+                         _wrapped.map(lambda r: {**r, "type": "response.created"}),
+                         _wrapped.map(lambda r: {**r, "error": {"message": "x"}}),
+                         _wrapped.map(lambda r: {**r, "timestamp": "2026-11-01T00:00:00Z"}))
+_OPENAI_OK = (b'"ts": "2026-11-01T00:00:00Z", "request": {"model": "gpt-4o", "messages": [{"role": "user", "content": "q"}]}, '
+              b'"response": {"id": "c", "object": "chat.completion", "model": "gpt-4o-2024-08-06", "choices": [{"index": 0, '
+              b'"finish_reason": "stop", "message": {"role": "assistant", "content": "a"}}]')
+_openai_bad = st.sampled_from([
+    b"{not json", b"{" + _OPENAI_OK + b"}}", b"{" + _OPENAI_OK + b", }}", b"{" + _OPENAI_OK + b', "x": NaN}}',
+    b"{" + _OPENAI_OK + b', "id": "d"}}', b"{" + _OPENAI_OK + b', "model": "gpt-4o"}}',
+    b'{"ts": "2026-11-01T00:00:00Z", "response": {"id": "e", "model": "m", "choices": [{"message": {"role": "assistant", '
+    b'"content": "a", "content": "b"}}]}}',
+    b'{"ts": "2026-11-01T00:00:00Z", "request": {"messages": [{"role": "user", "content": "a", "role": "system"}]}, '
+    b'"response": {"id": "f", "model": "m", "choices": [{"message": {"role": "assistant", "content": "a"}}]}}',
+    b'{"ts": "2026-11-01T00:00:00Z", "route": "a", "route": "b", "response": {"id": "g", "model": "m", '
+    b'"choices": [{"message": {"role": "assistant", "content": "a"}}]}}',
+    b'{"ts": "2026-11-01T00:00:00Z", "metadata": {"route": "a", "route": "b"}, "response": {"id": "h", "model": "m", '
+    b'"choices": [{"message": {"role": "assistant", "content": "a"}}]}}',
+    b'{"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1722965000, "model": "m", '
+    b'"choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": "stop"}]}',
+    b'{"error": {"type": "invalid_request_error", "message": "bad"}}', b"[1, 2]", b"", b"   ", b"\xff\xfe{}",
+    b"{" + _OPENAI_OK + b', "usage": {"completion_tokens": 18446744073709551615}}}',
+    b"{" + _OPENAI_OK + b', "usage": {"completion_tokens": 5.0, "prompt_tokens": -1}}}',
+    b'{"ts": "2026-02-30T00:00:00Z", "response": {"id": "i", "model": "m", "choices": [{"message": {"content": "a"}}]}}',
+    b'{"ts": "2026-11-01T00:00:00.123456789Z", "response": {"id": "j", "model": "m", "choices": [{"message": {"content": "a"}}]}}'])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(items=st.lists(st.one_of(_wrapped, _wrapped, _wrapped, _wrapped_odd, _openai_bad), min_size=1, max_size=25),
+       batch_lines=st.integers(1, 30))
+def test_generated_openai_files_same_through_both_paths(tmp_path: Path, items: list, batch_lines: int) -> None:
+    log = tmp_path / "gen-openai.jsonl"
+    log.write_bytes(b"\n".join(_line(item) for item in items) + b"\n")
+    assert_same(log, replace(Config(), input_format="openai"), batch_lines=batch_lines)
+
+
+def test_common_openai_records_take_the_fast_path(tmp_path: Path) -> None:
+    """The wrapped chat completion with one text choice is read by DuckDB, not record by record, and
+    gives what the adapter gives (time from ``created`` or ``ts``, identity, prompt, attributes)."""
+    lines = []
+    for i in range(30):
+        record = {"route": "chat" if i % 2 else None, "latency_ms": 12.5, "task_success": bool(i % 3),
+                  "request": {"model": "gpt-4o", "messages": [{"role": "system", "content": "be brief"},
+                                                              {"role": "user", "content": f"question {i}"}],
+                              **({"response_format": {"type": "json_object"}} if i % 5 == 0 else {})},
+                  "response": {"id": f"chatcmpl-{i}", "object": "chat.completion", "model": "gpt-4o-2024-08-06",
+                               "system_fingerprint": "fp_1", "choices": [{"index": 0, "finish_reason": "stop",
+                               "message": {"role": "assistant", "content": "Sorry, I can't help with that." if i % 4 else '{"a": 1}'}}],
+                               "usage": {"prompt_tokens": 9, "completion_tokens": i}}}
+        if i % 2:
+            record["response"]["created"] = 1722965000 + i
+        else:
+            record["ts"] = f"2026-11-01T10:00:{i:02d}.5Z"
+        lines.append(json.dumps(record).encode())
+    rows = read_batch(lines, columnar_mapping("openai"))
+    assert rows.fast.all()
+    log = tmp_path / "openai.jsonl"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    frame = assert_same(log)
+    assert frame["model_version"].eq("2024-08-06").all() and frame["requested_model"].eq("gpt-4o").all()
+    assert frame["prompt"].tolist() == [f"question {i}" for i in range(30)]
+    assert frame["route"].tolist() == ["chat" if i % 2 else "default" for i in range(30)]
+    assert str(frame["ts"][1]) == "2024-08-06 17:23:21+00:00"
+
+
+def test_a_repeated_key_leaves_the_fast_path_only_when_a_mapping_reads_it(tmp_path: Path) -> None:
+    """DuckDB reads the first of two equal keys and ``orjson`` the last: a repeated key that a path
+    reads sends the line to the per-record path; one that no path reads changes nothing."""
+    ok = b'"ts": "2026-11-01T00:00:00Z", "request_id": "r1", "model": "m", "response": "hi"'
+    lines = [b"{" + ok + b', "extra": 1, "extra": 2}', b"{" + ok + b', "model": "other"}',
+             b"{" + ok + b', "attributes": {"k": 1, "k": 2}}']
+    assert read_batch(lines, columnar_mapping("native")).fast.tolist() == [True, False, True]
+    log = tmp_path / "repeated.jsonl"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    assert_same(log)
+    chat = (b'"ts": "2026-11-01T00:00:00Z", "response": {"id": "c", "model": "gpt-4o", "x": 1, "x": 2, '
+            b'"choices": [{"message": {"role": "assistant", "content": "a"%s}}]}')
+    openai_lines = [b"{" + chat % b"" + b"}", b"{" + chat % b', "content": "b"' + b"}",
+                    b"{" + chat % b', "extra": 1, "extra": 2' + b"}"]
+    assert read_batch(openai_lines, columnar_mapping("openai")).fast.tolist() == [True, False, True]
+    log.write_bytes(b"\n".join(openai_lines) + b"\n")
+    assert_same(log, replace(Config(), input_format="openai"))

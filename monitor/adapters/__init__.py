@@ -45,14 +45,14 @@ validate_mapping = _mapping.validate_mapping
 
 #: Formats whose records map field by field (see :mod:`monitor.adapters._columnar`); the others
 #: (streams joined across lines, one record -> several events) take the per-record path only.
-_COLUMNAR = {"native": native.COLUMNAR}
+_COLUMNAR = {"native": native.COLUMNAR, "openai": openai.COLUMNAR}
 
 
 def columnar_mapping(fmt: str | None) -> ColumnarMapping | None:
     """The columnar declaration of format ``fmt``, or None when it has none.
 
-    >>> columnar_mapping("native").path("response"), columnar_mapping("ollama")
-    ('$.response', None)
+    >>> columnar_mapping("native").path("response"), columnar_mapping("ollama"), columnar_mapping("openai") is openai.COLUMNAR
+    ('$.response', None, True)
     """
     return _COLUMNAR.get(fmt) if fmt else None
 

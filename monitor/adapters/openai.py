@@ -28,6 +28,10 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Sequence
 
+import numpy as np
+import orjson
+import pyarrow as pa
+
 from ._base import (
     AdapterError,
     Converted,
@@ -47,8 +51,147 @@ from ._base import (
     text_of,
     tool_schemas,
 )
+from ._columnar import ColumnarMapping, distinct_rows, unique_keys
+from .identity import split_identity
 
-__all__ = ["convert", "looks_like", "assemble_chunks", "open_stream_lines"]
+__all__ = ["convert", "looks_like", "assemble_chunks", "open_stream_lines", "COLUMNAR"]
+
+
+# ------------------------------------------------------------------------------ columnar form
+#: An ISO 8601 UTC time that :func:`~monitor.adapters._base.norm_ts` keeps as the same instant
+#: (seconds to microseconds, ``Z``); any other ``ts`` takes the per-record path.
+_ISO_UTC = r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$"
+#: The messages of the request as DuckDB reads them: the last user message gives the prompt.
+_MESSAGES = "try(from_json(v.messages, '[{\"role\": \"VARCHAR\", \"content\": \"JSON\"}]'))"
+_ABSENT = "{} IS NULL OR {} = 'NULL'"
+_INTEGER = "('BIGINT', 'UBIGINT')"
+_ROUTE = ("CASE WHEN t.route = 'VARCHAR' AND v.route <> '' THEN v.route "
+          "WHEN t.meta_route = 'VARCHAR' AND v.meta_route <> '' THEN v.meta_route END")
+
+
+def _absent(*names: str) -> str:
+    return " AND ".join("(" + _ABSENT.format(f"t.{n}", f"t.{n}") + ")" for n in names)
+
+
+def _derive_identity(columns: dict[str, Any], n: int) -> tuple[dict[str, Any], np.ndarray]:
+    """Model identity (:func:`split_identity` of the resolved and requested names) and the
+    attributes (``provider``, ``pinned``, ``system_fingerprint``, ``service_tier``), each computed
+    once per distinct value, as :func:`chat_completion_events` and :func:`make_event` give them.
+    A row without any model name is left to the per-record path (which rejects it)."""
+    inverse, pairs = distinct_rows(columns.pop("_resolved"), columns["requested_model"])
+    idents = [split_identity(resolved, requested) for resolved, requested in pairs]
+    keep = np.array([ident.model is not None for ident in idents], dtype=bool)[inverse] if idents else np.ones(0, bool)
+
+    def per_row(values: list[Any]) -> pa.Array:
+        return pa.array(values, type=pa.string()).take(pa.array(inverse))
+
+    columns["model"] = per_row([(i.model or "")[:512] for i in idents])
+    columns["model_version"] = per_row([i.model_version[:512] for i in idents])
+    columns["requested_model"] = per_row([i.requested_model[:512] if i.requested_model else None for i in idents])
+    pinned = pa.array([i.pinned for i in idents], type=pa.bool_()).take(pa.array(inverse))
+    attr_inverse, combos = distinct_rows(pinned, columns.pop("_fingerprint"), columns.pop("_tier"))
+    texts = []
+    for flag, fingerprint, tier in combos:
+        attrs: dict[str, Any] = {"provider": "openai", "pinned": flag}
+        if fingerprint is not None:
+            attrs["system_fingerprint"] = fingerprint
+        if tier is not None:
+            attrs["service_tier"] = tier
+        texts.append(orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode())
+    columns["attributes"] = pa.array(texts, type=pa.string()).take(pa.array(attr_inverse))
+    return columns, keep
+
+
+#: The columnar form of the common record, ``{"request": {...}, "response": chat.completion}`` with
+#: one choice whose message is text (see :mod:`monitor.adapters._columnar`). Every record the
+#: adapter does more with takes the per-record path: several choices, tool calls or a legacy
+#: ``function_call``, a ``refusal`` field, reasoning fields, content given as parts, a
+#: ``response_format`` with a schema, API error bodies, stream chunks, Responses objects, bare
+#: records (no wrapper), a ``created`` that is not whole seconds, a ``ts`` in another shape, a
+#: prompt given as parts, token counts that are not plain integers.
+COLUMNAR = ColumnarMapping(
+    fields={},
+    pinned_attribute=False,
+    inputs={
+        "ts": ("$.ts", "VARCHAR"), "timestamp": ("$.timestamp", ""), "route": ("$.route", "VARCHAR"),
+        "meta_route": ("$.metadata.route", "VARCHAR"), "latency": ("$.latency_ms", "DOUBLE"),
+        "task": ("$.task_success", "BOOLEAN"), "object": ("$.object", ""), "top_choices": ("$.choices", ""),
+        "top_type": ("$.type", ""), "error": ("$.error", ""), "error_aws": ("$.Error", ""), "aws_type": ("$.__type", ""),
+        "request": ("$.request", ""), "req_model": ("$.request.model", "VARCHAR"),
+        "messages": ("$.request.messages", "JSON"), "rf": ("$.request.response_format", ""),
+        "rf_type": ("$.request.response_format.type", "VARCHAR"),
+        "response": ("$.response", ""), "rid": ("$.response.id", "VARCHAR"), "r_object": ("$.response.object", "VARCHAR"),
+        "r_output": ("$.response.output", ""), "r_error": ("$.response.error", ""), "r_error_aws": ("$.response.Error", ""),
+        "r_aws_type": ("$.response.__type", ""), "created": ("$.response.created", "BIGINT"),
+        "created_at": ("$.response.created_at", ""), "resolved": ("$.response.model", "VARCHAR"),
+        "fingerprint": ("$.response.system_fingerprint", "VARCHAR"), "tier": ("$.response.service_tier", "VARCHAR"),
+        "choices": ("$.response.choices", ""), "choice0": ("$.response.choices[0]", ""),
+        "choice1": ("$.response.choices[1]", ""), "message": ("$.response.choices[0].message", ""),
+        "finish": ("$.response.choices[0].finish_reason", "VARCHAR"),
+        "content": ("$.response.choices[0].message.content", "VARCHAR"),
+        "tool_calls": ("$.response.choices[0].message.tool_calls", ""),
+        "function_call": ("$.response.choices[0].message.function_call", ""),
+        "refusal": ("$.response.choices[0].message.refusal", ""),
+        "reasoning_content": ("$.response.choices[0].message.reasoning_content", ""),
+        "reasoning": ("$.response.choices[0].message.reasoning", ""),
+        "usage": ("$.response.usage", ""), "out_tok": ("$.response.usage.completion_tokens", "BIGINT"),
+        "in_tok": ("$.response.usage.prompt_tokens", "BIGINT"),
+    },
+    predicates=(
+        # the wrapper, not a bare object, a stream event or an API error body
+        "t.object IS NULL AND t.top_choices IS NULL AND t.top_type IS NULL AND t.error IS NULL AND t.error_aws IS NULL"
+        " AND t.aws_type IS NULL AND t.response = 'OBJECT' AND (t.request IS NULL OR t.request IN ('OBJECT', 'NULL'))",
+        "t.r_error IS NULL AND t.r_error_aws IS NULL AND t.r_aws_type IS NULL AND t.r_output IS NULL"
+        " AND (t.r_object IS NULL OR (t.r_object = 'VARCHAR' AND v.r_object = 'chat.completion'))",
+        # one choice, a text answer
+        "t.choices = 'ARRAY' AND t.choice0 = 'OBJECT' AND t.choice1 IS NULL AND t.message = 'OBJECT'",
+        "t.content = 'VARCHAR' AND v.content <> ''",
+        _absent("tool_calls", "function_call", "refusal", "reasoning_content", "reasoning"),
+        f"{_ABSENT.format('t.finish', 't.finish')} OR (t.finish = 'VARCHAR' AND length(v.finish) <= 64)",
+        # ids, model, tokens
+        "t.rid = 'VARCHAR' AND length(v.rid) BETWEEN 1 AND 512",
+        "t.resolved IS NULL OR t.resolved IN ('VARCHAR', 'NULL')",
+        "t.usage IS NULL OR t.usage IN ('OBJECT', 'NULL')",
+        f"{_ABSENT.format('t.out_tok', 't.out_tok')} OR (t.out_tok IN {_INTEGER} AND v.out_tok >= 0)",
+        f"{_ABSENT.format('t.in_tok', 't.in_tok')} OR (t.in_tok IN {_INTEGER} AND v.in_tok >= 0)",
+        # time: whole epoch seconds in `created`, or else an ISO 8601 UTC `ts`
+        "t.created_at IS NULL AND ((t.created IN ('BIGINT', 'UBIGINT') AND v.created > 0 AND v.created < 100000000000)"
+        f" OR (({_ABSENT.format('t.created', 't.created')}) AND t.ts = 'VARCHAR'"
+        f" AND regexp_full_match(v.ts, '{_ISO_UTC}') AND try_cast(left(v.ts, 10) AS DATE) IS NOT NULL))",
+        # the request: response_format without a schema, the prompt as text
+        "NOT coalesce(t.rf = 'OBJECT' AND t.rf_type = 'VARCHAR' AND v.rf_type = 'json_schema', FALSE)",
+        f"{_ABSENT.format('t.messages', 't.messages')} OR (t.messages = 'ARRAY'"
+        f" AND {unique_keys('v.messages', '$[*]')} AND l.messages IS NOT NULL AND coalesce(l.prompt_type <> 'ARRAY', TRUE))",
+        # the wrapper's fields
+        f"length(coalesce({_ROUTE}, '')) <= 512",
+        f"{_ABSENT.format('t.latency', 't.latency')} OR t.latency NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
+        " OR (v.latency IS NOT NULL AND (v.latency < 0 OR (abs(v.latency) < 1e15 AND round(v.latency, 3) = v.latency)))",
+    ),
+    columns={
+        "ts": "CASE WHEN t.created IN ('BIGINT', 'UBIGINT') THEN strftime(make_timestamp(v.created * 1000000), "
+              "'%Y-%m-%dT%H:%M:%SZ') ELSE v.ts END",
+        "request_id": "v.rid",
+        "response": "v.content",
+        "route": _ROUTE,
+        "prompt": "CASE WHEN t.messages = 'ARRAY' AND l.prompt_type = 'VARCHAR' THEN l.last_user ->> '$' END",
+        "output_tokens": f"CASE WHEN t.out_tok IN {_INTEGER} THEN v.out_tok END",
+        "input_tokens": f"CASE WHEN t.in_tok IN {_INTEGER} THEN v.in_tok END",
+        "finish_reason": "CASE WHEN t.finish = 'VARCHAR' THEN v.finish END",
+        "expects_json": "CASE WHEN t.rf = 'OBJECT' AND t.rf_type = 'VARCHAR' AND v.rf_type = 'json_object' THEN TRUE"
+                        " WHEN t.rf = 'OBJECT' AND t.rf_type = 'VARCHAR' AND v.rf_type = 'text' THEN FALSE"
+                        " WHEN t.request = 'OBJECT' THEN FALSE END",
+        "task_success": "CASE WHEN t.task = 'BOOLEAN' THEN v.task END",
+        "latency_ms": "CASE WHEN t.latency IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND v.latency >= 0 THEN v.latency END",
+        "requested_model": "CASE WHEN t.request = 'OBJECT' AND t.req_model = 'VARCHAR' AND v.req_model <> '' THEN v.req_model END",
+        "_resolved": "CASE WHEN t.resolved = 'VARCHAR' THEN v.resolved END",
+        "_fingerprint": "CASE WHEN t.fingerprint = 'VARCHAR' THEN v.fingerprint END",
+        "_tier": "CASE WHEN t.tier = 'VARCHAR' THEN v.tier END",
+    },
+    lets={"messages": f"CASE WHEN t.messages = 'ARRAY' THEN {_MESSAGES} END",
+          "last_user": "list_filter(l.messages, lambda m: m.role = 'user')[-1].content",
+          "prompt_type": "json_type(l.last_user)"},
+    derive=_derive_identity,
+)
 
 
 def looks_like(rec: Any) -> bool:

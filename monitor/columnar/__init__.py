@@ -89,31 +89,53 @@ def _as_text(raws: Sequence[bytes] | pa.Array) -> tuple[pa.Array, np.ndarray]:
     return pa.array(cleaned, type=pa.large_binary()).cast(pa.large_string()), valid
 
 
+#: Rows per Arrow record batch handed to DuckDB: its scan of a Python Arrow table runs one
+#: batch per thread, so a block cut into pieces is parsed on every core.
+SCAN_ROWS = 10_000
+
+
 def read_batch(raws: Sequence[bytes] | pa.Array, mapping: ColumnarMapping) -> FastRows:
     """Read the lines of one batch (bytes, or an Arrow binary array) through the columnar path
     (see the module docstring)."""
     text, utf8 = _as_text(raws)
-    lines = pa.table({"i": pa.array(np.arange(len(raws), dtype=np.int64)), "raw": text})
+    lines = pa.Table.from_batches(pa.table({"i": pa.array(np.arange(len(raws), dtype=np.int64)), "raw": text})
+                                  .to_batches(max_chunksize=SCAN_ROWS))
     con = _connection()
     con.register("lines", lines)
     try:
         result = con.sql(_sql(mapping)).to_arrow_table()
     finally:
         con.unregister("lines")
+    order = result.column("i").to_numpy()
+    if len(order) > 1 and not (np.diff(order) > 0).all():  # DuckDB keeps the scan's order; should it not
+        result = result.take(pa.array(np.argsort(order, kind="stable")))
     fast = result.column("fast").to_numpy(zero_copy_only=False).astype(bool) & utf8
     kept = result.filter(pa.array(fast))
     columns: dict[str, Any] = {}
-    for name in mapping.fields:
+    for name in (*mapping.fields, *mapping.columns):
         values = kept.column(name).combine_chunks()
-        if field_kind(name) == "json":
+        if name in mapping.fields and field_kind(name) == "json":
             columns[name] = values.to_pylist() if name == "attributes" else values  # schema: its JSON text
         else:
             default = mapping.defaults.get(name)
             columns[name] = values if default is None else pc.fill_null(values, default)
+    if mapping.derive is not None:
+        columns, keep = mapping.derive(columns, kept.num_rows)
+        if not keep.all():
+            rows = np.flatnonzero(fast)
+            fast[rows[~keep]] = False
+            take = pa.array(np.flatnonzero(keep))
+            columns = {name: _take(values, take) for name, values in columns.items()}
     if mapping.pinned_attribute:
-        columns["attributes"] = _with_pinned(columns.get("attributes") or [None] * len(kept),
+        columns["attributes"] = _with_pinned(columns.get("attributes") or [None] * int(fast.sum()),
                                              columns["model"], columns["model_version"])
     return FastRows(fast, columns)
+
+
+def _take(values: Any, rows: pa.Array) -> Any:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values.take(rows)
+    return np.asarray(values, dtype=object)[rows.to_numpy()]
 
 
 def pinned_flags(models: pa.Array | pa.ChunkedArray, versions: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -19,17 +19,19 @@ is left to the per-record path, which gives it its exact event or quarantine rea
 
 >>> from monitor.adapters import columnar_mapping
 >>> sql = fast_sql(columnar_mapping("native"))
->>> "from_json(raw" in sql and "json_keys(raw)" in sql and "json_type(raw, ['$.ts'" in sql
+>>> "from_json(raw" in sql and "json_keys(raw, ['$'])" in sql and "json_type(raw, ['$.ts'" in sql
 True
 """
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Iterable
 
 from monitor.adapters import ColumnarMapping
+from monitor.adapters._columnar import unique_keys
 from monitor.events import EVENT_SCHEMA
 
-__all__ = ["fast_sql", "field_kind", "LENIENT_RE"]
+__all__ = ["fast_sql", "field_kind", "unique_keys", "LENIENT_RE"]
 
 #: DuckDB's JSON reader accepts what ``orjson`` (the per-record parser, strict RFC 8259) refuses:
 #: trailing commas, NaN / Infinity literals and numbers that overflow a double. A line where this
@@ -68,10 +70,10 @@ def _quote(text: str) -> str:
 _SQL_TYPES = {"text": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN", "json": "JSON"}
 
 
-def _predicate(name: str, key: str, k: int, required: bool) -> str:
-    """The rule of field ``name`` on its JSON type ``t[k]`` and its typed value ``x."key"``."""
+def _predicate(name: str, required: bool) -> str:
+    """The rule of field ``name`` on its JSON type ``t.name`` and its typed value ``v.name``."""
     spec: dict[str, Any] = EVENT_SCHEMA["properties"][name]
-    t, v = f"t[{k}]", f'x."{key}"'
+    t, v = f't."{name}"', f'v."{name}"'
     alternatives = []
     for json_type in _types(name):
         if json_type == "null" or json_type not in _DUCK_TYPES:
@@ -97,45 +99,160 @@ def _predicate(name: str, key: str, k: int, required: bool) -> str:
     return f"({t} IS NULL OR {t} = 'NULL' OR coalesce({typed}, FALSE))"
 
 
+def _steps(path: str) -> list[str | int]:
+    """The keys and array indexes of a JSON path (``$.a[0].b`` -> ``['a', 0, 'b']``).
+
+    >>> _steps("$.response.choices[0].message")
+    ['response', 'choices', 0, 'message']
+    """
+    if not path.startswith("$"):
+        raise ValueError(f"columnar path {path!r}: must start with '$'")
+    steps: list[str | int] = []
+    for m in re.finditer(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[([0-9]+)\]|(.)", path[1:]):
+        if m.group(3) is not None:
+            raise ValueError(f"columnar path {path!r}: only .key and [n] steps are read by the fast path")
+        steps.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+    return steps
+
+
+def _struct_type(inputs: dict[str, tuple[str, str]]) -> str:
+    """The nested struct type that ``from_json`` reads every input into (JSON text of its type)."""
+    tree: dict[Any, Any] = {}
+    for name, (path, sql_type) in inputs.items():
+        node, steps = tree, _steps(path)
+        for step in steps[:-1]:
+            node = node.setdefault(step, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"columnar input {name!r}: {path!r} goes inside a value read whole")
+        if steps[-1] in node:
+            raise ValueError(f"columnar input {name!r}: {path!r} is read twice")
+        node[steps[-1]] = sql_type
+
+    def render(node: Any) -> str:
+        if isinstance(node, str):
+            return _json_key(node)
+        if 0 in node:
+            if len(node) != 1:
+                raise ValueError("columnar paths: an array is read by index [0] only")
+            return "[" + render(node[0]) + "]"
+        return "{" + ", ".join(f"{_json_key(k)}: {render(v)}" for k, v in node.items()) + "}"
+
+    return render(tree)
+
+
+def _access(path: str) -> str:
+    """SQL that takes the value at ``path`` out of ``x`` (the struct read by ``from_json``)."""
+    out = "x"
+    for step in _steps(path):
+        out += f"[{step + 1}]" if isinstance(step, int) else "." + _ident(step)
+    return out
+
+
+def _path(steps: list[str | int]) -> str:
+    return "$" + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps)
+
+
+def _object_keys(paths: Iterable[str]) -> dict[str, list[str]]:
+    """``$`` and every object a path goes through, each with the keys the paths read in it: where
+    a repeated key must send the line to the per-record path (DuckDB reads the first of two equal
+    keys, ``orjson`` the last). A repeated key that no path reads changes nothing.
+
+    >>> _object_keys(["$.a.b", "$.a.c[0].d", "$.e"])
+    {'$': ['a', 'e'], '$.a': ['b', 'c'], '$.a.c[0]': ['d']}
+    """
+    out: dict[str, list[str]] = {"$": []}
+    for path in paths:
+        steps = _steps(path)
+        for k in range(len(steps)):
+            if isinstance(steps[k], str):
+                keys = out.setdefault(_path(steps[:k]), [])
+                if steps[k] not in keys:
+                    keys.append(steps[k])
+    return out
+
+
+def _child(obj: str, key: str) -> str:
+    return f"$.{key}" if obj == "$" else f"{obj}.{key}"
+
+
+def _inputs(mapping: ColumnarMapping) -> dict[str, tuple[str, str]]:
+    """Every value the statement reads: the mapped canonical fields (as the schema types them)
+    and the mapping's own inputs."""
+    out = {name: (path, _SQL_TYPES[field_kind(name)]) for name, path in mapping.fields.items()}
+    for name, spec in mapping.inputs.items():
+        if name in out:
+            raise ValueError(f"columnar input {name!r} is also a mapped field")
+        out[name] = spec
+    return out
+
+
 def fast_sql(mapping: ColumnarMapping, table: str = "lines") -> str:
     """One SELECT over ``table`` (columns ``i`` and ``raw`` text): ``fast`` (bool) per row and one
-    typed column per mapped canonical field (NULL where ``fast`` is false).
+    typed column per mapped canonical field and per ``columns`` entry (NULL where ``fast`` is false),
+    in the order of ``table``.
 
     Each line is parsed by DuckDB three times, each a single pass in C (``try``: a line that is
-    not JSON gives NULL, and takes the per-record path): its top-level keys (a duplicated key takes the per-record path: DuckDB reads the first, ``orjson``
-    the last), the JSON types of the mapped paths, and ``from_json`` into a typed struct. The
-    typed values are exact wherever the JSON type is the one the predicate asks for.
-    Only top-level keys are read this way (``$.ts``).
+    not JSON gives NULL, and takes the per-record path): the keys of every object the paths go
+    through (a duplicated key takes the per-record path: DuckDB reads the first, ``orjson`` the
+    last), the JSON types of the paths, and ``from_json`` into a typed (nested) struct. The typed
+    values are exact wherever the JSON type is the one the predicate asks for.
     """
     required = set(EVENT_SCHEMA.get("required", []))
-    keys = {}
-    for name, path in mapping.fields.items():
-        if not path.startswith("$.") or "." in path[2:] or "[" in path:
-            raise ValueError(f"columnar path {path!r} of {name!r}: only top-level keys are read by the fast path")
-        keys[name] = path[2:]
-    struct = "{" + ", ".join(f'{_json_key(key)}: "{_SQL_TYPES[field_kind(name)]}"' for name, key in keys.items()) + "}"
-    paths = "[" + ", ".join(_quote(path) for path in mapping.fields.values()) + "]"
-    predicates = [_predicate(name, key, k, name in required) for k, (name, key) in enumerate(keys.items(), start=1)]
-    predicates += ["FALSE" for name in required if name not in keys]
-    extractions = ", ".join(f'CASE WHEN fast THEN {"CAST(" if field_kind(name) == "json" else ""}x."{key}"'
-                            f'{" AS VARCHAR)" if field_kind(name) == "json" else ""} END AS "{name}"'
-                            for name, key in keys.items())
+    inputs = _inputs(mapping)
+    read = {name: spec for name, spec in inputs.items() if spec[1]}  # "" as the type: only its JSON type is read
+    struct = _struct_type(read)
+    # Keys read twice: per object, the mapped keys among its keys (json_keys) against the mapped
+    # keys present (json_type not NULL); a key the mapping does not read may repeat.
+    objects = _object_keys(path for path, _ in inputs.values())
+    typed = [path for path, _ in inputs.values()]
+    typed += [_child(obj, key) for obj, keys in objects.items() for key in keys if _child(obj, key) not in typed]
+    paths = "[" + ", ".join(_quote(path) for path in typed) + "]"
+    once = " AND ".join(
+        f"coalesce(len(list_filter(keys[{j}], lambda k: k IN ({', '.join(_quote(key) for key in keys)}))), 0) = "
+        f"len(list_filter([{', '.join(f'types[{typed.index(_child(obj, key)) + 1}]' for key in keys)}], "
+        f"lambda t: t IS NOT NULL))"
+        for j, (obj, keys) in enumerate(objects.items(), start=1))
+    objects_sql = "[" + ", ".join(_quote(obj) for obj in objects) + "]"
+    names = {f"v.{name}": _access(path) for name, (path, _) in read.items()}
+    names.update({f"t.{name}": f"types[{k}]" for k, name in enumerate(inputs, start=1)})
+    names.update({f"l.{name}": _ident(f"l:{name}") for name in mapping.lets})
+
+    def bind(sql: str) -> str:  # v.<input>, t.<input>, l.<let> -> what the statement computes
+        return re.sub(r'(?<![\w."])([vtl])\.(?:"([^"]+)"|([A-Za-z_][A-Za-z0-9_]*))',
+                      lambda m: names.get(f"{m.group(1)}.{m.group(2) or m.group(3)}", m.group(0)), sql)
+
+    predicates = [_predicate(name, name in required) for name in mapping.fields]
+    predicates += ["FALSE" for name in required if name not in mapping.fields and name not in mapping.columns
+                   and not mapping.derive]
+    predicates += [f"coalesce({p}, FALSE)" for p in mapping.predicates]
+    outputs = {name: f"CAST(v.{_ident(name)} AS VARCHAR)" if field_kind(name) == "json" else f"v.{_ident(name)}"
+               for name in mapping.fields}
+    outputs.update(mapping.columns)
+    extractions = ", ".join(f"CASE WHEN fast THEN {bind(expr)} END AS {_ident(name)}" for name, expr in outputs.items())
+    lets = "".join(f"), let_{k} AS (\n    SELECT *, {bind(expr)} AS {_ident(f'l:{name}')} FROM {'records' if k == 0 else f'let_{k - 1}'}\n"
+                   for k, (name, expr) in enumerate(mapping.lets.items()))
+    last = f"let_{len(mapping.lets) - 1}" if mapping.lets else "records"
     return f"""
 WITH parsed AS (
     SELECT i, raw, starts_with(ltrim(raw, ' \t\r'), '{{') AND NOT regexp_matches(raw, {_quote(LENIENT_RE)}) AS ok
     FROM {table}
 ), records AS (
     SELECT i,
-           CASE WHEN ok THEN try(json_keys(raw)) END AS keys,
-           CASE WHEN ok THEN try(json_type(raw, {paths})) END AS t,
+           CASE WHEN ok THEN try(json_keys(raw, {objects_sql})) END AS keys,
+           CASE WHEN ok THEN try(json_type(raw, {paths})) END AS types,
            CASE WHEN ok THEN try(from_json(raw, {_quote(struct)})) END AS x
     FROM parsed
-), flagged AS (
-    SELECT i, x, coalesce(len(keys) = len(list_distinct(keys)) AND x IS NOT NULL AND {' AND '.join(predicates)}, FALSE) AS fast
-    FROM records
+{lets}), flagged AS (
+    SELECT *, coalesce(x IS NOT NULL AND {once}
+                       AND {bind(' AND '.join(predicates))}, FALSE) AS fast
+    FROM {last}
 )
-SELECT i, fast, {extractions} FROM flagged ORDER BY i
+SELECT i, fast, {extractions} FROM flagged
 """
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _json_key(key: str) -> str:
