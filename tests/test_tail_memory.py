@@ -209,6 +209,21 @@ def test_writable_and_anonymous_memory_is_never_advised() -> None:
     assert library_ranges(lines) == [(0x7F0000004000, 0x7F0000006000)]
 
 
+def test_library_pages_with_private_copies_are_never_advised() -> None:
+    """A read-only mapping holding relocated (copied-on-write) pages would go to swap: skipped."""
+    smaps = ("7f0000000000-7f0000002000 r-xp 00000000 08:01 1 /usr/lib/libx.so\n"
+             "Rss:                   8 kB\n"
+             "Anonymous:             0 kB\n"
+             "VmFlags: rd ex mr mw me\n"
+             "7f0000002000-7f0000003000 r--p 00002000 08:01 1 /usr/lib/libx.so\n"
+             "Rss:                   4 kB\n"
+             "Anonymous:             4 kB\n"
+             "VmFlags: rd mr mw me ac\n"
+             "7f0000003000-7f0000004000 r--p 00003000 08:01 1 /usr/lib/libx.so\n"
+             "Anonymous:             0 kB\n").splitlines(keepends=True)
+    assert library_ranges(smaps) == [(0x7F0000000000, 0x7F0000002000), (0x7F0000003000, 0x7F0000004000)]
+
+
 def test_a_bad_cold_code_interval_is_one_line_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "app.log").write_bytes(b"")
     env = {**os.environ, "LLM_MONITOR_COLD_CODE_S": "soon"}

@@ -156,18 +156,19 @@ def release_free_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def drop_cold_code(maps: str = "/proc/self/maps") -> int:
+def drop_cold_code(smaps: str = "/proc/self/smaps") -> int:
     """Hand the OS back the library code and read-only data pages this process mapped in and
     may not use again; returns how many mappings were advised (0 where not supported).
 
     Importing and starting DuckDB, Arrow and the JSON Schema validator pages in about 40 MB of
     their code (DuckDB alone registers its whole catalog of functions when a database opens),
     most of which a sidecar never runs again. These pages are clean copies of the library
-    files: ``madvise(MADV_PAGEOUT)`` (Linux 5.4+) unmaps them, and the pages the sidecar does
+    files: ``madvise(MADV_PAGEOUT)`` (Linux 5.4+) drops them, and the pages the sidecar does
     run come back on first use (a minor fault when they are still in the page cache), so the
     RSS measured after a pass is the code the sidecar actually runs. Only file-backed mappings of
-    shared libraries that are executable or read-only are advised, never writable or anonymous
-    memory, so nothing is swapped and no data is lost.
+    shared libraries that are executable or read-only *and hold no private copy of a page*
+    (``Anonymous: 0 kB`` in ``smaps``: relocated read-only data is such a copy) are advised, never
+    writable or anonymous memory, so nothing goes to swap and no data is lost.
 
     >>> drop_cold_code("/nonexistent")
     0
@@ -176,7 +177,7 @@ def drop_cold_code(maps: str = "/proc/self/maps") -> int:
     if libc is None or not hasattr(libc, "madvise"):
         return 0
     try:
-        with open(maps, encoding="utf-8", errors="replace") as fh:
+        with open(smaps, encoding="utf-8", errors="replace") as fh:
             lines = fh.readlines()
     except OSError:
         return 0
@@ -189,22 +190,36 @@ def drop_cold_code(maps: str = "/proc/self/maps") -> int:
     return advised
 
 
-def library_ranges(maps_lines: list[str]) -> list[tuple[int, int]]:
-    """The address ranges of ``/proc/<pid>/maps`` lines that :func:`drop_cold_code` may hand
-    back: private, read-only or executable mappings of a shared library file.
+def library_ranges(smaps_lines: list[str]) -> list[tuple[int, int]]:
+    """The address ranges of ``/proc/<pid>/smaps`` (or ``maps``) lines that
+    :func:`drop_cold_code` may hand back: private, read-only or executable mappings of a shared
+    library file with no private (anonymous) page in them.
 
     >>> library_ranges(["7f00-7f10 r-xp 00000000 08:01 9 /usr/lib/libduckdb.so.1\\n",
+    ...                 "Anonymous:             0 kB\\n",
     ...                 "7f10-7f20 rw-p 00010000 08:01 9 /usr/lib/libduckdb.so.1\\n",
-    ...                 "7f20-7f30 r--p 00000000 00:00 0 \\n"])
+    ...                 "7f20-7f28 r--p 00000000 08:01 9 /usr/lib/libduckdb.so.1\\n",
+    ...                 "Anonymous:             8 kB\\n",
+    ...                 "7f28-7f30 r--p 00000000 00:00 0 \\n"])
     [(32512, 32528)]
     """
-    ranges = []
-    for line in maps_lines:
+    ranges: list[tuple[int, int]] = []
+    candidate: tuple[int, int] | None = None
+    for line in smaps_lines:
         parts = line.split(maxsplit=5)
+        if parts and parts[0].endswith(":"):  # a field of the mapping above
+            if parts[0] == "Anonymous:" and candidate is not None and len(parts) > 1 and parts[1] != "0":
+                candidate = None
+            continue
+        if candidate is not None:
+            ranges.append(candidate)
+        candidate = None
         if len(parts) < 6 or parts[1] not in ("r-xp", "r--p") or ".so" not in parts[5]:
             continue
         low, high = (int(x, 16) for x in parts[0].split("-"))
-        ranges.append((low, high))
+        candidate = (low, high)
+    if candidate is not None:
+        ranges.append(candidate)
     return ranges
 
 
