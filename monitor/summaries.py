@@ -131,7 +131,7 @@ class SummaryBuilder:
 
     def __init__(self, schema: pa.Schema) -> None:
         self.schema = schema
-        self.con = scratch_cursor()
+        self._con: duckdb.DuckDBPyConnection | None = None
         self.counts: list[pa.Table] = []
         self.histograms: list[pa.Table] = []
         self.first_ts: int | None = None
@@ -139,6 +139,14 @@ class SummaryBuilder:
         self.rows = 0
         self.waiting: list[pa.Table] = []
         """Tables not summarized yet: a segment of fewer than :data:`SUMMARY_MIN_ROWS` gets none."""
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The builder's DuckDB cursor, opened on first use: a segment below
+        :data:`SUMMARY_MIN_ROWS` (every commit of the sidecar) never opens one."""
+        if self._con is None:
+            self._con = scratch_cursor()
+        return self._con
 
     def add(self, table: pa.Table) -> None:
         """Add the rows of one table of the segment (of the builder's schema)."""
@@ -187,7 +195,8 @@ class SummaryBuilder:
                        for m in SUMMARY_MEASURES}
             return Summary(counts, self.first_ts, self.last_ts, encoded)
         finally:
-            self.con.close()
+            if self._con is not None:
+                self._con.close()
 
 
 def summarize(tables: Iterable[pa.Table], schema: pa.Schema) -> Summary | None:
