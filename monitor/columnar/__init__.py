@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 from monitor.adapters import ColumnarMapping
 from monitor.adapters.identity import is_pinned
 
-from .predicates import fast_sql, field_kind
+from .predicates import fast_sql, field_kind, strict_candidates
 
 __all__ = ["FastRows", "pinned_flags", "read_batch"]
 
@@ -98,19 +98,23 @@ def read_batch(raws: Sequence[bytes] | pa.Array, mapping: ColumnarMapping) -> Fa
     """Read the lines of one batch (bytes, or an Arrow binary array) through the columnar path
     (see the module docstring)."""
     text, utf8 = _as_text(raws)
-    lines = pa.Table.from_batches(pa.table({"i": pa.array(np.arange(len(raws), dtype=np.int64)), "raw": text})
+    ok = strict_candidates(text)
+    if not utf8.all():
+        ok = pc.and_(ok, pa.array(utf8))
+    lines = pa.Table.from_batches(pa.table({"i": pa.array(np.arange(len(text), dtype=np.int64)), "raw": text, "ok": ok})
                                   .to_batches(max_chunksize=SCAN_ROWS))
     con = _connection()
     con.register("lines", lines)
     try:
-        result = con.sql(_sql(mapping)).to_arrow_table()
+        kept = con.sql(_sql(mapping)).to_arrow_table()
     finally:
         con.unregister("lines")
-    order = result.column("i").to_numpy()
+    order = kept.column("i").to_numpy()
     if len(order) > 1 and not (np.diff(order) > 0).all():  # DuckDB keeps the scan's order; should it not
-        result = result.take(pa.array(np.argsort(order, kind="stable")))
-    fast = result.column("fast").to_numpy(zero_copy_only=False).astype(bool) & utf8
-    kept = result.filter(pa.array(fast))
+        kept = kept.take(pa.array(np.argsort(order, kind="stable")))
+        order = kept.column("i").to_numpy()
+    fast = np.zeros(len(text), dtype=bool)
+    fast[order] = True
     columns: dict[str, Any] = {}
     for name in (*mapping.fields, *mapping.columns):
         values = kept.column(name).combine_chunks()
