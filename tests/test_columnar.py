@@ -309,3 +309,50 @@ def test_a_repeated_key_leaves_the_fast_path_only_when_a_mapping_reads_it(tmp_pa
     assert read_batch(openai_lines, columnar_mapping("openai")).fast.tolist() == [True, False, True]
     log.write_bytes(b"\n".join(openai_lines) + b"\n")
     assert_same(log, replace(Config(), input_format="openai"))
+
+
+_NATIVE_KEYS = ("route", "model_version", "prompt", "finish_reason")  # mapped, optional
+_KEY_VALUE = {"route": '"r"', "model_version": '"v1"', "prompt": "null", "finish_reason": '"stop"',
+              "extra": "1", "other": '"x"', "nested": '{"route": "a", "route": "b"}'}
+
+
+@settings(max_examples=150, deadline=None)
+@given(keys=st.lists(st.sampled_from(_NATIVE_KEYS + ("extra", "other", "nested")), max_size=8),
+       repeat_required=st.sampled_from([None, "ts", "request_id", "model", "response"]))
+def test_repeated_keys_decide_the_fast_path_as_the_key_count_says(keys: list[str], repeat_required: str | None) -> None:
+    """Any mix of mapped, unmapped, null-valued and repeated keys: a line is read here exactly when
+    no key the mapping reads appears twice in the record (both ways of checking it: the key list
+    no longer than the mapped keys present, and the count of mapped keys in a longer list)."""
+    members = ['"ts": "2026-11-01T00:00:00Z"', '"request_id": "r1"', '"model": "m"', '"response": "hi"']
+    members += [f'"{key}": {_KEY_VALUE[key]}' for key in keys]
+    if repeat_required:
+        members.append(f'"{repeat_required}": ' + ('"2026-11-02T00:00:00Z"' if repeat_required == "ts" else '"again"'))
+    line = ("{" + ", ".join(members) + "}").encode()
+    repeated = repeat_required is not None or any(keys.count(key) > 1 for key in _NATIVE_KEYS)
+    assert read_batch([line], columnar_mapping("native")).fast.tolist() == [not repeated]
+
+
+def test_strict_candidates_is_the_rule_duckdb_applied_before() -> None:
+    """The strictness pre-check runs in Arrow's RE2 kernel; it is the same rule as DuckDB's
+    ``starts_with(ltrim(raw, ' \\t\\r'), '{') AND NOT regexp_matches(raw, LENIENT_RE)``, which the
+    statement used to evaluate, on any text (hypothesis)."""
+    import duckdb
+
+    from monitor.columnar.predicates import LENIENT_RE, strict_candidates
+
+    pieces = st.sampled_from(["{", "}", "[", "]", ",", ":", " ", "\t", "\r", "\n", "NaN", "-inf", "+Infinity", "nAn",
+                              "1e400", "1.5E+308", "e999", "0" * 301, '"a"', "null", "\u00e9", "\U0001F600", "x"])
+    con = duckdb.connect()
+    pattern = LENIENT_RE.replace("'", "''")
+
+    @settings(max_examples=200, deadline=None)
+    @given(texts=st.lists(st.lists(pieces, max_size=12).map("".join), min_size=1, max_size=20))
+    def check(texts: list[str]) -> None:
+        got = strict_candidates(pa.array(texts, type=pa.large_string())).to_pylist()
+        con.register("t", pa.table({"raw": pa.array(texts, type=pa.large_string())}))
+        want = [row[0] for row in con.sql(
+            f"SELECT starts_with(ltrim(raw, ' \t\r'), '{{') AND NOT regexp_matches(raw, '{pattern}') FROM t").fetchall()]
+        con.unregister("t")
+        assert got == want
+
+    check()
