@@ -221,43 +221,6 @@ def _once(objects: dict[str, list[str]], typed: list[str]) -> str:
     return " AND ".join(checks)
 
 
-def _types_by_value(mapping: ColumnarMapping) -> bool:
-    """Whether the JSON types of a mapping's fields can be read off their values: a mapping of
-    canonical fields at top-level keys only (the native format), with no SQL of its own."""
-    return (not mapping.inputs and not mapping.lets and not mapping.columns and not mapping.predicates
-            and all(len(_steps(path)) == 1 and isinstance(_steps(path)[0], str) for path in mapping.fields.values()))
-
-
-#: The text that ``from_json`` gives a JSON number read into VARCHAR (``12``, ``-1.5``, ``1e+20``):
-#: a text field whose value looks like this may have been a number, and its type is asked for.
-_NUMBER_TEXT = "-?[0-9][0-9.eE+-]*"
-
-
-def _plain(inputs: dict[str, tuple[str, str]]) -> str:
-    """SQL: the row's JSON types follow from the values ``from_json`` read (``x``): its object has
-    no key but the mapped ones, each once and not null (the key count equals the values read),
-    and no text value could be the rendering of another JSON type (an object, an array, a
-    boolean or a number read into VARCHAR)."""
-    present = " + ".join(f"({_access(path)} IS NOT NULL)::INTEGER" for path, _ in inputs.values())
-    ambiguous = [f"coalesce(left({v}, 1) IN ('{{', '[') OR {v} IN ('true', 'false') OR (left({v}, 1) IN "
-                 f"('-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9') AND regexp_full_match({v}, '{_NUMBER_TEXT}')), FALSE)"
-                 for v in (_access(path) for path, sql_type in inputs.values() if sql_type == "VARCHAR")]
-    return f"coalesce(len(keys[1]), 0) = {present}" + "".join(f" AND NOT {a}" for a in ambiguous)
-
-
-def _value_type(inputs: dict[str, tuple[str, str]], name: str) -> str:
-    """SQL: the JSON type (as ``json_type`` names it) of input ``name`` on a row where
-    :func:`_plain` holds: NULL when missing, VARCHAR for a text value, else from its JSON text."""
-    path, sql_type = inputs[name]
-    v = _access(path)
-    if sql_type == "VARCHAR":
-        return f"CASE WHEN {v} IS NOT NULL THEN 'VARCHAR' END"
-    return (f"CASE WHEN {v} IS NULL THEN NULL WHEN left({v}, 1) = '\"' THEN 'VARCHAR' WHEN {v} IN ('true', 'false') "
-            f"THEN 'BOOLEAN' WHEN left({v}, 1) = '{{' THEN 'OBJECT' WHEN left({v}, 1) = '[' THEN 'ARRAY' "
-            f"WHEN {v} = 'null' THEN 'NULL' WHEN contains({v}, '.') OR contains({v}, 'e') OR contains({v}, 'E') "
-            f"THEN 'DOUBLE' WHEN left({v}, 1) = '-' THEN 'BIGINT' ELSE 'UBIGINT' END")
-
-
 def fast_sql(mapping: ColumnarMapping, table: str = "lines") -> str:
     """One SELECT over ``table`` (columns ``i``, ``raw`` text and ``ok``: the line is a strict JSON
     object candidate, see :func:`strict_candidates`): ``i`` and one typed column per mapped
@@ -272,10 +235,6 @@ def fast_sql(mapping: ColumnarMapping, table: str = "lines") -> str:
     """
     required = set(EVENT_SCHEMA.get("required", []))
     inputs = _inputs(mapping)
-    by_value = _types_by_value(mapping)
-    if by_value:  # values other than text are read as JSON text, which shows their JSON type
-        inputs = {name: (path, sql_type if sql_type in ("VARCHAR", "JSON") else "JSON")
-                  for name, (path, sql_type) in inputs.items()}
     read = {name: spec for name, spec in inputs.items() if spec[1]}  # "" as the type: only its JSON type is read
     struct = _struct_type(read)
     # Keys read twice: per object, the mapped keys among its keys (json_keys) against the mapped
@@ -286,9 +245,6 @@ def fast_sql(mapping: ColumnarMapping, table: str = "lines") -> str:
     paths = "[" + ", ".join(_quote(path) for path in typed) + "]"
     objects_sql = "[" + ", ".join(_quote(obj) for obj in objects) + "]"
     names = {f"v.{name}": _access(path) for name, (path, _) in read.items()}
-    if by_value:
-        names.update({f"v.{name}": f"TRY_CAST({_access(path)} AS {_SQL_TYPES[field_kind(name)]})"
-                      for name, (path, _) in read.items() if field_kind(name) not in ("text", "json")})
     names.update({f"t.{name}": f"types[{k}]" for k, name in enumerate(inputs, start=1)})
     names.update({f"l.{name}": _ident(f"l:{name}") for name in mapping.lets})
 
@@ -307,18 +263,13 @@ def fast_sql(mapping: ColumnarMapping, table: str = "lines") -> str:
     lets = "".join(f"), let_{k} AS (\n    SELECT *, {bind(expr)} AS {_ident(f'l:{name}')} FROM {'records' if k == 0 else f'let_{k - 1}'}\n"
                    for k, (name, expr) in enumerate(mapping.lets.items()))
     last = f"let_{len(mapping.lets) - 1}" if mapping.lets else "records"
-    types = f"try(json_type(raw, {paths}))"
-    if by_value:
-        types = f"CASE WHEN {_plain(inputs)} THEN [{', '.join(_value_type(inputs, name) for name in inputs)}] ELSE {types} END"
     return f"""
-WITH parsed AS (
-    SELECT i, ok, raw,
+WITH records AS (
+    SELECT i, ok,
            try(json_keys(raw, {objects_sql})) AS keys,
+           try(json_type(raw, {paths})) AS types,
            try(from_json(raw, {_quote(struct)})) AS x
     FROM {table}
-), records AS (
-    SELECT i, ok, keys, x, {types} AS types
-    FROM parsed
 {lets})
 SELECT i, {extractions} FROM {last}
 WHERE coalesce(ok AND x IS NOT NULL AND {_once(objects, typed)}
