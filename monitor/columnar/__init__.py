@@ -3,11 +3,13 @@
 For a format that declares a :class:`~monitor.adapters.ColumnarMapping` (see
 :func:`monitor.adapters.columnar_mapping`), :func:`read_batch`:
 
-1. puts the batch's raw lines into one Arrow string array (UTF-8 checked once for the batch);
+1. puts the batch's raw lines into one Arrow string array (UTF-8 checked once for the batch) and
+   marks the strict JSON object candidates (:func:`monitor.columnar.predicates.strict_candidates`,
+   Arrow's RE2 kernel);
 2. runs one DuckDB statement (:func:`monitor.columnar.predicates.fast_sql`): DuckDB's JSON reader
-   parses each line once into the mapped fields, the event schema's rules are column predicates,
-   and each field is extracted as a typed column;
-3. returns the columns of the rows that passed every predicate and the positions of the others.
+   parses each line into the mapped fields, the event schema's rules are column predicates, and
+   each field of the rows that pass is extracted as a typed column;
+3. returns those columns and a mask of the lines read here.
 
 The other rows (bad JSON, a wrong type, a numeric ``ts``, a missing ``request_id``, ...) go through
 the per-record path (:class:`monitor.ingest.BatchLoader`), which gives them their exact event or

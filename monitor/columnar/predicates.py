@@ -14,8 +14,9 @@ Each field's JSON type comes from ``json_type(raw, [paths])`` and its value from
 into a typed struct; ``from_json`` converts leniently (``"12"`` into an integer field gives 12),
 so a value is used only where its JSON type is the one the predicate asks for.
 
-A row where any predicate is false, or that is not a strict JSON object (see :data:`LENIENT_RE`),
-is left to the per-record path, which gives it its exact event or quarantine reason.
+A row where any predicate is false, or that is not a strict JSON object (see :data:`LENIENT_RE`,
+checked before the statement by :func:`strict_candidates`), is left to the per-record path, which
+gives it its exact event or quarantine reason.
 
 >>> from monitor.adapters import columnar_mapping
 >>> sql = fast_sql(columnar_mapping("native"))
