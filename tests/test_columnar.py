@@ -356,3 +356,15 @@ def test_strict_candidates_is_the_rule_duckdb_applied_before() -> None:
         assert got == want
 
     check()
+
+
+def test_outputs_are_computed_only_for_the_rows_read_here() -> None:
+    """The statement returns only the rows that pass every predicate, so an output expression
+    that would fail on another row (``created`` x 10^6 beyond 64 bits) is never evaluated on it,
+    also when such rows share DuckDB's vectors with rows read here."""
+    line = (b'{"ts": "2026-11-01T00:00:00Z", "response": {"id": "c", "model": "gpt-4o", "created": %d, '
+            b'"choices": [{"message": {"role": "assistant", "content": "a"}}]}}')
+    rows = read_batch([line % created for created in (1722965000, 10**13, 9 * 10**18, 2**63 - 1)] * 3000,
+                      columnar_mapping("openai"))
+    assert rows.fast.tolist() == [True, False, False, False] * 3000
+    assert set(rows.columns["ts"].to_pylist()) == {"2024-08-06T17:23:20Z"}
