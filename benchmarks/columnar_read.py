@@ -73,11 +73,10 @@ def main() -> None:
     parser.add_argument("--root", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(*args.child, root=args.root)
-        return
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="llm-monitor-read-"))
-    work.mkdir(parents=True, exist_ok=True)
+        return _child(*args.child, root=args.root)
     print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}", flush=True)
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="llm-monitor-read-"))
+    work.mkdir(parents=True, exist_ok=True)
     steps = [("read_ndjson", "duck", None)] + ([("before: read_batch", "read", args.before)] if args.before else [])
     steps.append(("read_batch", "read", None))
     table = []
