@@ -368,3 +368,12 @@ def test_outputs_are_computed_only_for_the_rows_read_here() -> None:
                       columnar_mapping("openai"))
     assert rows.fast.tolist() == [True, False, False, False] * 3000
     assert set(rows.columns["ts"].to_pylist()) == {"2024-08-06T17:23:20Z"}
+
+
+@pytest.mark.parametrize("fmt", ["native", "openai"])
+def test_a_batch_with_no_readable_line_reads_nothing(fmt: str) -> None:
+    """Every line ruled out before DuckDB (not an object, lenient JSON, not UTF-8): no fast row,
+    and every column empty."""
+    rows = read_batch([b"[1]", b"plain text", b'{"ts": NaN}', b"\xff{", b""], columnar_mapping(fmt))
+    assert not rows.fast.any() and len(rows.fast) == 5
+    assert {len(values) for values in rows.columns.values()} == {0}

@@ -106,7 +106,7 @@ def read_batch(raws: Sequence[bytes] | pa.Array, mapping: ColumnarMapping) -> Fa
     table = pa.table({"i": pa.array(np.arange(len(text), dtype=np.int64)), "raw": text, "ok": ok})
     if not pc.all(ok).as_py():  # lines that cannot be read here never reach DuckDB: a line its parser
         table = table.filter(ok)  # refuses would make `try` redo the rest of its vector row by row
-    lines = pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_ROWS))
+    lines = pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_ROWS), schema=table.schema)
     con = _connection()
     con.register("lines", lines)
     try:
