@@ -47,16 +47,19 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from monitor.errors import UserError
+from monitor.lazy import lazy_module
 from monitor.listing import REPLACES_KEY, live_files, replaced_names  # noqa: F401 (the store's own listing rule, re-exported)
 from sinks.private import private_dir, private_file
 
 if TYPE_CHECKING:  # pandas is imported where a DataFrame is handed out, not on the write path
+    import duckdb
     import pandas as pd
+else:  # imported at the first DuckDB call: ``signals`` of a small file makes none (monitor/lazy.py)
+    duckdb = lazy_module("duckdb")
 
 T = TypeVar("T")
 
