@@ -48,7 +48,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from monitor.errors import UserError
 from monitor.lazy import lazy_module
@@ -58,8 +57,10 @@ from sinks.private import private_dir, private_file
 if TYPE_CHECKING:  # pandas is imported where a DataFrame is handed out, not on the write path
     import duckdb
     import pandas as pd
-else:  # imported at the first DuckDB call: ``signals`` of a small file makes none (monitor/lazy.py)
+    import pyarrow.parquet as pq
+else:  # imported at first use: ``signals`` and ``check`` of small files read no segment (monitor/lazy.py)
     duckdb = lazy_module("duckdb")
+    pq = lazy_module("pyarrow.parquet")
 
 T = TypeVar("T")
 
