@@ -11,7 +11,7 @@ derives signals can go under: ``import pyarrow.compute`` alone (it brings numpy 
 Bytecode caches are written first (one warm-up run of each command in each tree, with
 ``PYTHONDONTWRITEBYTECODE`` unset), as an installed package has them::
 
-    python benchmarks/startup.py --before /tmp/startup-before --runs 7
+    python benchmarks/startup.py --before /tmp/startup-before --runs 7 [--also patched=/tmp/other-checkout]
 """
 
 from __future__ import annotations
@@ -93,11 +93,18 @@ def _inputs(folder: Path) -> dict[str, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", default=None, help="another checkout to alternate with")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=DIR",
+                        help="more checkouts to alternate with (e.g. this tree with a patch applied)")
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="startup-bench-"))
     commands = _inputs(folder)
     trees = {"this tree": HERE, **({"before": Path(args.before).resolve()} if args.before else {})}
+    for spec in args.also:
+        name, sep, where = spec.partition("=")
+        if not sep or not Path(where).is_dir():
+            parser.error(f"--also {spec!r}: expected NAME=DIR with an existing DIR")
+        trees[name] = Path(where).resolve()
     for root in trees.values():  # bytecode caches, as an installed package has them
         for argv in commands.values():
             wall(root, argv, folder)

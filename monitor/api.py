@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 
+from detectors._lazy import LazyModule
 from monitor.config import Config, check_segment_keys, load_config
 from monitor.engines import DuckDBEngine, Engine, engine_name, open_engine
 from monitor.formats import FORMATS
 from monitor.errors import NothingToCompare, UserError
 from monitor.ingest import IngestReport, describe_rejects, ingest_files, read_file, to_pandas
-from monitor.lazy import lazy_module
 from monitor.selectors import Selector, parse_selector
 from monitor.store import Store, default_store_path, open_store
 
@@ -37,9 +37,8 @@ if TYPE_CHECKING:  # imported where a DataFrame is handed out: the sidecar's bas
 
     from detectors.finding import Finding  # the statistics and findings: imported by the commands that compare
     from monitor.stats import SegmentKey, SegmentStats
-
 else:  # imported at the first DuckDB call: ``signals`` and ``check`` of small files make none
-    duckdb = lazy_module("duckdb")
+    duckdb = LazyModule("duckdb")
 
 _FREQ = re.compile(r"^(\d+)\s*(s|sec|second|seconds|min|minute|minutes|m|h|hour|hours|d|day|days)$")
 _FREQ_UNITS = {"s": "second", "sec": "second", "second": "second", "seconds": "second", "m": "minute",
