@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import FIXTURES, write_jsonl
-from monitor.api import FileSignals, Monitor
+from monitor import FileSignals
+from monitor.api import Monitor
 from monitor.cli import SIGNAL_COLUMNS, main
 from monitor.config import Config, load_config
 
