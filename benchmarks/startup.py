@@ -3,7 +3,7 @@
 For each command, ``--runs`` times, alternating this tree and ``--before DIR`` (another
 checkout, e.g. ``git worktree add --detach /tmp/startup-before <commit>``): in a fresh process
 with ``python -X importtime``, the sum of the top-level imports' cumulative times, and in another
-fresh process (no ``-X importtime``) the wall time. Prints medians in a table, with the load
+fresh process (no ``-X importtime``) the wall time and the peak resident memory. Prints medians in a table, with the load
 average (the machine is shared: compare within a run), where the import time goes (the own
 import time of each heavy package's modules, and of ours), and the floor no command that
 derives signals can go under: ``import pyarrow.compute`` alone (it brings numpy and pyarrow).
@@ -62,14 +62,20 @@ def imports(root: Path, args: list[str], cwd: Path) -> tuple[float, dict[str, fl
     return sum(top), groups
 
 
-def wall(root: Path, args: list[str], cwd: Path) -> float:
-    """Wall seconds of one run from ``root``; a run that fails (exit 2 or 3) stops the benchmark."""
+def wall(root: Path, args: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one run from ``root`` (the child's own rusage, from
+    ``os.wait4``); a run that fails (exit 2 or 3) stops the benchmark."""
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, *_argv(args)], cwd=cwd, env=_env(root), capture_output=True, check=False)
-    elapsed = time.perf_counter() - t0
-    if res.returncode not in (0, 1):
-        raise SystemExit(f"{args} in {root} exited {res.returncode}: {res.stderr.decode()[-500:]}")
-    return elapsed
+    with tempfile.TemporaryFile() as err:
+        child = subprocess.Popen([sys.executable, *_argv(args)], cwd=cwd, env=_env(root),
+                                 stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - t0
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode not in (0, 1):
+            err.seek(0)
+            raise SystemExit(f"{args} in {root} exited {child.returncode}: {err.read().decode()[-500:]}")
+    return elapsed, usage.ru_maxrss / 1024
 
 
 def _inputs(folder: Path) -> dict[str, list[str]]:
@@ -108,7 +114,7 @@ def main() -> None:
     for root in trees.values():  # bytecode caches, as an installed package has them
         for argv in commands.values():
             wall(root, argv, folder)
-    results: dict[tuple[str, str], list[tuple[float, float, dict[str, float]]]] = {}
+    results: dict[tuple[str, str], list[tuple[float, float, float, dict[str, float]]]] = {}
     loads = [os.getloadavg()[0]]
     for _ in range(args.runs):
         for name, argv in commands.items():
@@ -116,16 +122,16 @@ def main() -> None:
                 if argv == [FLOOR] and tree != "this tree":
                     continue  # the same packages in both trees
                 seconds, groups = imports(root, argv, folder)
-                results.setdefault((name, tree), []).append((seconds, wall(root, argv, folder), groups))
+                results.setdefault((name, tree), []).append((seconds, *wall(root, argv, folder), groups))
     loads.append(os.getloadavg()[0])
     print(f"load average {loads[0]:.1f} -> {loads[1]:.1f}, {args.runs} runs each, alternating; "
           f"{os.cpu_count()} cores\n")
-    print("| command | tree | imports (median s) | wall (median s) | " + " | ".join(GROUPS) + " |")
-    print("|---|---|---:|---:|" + "---:|" * len(GROUPS))
+    print("| command | tree | imports (median s) | wall (median s) | peak RSS (MB) | " + " | ".join(GROUPS) + " |")
+    print("|---|---|---:|---:|---:|" + "---:|" * len(GROUPS))
     for (name, tree), rs in results.items():
-        own = " | ".join(f"{statistics.median(r[2][g] for r in rs):.3f}" for g in GROUPS)
+        own = " | ".join(f"{statistics.median(r[3][g] for r in rs):.3f}" for g in GROUPS)
         print(f"| `{name}` | {tree} | {statistics.median(r[0] for r in rs):.3f} | "
-              f"{statistics.median(r[1] for r in rs):.3f} | {own} |")
+              f"{statistics.median(r[1] for r in rs):.3f} | {statistics.median(r[2] for r in rs):.0f} | {own} |")
     print("\n(the package columns: the sum of the package's modules' own import times, median s)")
 
 
