@@ -5,6 +5,10 @@ signals``, ``ingest``, ``--help``) import the detectors' modules through the con
 the statistics query, and should not pay for it. ``importlib.util.LazyLoader`` would do the same
 for a whole module, but its first attribute access is not thread-safe before Python 3.12 (the
 sidecar tests from more than one thread); ``importlib.import_module`` takes the import lock.
+Until the first read nothing is imported and nothing is put in ``sys.modules``, so ``"x" in
+sys.modules`` still tells whether a command loaded ``x``. ``monitor`` uses the same helper for
+DuckDB and ``pyarrow.parquet`` in the API and the store (``signals`` and ``check`` of small
+files make no DuckDB call and read no segment).
 
 >>> special = LazyModule("scipy.special")
 >>> float(special.expit(0.0))

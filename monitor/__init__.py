@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["open", "Monitor", "Comparison", "__version__"]
+__all__ = ["open", "Monitor", "Comparison", "FileSignals", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("open", "Monitor", "Comparison"):
+    if name in ("open", "Monitor", "Comparison", "FileSignals"):
         from monitor import api
 
         return getattr(api, name)

@@ -18,23 +18,27 @@ import operator
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-import duckdb
+import pyarrow as pa
 
+from detectors._lazy import LazyModule
 from monitor.config import Config, check_segment_keys, load_config
 from monitor.engines import DuckDBEngine, Engine, engine_name, open_engine
 from monitor.formats import FORMATS
 from monitor.errors import NothingToCompare, UserError
-from monitor.ingest import IngestReport, describe_rejects, ingest_files, load_file
+from monitor.ingest import IngestReport, describe_rejects, ingest_files, read_file, to_pandas
 from monitor.selectors import Selector, parse_selector
 from monitor.store import Store, default_store_path, open_store
 
 if TYPE_CHECKING:  # imported where a DataFrame is handed out: the sidecar's baseline needs none
+    import duckdb
     import pandas as pd
 
     from detectors.finding import Finding  # the statistics and findings: imported by the commands that compare
     from monitor.stats import SegmentKey, SegmentStats
+else:  # imported at the first DuckDB call: ``signals`` and ``check`` of small files make none
+    duckdb = LazyModule("duckdb")
 
 _FREQ = re.compile(r"^(\d+)\s*(s|sec|second|seconds|min|minute|minutes|m|h|hour|hours|d|day|days)$")
 _FREQ_UNITS = {"s": "second", "sec": "second", "second": "second", "seconds": "second", "m": "minute",
@@ -117,6 +121,39 @@ class Comparison:
             return plots.plot_comparison(self, metric, **kwargs)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+
+
+@dataclass
+class FileSignals:
+    """Result of :meth:`Monitor.file_signals`: a log file's events with their signals, as an
+    Arrow table, and its quarantined lines. Nothing is stored and no pandas is imported;
+    :meth:`to_pandas` is the DataFrame of :meth:`Monitor.signals`.
+
+    >>> import pyarrow as pa
+    >>> fs = FileSignals(pa.table({"request_id": ["r1"], "chars": [5], "refusal": [None]}), [])
+    >>> list(fs.rows(["request_id", "refusal", "not_a_column"]))
+    [{'request_id': 'r1', 'refusal': None}]
+    """
+
+    table: pa.Table
+    """The events (the store's schema: :data:`monitor.store.EVENT_SCHEMA`), in line order."""
+    rejects: list[dict[str, Any]]
+    """Quarantined lines: ``source``, ``line``, ``reason``."""
+
+    def rows(self, columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Each event as a dict of plain Python values (``None`` for a missing value), with
+        ``columns`` (those the table has, in that order; default all): what ``llm-monitor
+        signals`` prints, one JSON object a line."""
+        names = [c for c in columns if c in self.table.column_names] if columns is not None \
+            else self.table.column_names
+        return iter(self.table.select(names).to_pylist())
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The events as a DataFrame (nullable integer, float and boolean columns), the
+        quarantined lines in ``frame.attrs["rejects"]``."""
+        frame = to_pandas(self.table)
+        frame.attrs["rejects"] = self.rejects
+        return frame
 
 
 class Monitor:
@@ -208,17 +245,27 @@ class Monitor:
         return dispatch(list(findings), self.store, self.config, source=source)
 
     def signals(self, path: str | Path, *, input_format: str | None = None) -> pd.DataFrame:
-        """The events of a log file with their derived signals (``llm-monitor signals FILE``).
+        """The events of a log file with their derived signals, as a DataFrame.
 
         Nothing is stored. Quarantined lines are in ``frame.attrs["rejects"]`` (source, line,
-        reason). A file with no valid event raises :class:`UserError` naming its quarantine reasons.
+        reason). A file with no valid event raises :class:`UserError` naming its quarantine
+        reasons. :meth:`file_signals` is the same without pandas (what ``llm-monitor signals``
+        prints).
+        """
+        return self.file_signals(path, input_format=input_format).to_pandas()
+
+    def file_signals(self, path: str | Path, *, input_format: str | None = None) -> FileSignals:
+        """The events of a log file with their derived signals, as an Arrow table
+        (``llm-monitor signals FILE`` prints its :meth:`FileSignals.rows`).
+
+        Nothing is stored. A file with no valid event raises :class:`UserError` naming its
+        quarantine reasons.
         """
         _check_format(input_format)
-        frame, rejects = load_file(str(path), self.config, input_format=input_format)
-        if frame.empty:
+        table, rejects = read_file(str(path), self.config, input_format=input_format)
+        if not table.num_rows:
             raise UserError(f"{path} {describe_rejects(rejects)}")
-        frame.attrs["rejects"] = [{k: r[k] for k in ("source", "line", "reason")} for r in rejects]
-        return frame
+        return FileSignals(table, [{k: r[k] for k in ("source", "line", "reason")} for r in rejects])
 
     def sample(self, selector: str | None = None, *, where: dict[str, Any] | None = None, n: int = 50,
                seed: int = 0) -> pd.DataFrame:
@@ -314,16 +361,16 @@ class Monitor:
         by = check_segment_keys(by)
         if not sel.file:
             return self.engine.windows([sel], by, self.config.length_measure)[0]
-        frame, _ = load_file(sel.file, self.config)
-        return self._frame_window(frame, sel, by)
+        table, _ = read_file(sel.file, self.config)
+        return self._table_window(table, sel, by)
 
-    def _frame_window(self, frame: pd.DataFrame, sel: Selector, by: list[str]) -> dict[SegmentKey, SegmentStats]:
+    def _table_window(self, table: pa.Table, sel: Selector, by: list[str]) -> dict[SegmentKey, SegmentStats]:
         from monitor.stats import window_stats
 
         where, params = sel.where()
         con = duckdb.connect()
         try:
-            con.register("events", frame.drop(columns=["attributes"], errors="ignore"))
+            con.register("events", table.drop_columns([c for c in ("attributes",) if c in table.column_names]))
             return window_stats(con, where, params, by, self.config.length_measure)
         finally:
             con.close()
@@ -362,10 +409,10 @@ class Monitor:
             if not stats:
                 raise self._empty_window(side, sel, self._total())
             return stats
-        frame, rejects = load_file(sel.file, self.config)
-        if frame.empty:
+        table, rejects = read_file(sel.file, self.config)
+        if not table.num_rows:
             raise NothingToCompare(f"nothing to compare: the {side} window {sel.file} {describe_rejects(rejects)}")
-        return self._frame_window(frame, sel, by)
+        return self._table_window(table, sel, by)
 
     def _selector(self, selector: str | None, *, since: str | None = None, until: str | None = None,
                   **equals: str) -> Selector:
@@ -374,7 +421,7 @@ class Monitor:
         terms += [f"{k}={v}" for k, v in equals.items() if v is not None]
         sel = parse_selector(",".join(terms)) if terms else Selector(text="")
         if sel.file:
-            raise UserError("events()/stats() read the store; to read a log file use load_file()")
+            raise UserError("events()/stats() read the store; to read a log file use signals() or file_signals()")
         return sel
 
 

@@ -17,7 +17,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from monitor.errors import UserError
 
@@ -185,18 +185,26 @@ def cmd_signals(args: argparse.Namespace) -> int:
     from monitor.config import load_config
 
     m = Monitor(None, load_config(args.config))  # signals reads a file: no store
-    frame = m.signals(args.file, input_format=args.input_format)
-    _write_jsonl(frame, SIGNAL_COLUMNS)
-    for r in frame.attrs["rejects"]:
+    result = m.file_signals(args.file, input_format=args.input_format)  # Arrow: no pandas to print JSON
+    _write_rows(result.rows(SIGNAL_COLUMNS))
+    for r in result.rejects:
         sys.stderr.write(f"{r['source']}:{r['line']}: quarantined: {r['reason']}\n")
     return EXIT_OK
 
 
-def _write_jsonl(frame: Any, columns: list[str]) -> None:
+def _write_rows(rows: Iterable[dict[str, Any]]) -> None:
+    """One JSON object a line on stdout (non-ASCII as is; numpy scalars as numbers, other
+    objects as their text)."""
     out = sys.stdout
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False, default=_plain) + "\n")
+
+
+def _write_jsonl(frame: Any, columns: list[str]) -> None:
+    """:func:`_write_rows` of a DataFrame's ``columns`` (missing values as null)."""
     columns = [c for c in columns if c in frame.columns]
-    for row in frame[columns].astype(object).where(frame[columns].notna(), None).itertuples(index=False):
-        out.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False, default=_plain) + "\n")
+    values = frame[columns].astype(object).where(frame[columns].notna(), None)
+    _write_rows(dict(zip(columns, row)) for row in values.itertuples(index=False))
 
 
 def _plain(value: Any) -> Any:

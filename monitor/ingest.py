@@ -357,11 +357,23 @@ class BatchLoader:
         return events_table(columns, n)
 
 
-def load_file(path: str, config: Config, *, input_format: str | None = None) -> tuple[Any, list[dict[str, Any]]]:
-    """All events of a file with their signals (a pandas DataFrame: it is handed to the user), and
-    its quarantined lines, without a store. Duplicated request ids are dropped (the first wins).
+def read_file(path: str, config: Config, *, input_format: str | None = None) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """All events of a file with their signals (an Arrow table of the store's schema, in line
+    order), and its quarantined lines, without a store. Duplicated request ids are dropped (the
+    first wins).
 
-    Used by ``llm-monitor signals`` and by ``check`` when a selector is a file.
+    Used by ``llm-monitor signals`` and by ``check`` when a selector is a file; no pandas is
+    imported (:func:`load_file` is the same as a DataFrame).
+
+    >>> import tempfile, os, json
+    >>> from monitor.config import Config
+    >>> log = os.path.join(tempfile.mkdtemp(), "one.jsonl")
+    >>> with open(log, "w") as fh:
+    ...     _ = fh.write(json.dumps({"ts": "2026-11-01T10:00:00Z", "request_id": "r1", "model": "m",
+    ...                              "response": "Hello there"}) + "\\n" + "{not json\\n")
+    >>> table, rejects = read_file(log, Config())
+    >>> table.num_rows, table["words"].to_pylist(), [(r["line"], r["reason"][:12]) for r in rejects]
+    (1, [2], [(2, 'invalid JSON')])
     """
     _require_file(path)
     loader = BatchLoader(config, str(Path(path).resolve()), input_format=input_format)
@@ -371,7 +383,12 @@ def load_file(path: str, config: Config, *, input_format: str | None = None) -> 
         tables.append(batch.frame)
         rejects.extend(batch.rejects)
     table = pa.concat_tables(tables) if tables else EVENT_SCHEMA.empty_table()
-    table = table.filter(pa.array(first_occurrences(table["request_id"])))
+    return table.filter(pa.array(first_occurrences(table["request_id"]))), rejects
+
+
+def load_file(path: str, config: Config, *, input_format: str | None = None) -> tuple[Any, list[dict[str, Any]]]:
+    """:func:`read_file` with the events as a pandas DataFrame (:func:`to_pandas`), as notebooks get them."""
+    table, rejects = read_file(path, config, input_format=input_format)
     return to_pandas(table), rejects
 
 

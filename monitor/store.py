@@ -47,16 +47,20 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
-import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from detectors._lazy import LazyModule  # one lazy-import helper for both packages (monitor may import detectors)
 from monitor.errors import UserError
 from monitor.listing import REPLACES_KEY, live_files, replaced_names  # noqa: F401 (the store's own listing rule, re-exported)
 from sinks.private import private_dir, private_file
 
 if TYPE_CHECKING:  # pandas is imported where a DataFrame is handed out, not on the write path
+    import duckdb
     import pandas as pd
+    import pyarrow.parquet as pq
+else:  # imported at first use: ``signals`` and ``check`` of small files read no segment (detectors/_lazy.py)
+    duckdb = LazyModule("duckdb")
+    pq = LazyModule("pyarrow.parquet")
 
 T = TypeVar("T")
 

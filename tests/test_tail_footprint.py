@@ -112,8 +112,9 @@ def test_sidecar_uses_no_pandas(tmp_path: Path) -> None:
     assert sum(quarantined_lines(store).values()) == 1
 
 
-#: ``llm-monitor signals`` hands out a DataFrame (``Monitor.signals``): pandas is imported, but by
-#: our code's Python import where the frame is built, not by pyarrow's probes before it.
+#: ``Monitor.signals`` hands out a DataFrame: pandas is imported, but by our code's Python import
+#: where the frame is built, not by pyarrow's probes before it. ``llm-monitor signals`` prints from
+#: the Arrow table (``Monitor.file_signals``) and imports no pandas at all.
 _FIRST_PANDAS_IMPORTER = r'''
 import json, sys, traceback, importlib.abc
 class Spy(importlib.abc.MetaPathFinder):
@@ -130,8 +131,14 @@ def spied():
     sys.meta_path.insert(sys.meta_path.index(finder) + 1, Spy())  # sees only what the finder lets through
     return finder
 probe.defer_pandas = spied
-from monitor.cli import main
-code = main(sys.argv[1:])
+if sys.argv[1] == "api-signals":  # the API call a notebook makes, under the command line's finder
+    probe.defer_pandas()
+    from monitor.api import Monitor
+    from monitor.config import Config
+    code = 0 if len(Monitor(None, Config()).signals(sys.argv[2])) == 1 else 1
+else:
+    from monitor.cli import main
+    code = main(sys.argv[1:])
 print(json.dumps({"code": code, "first": Spy.first, "pandas": "pandas" in sys.modules}))
 '''
 
@@ -145,9 +152,15 @@ def test_signals_imports_pandas_only_where_it_builds_the_frame(tmp_path: Path) -
 
     log = tmp_path / "one.jsonl"
     log.write_bytes(native(1, prefix="one") + b"\n")
-    res = subprocess.run([sys.executable, "-c", _FIRST_PANDAS_IMPORTER, "signals", str(log)], cwd=tmp_path,
-                         env=clean_env(), capture_output=True, text=True, timeout=180)
-    assert res.returncode == 0, res.stderr
-    out = json.loads(res.stdout.strip().splitlines()[-1])
-    assert out["code"] == 0 and out["pandas"] is True, res.stderr
+
+    def first_pandas_importer(*args: str) -> dict:
+        res = subprocess.run([sys.executable, "-c", _FIRST_PANDAS_IMPORTER, *args, str(log)], cwd=tmp_path,
+                             env=clean_env(), capture_output=True, text=True, timeout=180)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout.strip().splitlines()[-1])
+
+    out = first_pandas_importer("api-signals")
+    assert out["code"] == 0 and out["pandas"] is True, out
     assert out["first"][-1] == "to_pandas", out  # monitor.ingest.to_pandas: the frame users get
+    out = first_pandas_importer("signals")  # the command prints JSON lines from Arrow: no pandas
+    assert out == {"code": 0, "first": None, "pandas": False}, out
