@@ -288,32 +288,76 @@ def _lower_diff_class() -> str:
     return _lower_diff
 
 
+def _on_rows(arr: pa.Array, mask: np.ndarray, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """``fn`` (a row-wise kernel) applied to the rows of ``arr`` where ``mask`` is True only; the
+    other rows are kept as they are. Each Arrow kernel is a full pass over what it is given, so
+    a step that changes few rows runs on those rows alone.
+
+    >>> _on_rows(pa.array(["a", "b", "c"]), np.array([True, False, True]), pc.utf8_upper).to_pylist()
+    ['A', 'b', 'C']
+    """
+    if mask.all():
+        return fn(arr)
+    if not mask.any():
+        return arr
+    return pc.replace_with_mask(arr, pa.array(mask), fn(arr.take(pa.array(np.flatnonzero(mask)))))
+
+
+def _first_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(first byte, byte length) of every string of a large_string array (first byte 0 for "").
+
+    >>> _first_bytes(pa.array(["ab", "", "é"], type=pa.large_string()))
+    (array([ 97,   0, 195], dtype=uint8), array([2, 0, 2]))
+    """
+    n = len(arr)
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64, count=arr.offset + n + 1)[arr.offset:]
+    size = np.diff(offsets)
+    first = np.zeros(n, dtype=np.uint8)
+    some = np.flatnonzero(size)
+    if len(some):
+        first[some] = np.frombuffer(bufs[2], dtype=np.uint8, count=int(offsets[-1]))[offsets[:-1][some]]
+    return first, size
+
+
+@functools.lru_cache(maxsize=1)
+def _lead_bytes() -> np.ndarray:
+    """Which first bytes of a text may start a match of :data:`_LEAD` (its RE2 character class
+    read by RE2 itself on every ASCII byte; every byte >= 0x80 counts as "may")."""
+    regex = _re(_LEAD)
+    may = np.ones(256, dtype=bool)
+    may[:128] = [_spans(regex, bytes([b]))[0][0] >= 0 for b in range(128)]
+    return may
+
+
 def _normalize(resp: pa.Array, ascii_only: np.ndarray) -> tuple[pa.Array, pa.Array]:
     """(normalized head, its first OPENING_CHARS code points) of every response.
 
     Arrow compute kernels (RE2, like DuckDB) applying the same steps in the same order as
     DuckDB's ``regexp_replace`` / ``lower`` would (see the module docstring). ``ascii_only``
-    marks rows with no byte >= 0x80: no apostrophe to fold, no lower-case divergence.
+    marks rows with no byte >= 0x80: no apostrophe to fold, no lower-case divergence, and
+    ASCII lower-casing (a cheaper kernel) is exact. Each step runs only on the rows it can
+    change (:func:`_on_rows`): cutting to HEAD_CHARS or OPENING_CHARS code points only on rows
+    of more bytes than that, the clean-up only on rows holding one of its cues, the leading
+    decoration only on rows whose first byte may start it.
     """
-    head = pc.utf8_slice_codeunits(resp, 0, HEAD_CHARS)
+    size = pc.binary_length(resp).to_numpy(zero_copy_only=False)
+    head = _on_rows(resp, size > HEAD_CHARS, lambda a: pc.utf8_slice_codeunits(a, 0, HEAD_CHARS))
     # Every alternative of _CLEAN_RE starts with (or, for block quotes, holds) one of these
     # characters: rows without any are left as they are, at the cost of one small DFA pass.
     marked = pc.match_substring_regex(head, _CLEAN_CUE).to_numpy(zero_copy_only=False)
-    if marked.all():
-        clean = pc.replace_substring_regex(head, _CLEAN_RE, " ")
-    elif marked.any():
-        rows = pa.array(np.flatnonzero(marked))
-        clean = pc.replace_with_mask(head, pa.array(marked), pc.replace_substring_regex(head.take(rows), _CLEAN_RE, " "))
-    else:
-        clean = head
+    clean = _on_rows(head, marked, lambda a: pc.replace_substring_regex(a, _CLEAN_RE, " "))
     wide = np.flatnonzero(~ascii_only)
     if len(wide):
-        mask = pa.array(~ascii_only)
         sub = clean.take(pa.array(wide))
         for ch in _APOSTROPHES:
             sub = pc.replace_substring(sub, ch, "'")
-        clean = pc.replace_with_mask(clean, mask, sub)
-    low = pc.utf8_lower(clean)
+        mask = np.zeros(len(clean), dtype=bool)
+        mask[wide] = True
+        low = pc.replace_with_mask(pc.ascii_lower(clean), pa.array(mask), pc.utf8_lower(sub))
+        clean = pc.replace_with_mask(clean, pa.array(mask), sub)
+    else:
+        low = pc.ascii_lower(clean)
     diff = _lower_diff_class() if len(wide) else ""
     if diff:
         odd = wide if diff == "*" else wide[pc.match_substring_regex(sub, diff).to_numpy(zero_copy_only=False)]
@@ -327,8 +371,10 @@ def _normalize(resp: pa.Array, ascii_only: np.ndarray) -> tuple[pa.Array, pa.Arr
             mask = np.zeros(len(clean), dtype=bool)
             mask[odd] = True
             low = pc.replace_with_mask(low, pa.array(mask), pa.array(fixed.tolist(), type=pa.large_string()))
-    clean = pc.replace_substring_regex(low, _LEAD, "", max_replacements=1)
-    return clean, pc.utf8_slice_codeunits(clean, 0, OPENING_CHARS)
+    first, _ = _first_bytes(low)
+    clean = _on_rows(low, _lead_bytes()[first], lambda a: pc.replace_substring_regex(a, _LEAD, "", max_replacements=1))
+    size = pc.binary_length(clean).to_numpy(zero_copy_only=False)
+    return clean, _on_rows(clean, size > OPENING_CHARS, lambda a: pc.utf8_slice_codeunits(a, 0, OPENING_CHARS))
 
 
 _gate_cache: dict[tuple[RefusalRule, ...], tuple[list[str] | str | None, str | None]] = {}
