@@ -43,6 +43,7 @@ import re2
 if TYPE_CHECKING:  # pandas only for the DataFrame that text_signals hands out
     import pandas as pd
 
+from .parts import map_parts
 from .refusal_rules import CLARIFICATION_PATTERN, LEAD, OPENING_CHARS, PIVOT_PATTERN, RULES, RefusalRule
 
 __all__ = [
@@ -809,30 +810,64 @@ def _text_signals(
     )
 
 
-def _signal_columns(responses: Any, models: Any, rules: Sequence[RefusalRule], decide: Decider) -> dict[str, np.ndarray]:
-    """The signal columns of a batch, with the rules applied to the gated rows by ``decide``."""
-    resp = _to_arrow_str(responses)
-    n = len(resp)
-    mod = _to_arrow_models(models, n)
+@dataclass(frozen=True)
+class _Scan:
+    """What the vectorized kernels find in some rows: lengths, the gate (see :func:`_gate`) and
+    the normalized head of the candidate rows, the only rows the rule engine reads."""
+
+    chars: np.ndarray
+    words: np.ndarray
+    cand: np.ndarray
+    ga: np.ndarray
+    hits: np.ndarray | None
+    any_exact: bool
+    clean: pa.Array  # of the rows where cand is True, in row order
+
+
+def _scan(resp: pa.Array, rules: Sequence[RefusalRule]) -> _Scan:
+    """The kernels of one part of a batch (row-wise: a part gives what the whole batch would)."""
     chars, words = lengths(resp)
     ascii_only = chars == pc.binary_length(resp).to_numpy(zero_copy_only=False)
     clean, first = _normalize(resp, ascii_only)
     # Only rows that match some rule's pattern (ignoring model globs) can get a rule.
     cand, ga, hits, any_exact = _gate(rules, clean, first)
+    return _Scan(chars, words, cand, ga, hits, any_exact, clean.filter(pa.array(cand)))
+
+
+def _scan_parts(resp: pa.Array, rules: Sequence[RefusalRule], parts: int | None = None) -> _Scan:
+    """:func:`_scan` of a batch cut into parts that run at the same time (:func:`~.parts.map_parts`),
+    put back together in row order."""
+    scans = map_parts(lambda lo, hi: _scan(resp.slice(lo, hi - lo), rules), len(resp), parts)
+    if len(scans) == 1:
+        return scans[0]
+    hits = None if any(s.hits is None for s in scans) else np.concatenate([s.hits for s in scans], axis=1)
+    return _Scan(*(np.concatenate([getattr(s, k) for s in scans]) for k in ("chars", "words", "cand", "ga")),
+                 hits=hits, any_exact=all(s.any_exact for s in scans),
+                 clean=pa.concat_arrays([s.clean for s in scans]))
+
+
+def _signal_columns(responses: Any, models: Any, rules: Sequence[RefusalRule], decide: Decider,
+                    parts: int | None = None) -> dict[str, np.ndarray]:
+    """The signal columns of a batch, with the rules applied to the gated rows by ``decide``;
+    ``parts``: how many parts the kernels run in (default: see :func:`~.parts.map_parts`)."""
+    resp = _to_arrow_str(responses)
+    n = len(resp)
+    scan = _scan_parts(resp, rules, parts)
     rule_arr = np.full(n, None, dtype=object)
     span_arr = np.full(n, None, dtype=object)
     pivot = np.zeros(n, dtype=bool)
-    idx = np.flatnonzero(cand)
+    idx = np.flatnonzero(scan.cand)
     if len(idx):
-        rule_arr[idx], span_arr[idx], pivot[idx] = decide(clean, mod, ga, idx, rules, any_exact,
-                                                           None if hits is None else hits[:, idx])
+        mod = _to_arrow_models(models, n).take(pa.array(idx))
+        rule_arr[idx], span_arr[idx], pivot[idx] = decide(scan.clean, mod, scan.ga[idx], np.arange(len(idx)), rules,
+                                                           scan.any_exact, None if scan.hits is None else scan.hits[:, idx])
     klass = {r.name: r.klass for r in rules}
     cls = np.full(n, "compliance", dtype=object)
     for k in idx:
         if rule_arr[k] is not None:
             cls[k] = "full_refusal" if klass.get(rule_arr[k]) == "full_refusal" and not pivot[k] else "partial_refusal"
-    return {"chars": np.asarray(chars, dtype=np.int64), "words": np.asarray(words, dtype=np.int64),
-            "refusal_class": cls, "refusal_rule": rule_arr, "refusal_span": span_arr}
+    return {"chars": scan.chars, "words": scan.words, "refusal_class": cls, "refusal_rule": rule_arr,
+            "refusal_span": span_arr}
 
 
 def classify_text(text: str, model: str | None = None, rules: Sequence[RefusalRule] | None = None) -> tuple[str, str | None]:
