@@ -104,12 +104,11 @@ def lengths(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     ([6, 0, 2, 11], [3, 0, 0, 2])
     """
     arr = pa.array(arr).cast(pa.large_string()) if not pa.types.is_large_string(arr.type) else arr
-    arr = pc.fill_null(arr, "")
-    arr = pa.concat_arrays([arr]) if arr.offset else arr
+    arr = pc.fill_null(arr, "") if arr.null_count else arr
     n = len(arr)
     chars = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)
     bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=np.int64, count=n + 1)
+    offsets = np.frombuffer(bufs[1], dtype=np.int64, count=arr.offset + n + 1)[arr.offset:]
     if n == 0:
         return chars, np.zeros(0, dtype=np.int64)
     start, end = int(offsets[0]), int(offsets[-1])
@@ -142,17 +141,14 @@ def lengths(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         ws[h3 + 2] = True
     # A token starts at a non-whitespace byte after whitespace or at a string start. (A UTF-8
     # continuation byte never does: it follows a byte of its own code point, which has the
-    # same whitespace status.)
+    # same whitespace status.) Inside a string, the starts are the whitespace -> other
+    # transitions; the string's own start counts when its first byte is not whitespace.
     rel = (offsets - start).astype(np.int64)
-    first = np.zeros(m, dtype=bool)
-    if m:
-        first[0] = True
-        first[1:] = ws[:-1]
-        heads = rel[:-1][rel[:-1] < m]
-        first[heads] = True
-        first &= ~ws
-    starts = np.flatnonzero(first)
-    words = np.diff(np.searchsorted(starts, rel, side="left"))
+    turns = np.flatnonzero(ws[:-1] > ws[1:]) + 1
+    # (an empty string at a transition would count -1: it has none)
+    words = np.maximum(np.searchsorted(turns, rel[1:], side="left") - np.searchsorted(turns, rel[:-1], side="right"), 0)
+    some = np.flatnonzero(rel[1:] > rel[:-1])
+    words[some] += ~ws[rel[:-1][some]]
     return chars, words.astype(np.int64)
 
 
