@@ -43,6 +43,7 @@ import re2
 if TYPE_CHECKING:  # pandas only for the DataFrame that text_signals hands out
     import pandas as pd
 
+from .lowercase import lower_diff_class
 from .parts import map_parts
 from .refusal_rules import CLARIFICATION_PATTERN, LEAD, OPENING_CHARS, PIVOT_PATTERN, RULES, RefusalRule
 
@@ -234,57 +235,6 @@ def active_rules(
 
 _BUILTIN = frozenset(RULES)
 
-# Code points whose lower case differs between Arrow's utf8_lower (newer Unicode tables) and
-# DuckDB's lower(); computed once (lazily). Rows holding one are lowered by DuckDB, so the
-# normalized text is exactly what DuckDB's lower() gives.
-_lower_diff: str | None = None
-_lower_lock = threading.Lock()
-
-
-def _all_code_points() -> tuple[np.ndarray, pa.Array]:
-    """Every non-ASCII scalar value, and one string holding them all (UTF-8 built by numpy)."""
-    cps, data = [], []
-    for lo, hi, n in ((0x80, 0x800, 2), (0x800, 0x10000, 3), (0x10000, 0x110000, 4)):
-        c = np.arange(lo, hi, dtype=np.uint32)
-        c = c[(c < 0xD800) | (c > 0xDFFF)]
-        b = np.empty((len(c), n), dtype=np.uint8)
-        b[:, 0] = (0xF0 << (4 - n)) & 0xFF | (c >> (6 * (n - 1)))
-        for k in range(1, n):
-            b[:, k] = 0x80 | ((c >> (6 * (n - 1 - k))) & 0x3F)
-        cps.append(c)
-        data.append(b.reshape(-1))
-    raw = np.concatenate(data).tobytes()
-    offsets = pa.array([0, len(raw)], type=pa.int64()).buffers()[1]
-    return np.concatenate(cps), pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(raw))
-
-
-def _lower_diff_class() -> str:
-    """An RE2 character class of the code points where the two lower() differ: "" if none,
-    "*" if they cannot be compared code point by code point (then DuckDB lowers every row
-    with a non-ASCII character)."""
-    global _lower_diff
-    if _lower_diff is None:
-        with _lower_lock:
-            if _lower_diff is None:
-                # Both map each code point to one code point: lower one string of all of them.
-                cps, text = _all_code_points()
-                con = duckdb.connect(":memory:")
-                try:
-                    con.register("cp", pa.table({"s": text}))
-                    duck = con.execute("SELECT lower(s) AS l FROM cp").fetchnumpy()["l"][0]
-                finally:
-                    con.close()
-                arrow = pc.utf8_lower(text)[0].as_py()
-                d = np.frombuffer(duck.encode("utf-32-le"), dtype="<u4")
-                a = np.frombuffer(arrow.encode("utf-32-le"), dtype="<u4")
-                if len(d) != len(cps) or len(a) != len(cps):
-                    _lower_diff = "*"
-                else:
-                    odd = cps[d != a].tolist()
-                    _lower_diff = "[" + "".join(f"\\x{{{c:x}}}" for c in odd) + "]" if odd else ""
-    return _lower_diff
-
-
 def _on_rows(arr: pa.Array, mask: np.ndarray, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
     """``fn`` (a row-wise kernel) applied to the rows of ``arr`` where ``mask`` is True only; the
     other rows are kept as they are. Each Arrow kernel is a full pass over what it is given, so
@@ -355,7 +305,7 @@ def _normalize(resp: pa.Array, ascii_only: np.ndarray) -> tuple[pa.Array, pa.Arr
         clean = pc.replace_with_mask(clean, pa.array(mask), sub)
     else:
         low = pc.ascii_lower(clean)
-    diff = _lower_diff_class() if len(wide) else ""
+    diff = lower_diff_class() if len(wide) else ""
     if diff:
         odd = wide if diff == "*" else wide[pc.match_substring_regex(sub, diff).to_numpy(zero_copy_only=False)]
         if len(odd):  # lower these rows with DuckDB itself
