@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pandas only for the DataFrame that text_signals hands out
     import pandas as pd
 
 from .lowercase import lower_diff_class
-from .parts import map_parts
+from .pool import later, run_all, threaded
 from .refusal_rules import CLARIFICATION_PATTERN, LEAD, OPENING_CHARS, PIVOT_PATTERN, RULES, RefusalRule
 
 __all__ = [
@@ -93,12 +93,12 @@ _MB_LUT = np.zeros(256, dtype=bool)
 _MB_LUT[[0xC2, 0xE1, 0xE2, 0xE3]] = True
 
 
-def lengths(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def lengths(arr: pa.Array, chars: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Code points and whitespace-separated tokens (``len(s)``, ``len(s.split())``) per string.
 
     Vectorized over the Arrow UTF-8 buffer with numpy: a token starts at a non-whitespace
     code point that follows whitespace or the start of the string. Whitespace is Python's
-    ``str.isspace()`` set.
+    ``str.isspace()`` set. ``chars``: the code points, when the caller has them already.
 
     >>> c, w = lengths(pa.array(["a  b\u3000c", "", "  ", "héllo wörld"]))
     >>> c.tolist(), w.tolist()
@@ -107,7 +107,8 @@ def lengths(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     arr = pa.array(arr).cast(pa.large_string()) if not pa.types.is_large_string(arr.type) else arr
     arr = pc.fill_null(arr, "") if arr.null_count else arr
     n = len(arr)
-    chars = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)
+    if chars is None:
+        chars = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)
     bufs = arr.buffers()
     offsets = np.frombuffer(bufs[1], dtype=np.int64, count=arr.offset + n + 1)[arr.offset:]
     if n == 0:
@@ -383,12 +384,18 @@ def _compiled_gates(gate_open: tuple[str, ...], gate_any: str | None) -> tuple[t
     return tuple(_re(g) for g in gate_open), (None if gate_any is None else _re(gate_any))
 
 
-def _gate(rules: Sequence[RefusalRule], clean: pa.Array, first: pa.Array
+def _matches(text: pa.Array, pattern: str) -> np.ndarray:
+    """Which rows of ``text`` the RE2 ``pattern`` matches (Arrow's vectorized kernel)."""
+    return pc.match_substring_regex(text, pattern).to_numpy(zero_copy_only=False)
+
+
+def _gate(rules: Sequence[RefusalRule], clean: pa.Array, first: pa.Array, use_pool: bool = False
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
     """Which rows some rule could match (``cand``), which matched the "anywhere" gate
     (``ga``), which opening gates each row matched (``hits``: one row per gate; True also
     stands for "not tried"; None when unknown), and whether ``ga`` is exactly the built-in
-    "anywhere" alternation (``any_exact``: no user rule is "anywhere")."""
+    "anywhere" alternation (``any_exact``: no user rule is "anywhere"). ``use_pool``: run the
+    Arrow passes on the thread pool (:mod:`.pool`)."""
     n = len(clean)
     cand = np.zeros(n, dtype=bool)
     ga = np.zeros(n, dtype=bool)
@@ -415,14 +422,18 @@ def _gate(rules: Sequence[RefusalRule], clean: pa.Array, first: pa.Array
                               for t in pc.cast(clean, pa.large_binary()).to_pylist()), dtype=bool, count=n)
             cand |= ga
         return cand, ga, hits, any_exact
+    # Arrow's kernel, one pass per alternation; the passes are independent (on the pool when
+    # ``use_pool``: each still runs once over every row, so each pattern is compiled once).
+    texts = [(first, gate) for gate in (gate_open or ())] + ([(clean, gate_any)] if gate_any is not None else [])
     try:
+        found = run_all([functools.partial(_matches, text, gate) for text, gate in texts], use_pool)
         if gate_open == "":
             cand[:] = True
         elif gate_open is not None:
-            hits = np.stack([pc.match_substring_regex(first, gate).to_numpy(zero_copy_only=False) for gate in gate_open])
+            hits = np.stack(found[:len(gate_open)])
             cand |= hits.any(axis=0)
         if gate_any is not None:
-            ga = pc.match_substring_regex(clean, gate_any).to_numpy(zero_copy_only=False)
+            ga = found[-1]
             cand |= ga
     except pa.ArrowException:  # a pattern Arrow's RE2 rejects: every row goes to the rules
         cand[:] = True
@@ -756,63 +767,37 @@ def _text_signals(
     )
 
 
-@dataclass(frozen=True)
-class _Scan:
-    """What the vectorized kernels find in some rows: lengths, the gate (see :func:`_gate`) and
-    the normalized head of the candidate rows, the only rows the rule engine reads."""
+def _signal_columns(responses: Any, models: Any, rules: Sequence[RefusalRule], decide: Decider,
+                    use_pool: bool | None = None) -> dict[str, np.ndarray]:
+    """The signal columns of a batch, with the rules applied to the gated rows by ``decide``.
 
-    chars: np.ndarray
-    words: np.ndarray
-    cand: np.ndarray
-    ga: np.ndarray
-    hits: np.ndarray | None
-    any_exact: bool
-    clean: pa.Array  # of the rows where cand is True, in row order
-
-
-def _scan(resp: pa.Array, rules: Sequence[RefusalRule]) -> _Scan:
-    """The kernels of one part of a batch (row-wise: a part gives what the whole batch would)."""
-    chars, words = lengths(resp)
+    ``use_pool`` (default: :func:`~.pool.threaded` of the batch size): the word count runs on
+    the thread pool beside the normalization, and the gate's passes beside each other; each
+    kernel still runs once over the whole batch, so the columns are those of one thread.
+    """
+    resp = _to_arrow_str(responses)
+    n = len(resp)
+    use_pool = threaded(n) if use_pool is None else use_pool
+    chars = pc.utf8_length(resp).to_numpy(zero_copy_only=False).astype(np.int64)
+    words = later(lambda: lengths(resp, chars)[1], use_pool)
     ascii_only = chars == pc.binary_length(resp).to_numpy(zero_copy_only=False)
     clean, first = _normalize(resp, ascii_only)
     # Only rows that match some rule's pattern (ignoring model globs) can get a rule.
-    cand, ga, hits, any_exact = _gate(rules, clean, first)
-    return _Scan(chars, words, cand, ga, hits, any_exact, clean.filter(pa.array(cand)))
-
-
-def _scan_parts(resp: pa.Array, rules: Sequence[RefusalRule], parts: int | None = None) -> _Scan:
-    """:func:`_scan` of a batch cut into parts that run at the same time (:func:`~.parts.map_parts`),
-    put back together in row order."""
-    scans = map_parts(lambda lo, hi: _scan(resp.slice(lo, hi - lo), rules), len(resp), parts)
-    if len(scans) == 1:
-        return scans[0]
-    hits = None if any(s.hits is None for s in scans) else np.concatenate([s.hits for s in scans], axis=1)
-    return _Scan(*(np.concatenate([getattr(s, k) for s in scans]) for k in ("chars", "words", "cand", "ga")),
-                 hits=hits, any_exact=all(s.any_exact for s in scans),
-                 clean=pa.concat_arrays([s.clean for s in scans]))
-
-
-def _signal_columns(responses: Any, models: Any, rules: Sequence[RefusalRule], decide: Decider,
-                    parts: int | None = None) -> dict[str, np.ndarray]:
-    """The signal columns of a batch, with the rules applied to the gated rows by ``decide``;
-    ``parts``: how many parts the kernels run in (default: see :func:`~.parts.map_parts`)."""
-    resp = _to_arrow_str(responses)
-    n = len(resp)
-    scan = _scan_parts(resp, rules, parts)
+    cand, ga, hits, any_exact = _gate(rules, clean, first, use_pool)
     rule_arr = np.full(n, None, dtype=object)
     span_arr = np.full(n, None, dtype=object)
     pivot = np.zeros(n, dtype=bool)
-    idx = np.flatnonzero(scan.cand)
+    idx = np.flatnonzero(cand)
     if len(idx):
-        mod = _to_arrow_models(models, n).take(pa.array(idx))
-        rule_arr[idx], span_arr[idx], pivot[idx] = decide(scan.clean, mod, scan.ga[idx], np.arange(len(idx)), rules,
-                                                           scan.any_exact, None if scan.hits is None else scan.hits[:, idx])
+        mod = _to_arrow_models(models, n)
+        rule_arr[idx], span_arr[idx], pivot[idx] = decide(clean, mod, ga, idx, rules, any_exact,
+                                                           None if hits is None else hits[:, idx])
     klass = {r.name: r.klass for r in rules}
     cls = np.full(n, "compliance", dtype=object)
     for k in idx:
         if rule_arr[k] is not None:
             cls[k] = "full_refusal" if klass.get(rule_arr[k]) == "full_refusal" and not pivot[k] else "partial_refusal"
-    return {"chars": scan.chars, "words": scan.words, "refusal_class": cls, "refusal_rule": rule_arr,
+    return {"chars": chars, "words": words(), "refusal_class": cls, "refusal_rule": rule_arr,
             "refusal_span": span_arr}
 
 

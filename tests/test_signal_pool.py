@@ -1,6 +1,6 @@
-"""The text signals of a batch cut into parts (run at the same time on a thread pool) equal the
-signals of the batch in one pass, column for column; and the normalization steps that now run
-on some rows only give what they give on every row.
+"""The text signals of a batch whose kernels run at the same time on the thread pool equal the
+signals of the batch computed in one thread, column for column; and the normalization steps
+that now run on some rows only give what they give on every row.
 
 The batches are hypothesis-generated from refusal fragments, quotes, code, Markdown, Unicode
 (apostrophes, whitespace, code points whose lower case differs between Arrow and DuckDB),
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_refusal_engine import FRAGMENTS, USER_RULES
 
-from monitor.signals import parts as parts_mod
+from monitor.signals import pool
 from monitor.signals import refusal as engine
 from monitor.signals import signal_columns
 from monitor.signals.refusal import RULES, active_rules
@@ -38,62 +38,61 @@ COLUMNS = ("chars", "words", "refusal_class", "refusal_rule", "refusal_span")
 
 @pytest.fixture(autouse=True)
 def _arrow_gate_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
-    # every part of every test batch takes the Arrow gate, as the parts of a large batch do
+    # every test batch takes the Arrow gate, as a large batch does
     monkeypatch.setattr(engine, "GATE_COMPILED_ROWS", 0)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(_text, _models), min_size=0, max_size=40), st.integers(2, 4),
+@given(st.lists(st.tuples(_text, _models), min_size=0, max_size=40),
        st.lists(st.sampled_from(range(len(USER_RULES))), unique=True, max_size=len(USER_RULES)))
-def test_parts_give_the_columns_of_one_pass(rows: list[tuple[str | None, str | None]], parts: int,
-                                            picked: list[int]) -> None:
+def test_the_pool_gives_the_columns_of_one_thread(rows: list[tuple[str | None, str | None]], picked: list[int]) -> None:
     texts, models = [t for t, _ in rows], [m for _, m in rows]
     rules = active_rules([USER_RULES[i] for i in picked])
-    one = engine._signal_columns(texts, models, rules, engine._decide, parts=1)
-    cut = engine._signal_columns(texts, models, rules, engine._decide, parts=parts)
+    one = engine._signal_columns(texts, models, rules, engine._decide, use_pool=False)
+    both = engine._signal_columns(texts, models, rules, engine._decide, use_pool=True)
     for col in COLUMNS:
-        assert one[col].tolist() == cut[col].tolist(), col
-    assert one["chars"].dtype == cut["chars"].dtype == np.int64
+        assert one[col].tolist() == both[col].tolist(), col
+    assert one["chars"].dtype == both["chars"].dtype == both["words"].dtype == np.int64
     assert one["words"].tolist() == [len((t or "").split()) for t in texts]
     assert one["chars"].tolist() == [len(t or "") for t in texts]
 
 
-def test_a_large_batch_is_cut_and_gives_what_one_pass_gives() -> None:
-    # above PARALLEL_ROWS the default cuts the batch (on a machine with more than one core)
+def test_a_large_batch_uses_the_pool_and_gives_what_one_thread_gives() -> None:
+    # from PARALLEL_ROWS rows on (with more than one core) the gate's passes go to the pool
     base = ["I'm sorry, but I can't help with that.", "Sure, here it is.", "", None, "\u201cI can\u2019t\u201d he said.",
             "> I cannot\nBut I can.", "As an AI, I cannot browse.", "\u3000\u00a0x y", '{"a": "b"}']
-    texts = (base * (parts_mod.PARALLEL_ROWS // len(base) + 1))[: parts_mod.PARALLEL_ROWS + 7]
+    texts = (base * (pool.PARALLEL_ROWS // len(base) + 1))[: pool.PARALLEL_ROWS + 7]
     seen: set[str] = set()
-    real = engine._scan
+    real = engine._matches
 
-    def spy(resp, rules):
+    def spy(text, pattern):
         seen.add(threading.current_thread().name)
-        return real(resp, rules)
+        return real(text, pattern)
 
-    engine._scan = spy
+    engine._matches = spy
     try:
         default = engine._signal_columns(texts, None, RULES, engine._decide)
     finally:
-        engine._scan = real
-    one = engine._signal_columns(texts, None, RULES, engine._decide, parts=1)
+        engine._matches = real
+    one = engine._signal_columns(texts, None, RULES, engine._decide, use_pool=False)
     for col in COLUMNS:
         assert default[col].tolist() == one[col].tolist(), col
-    assert len(seen) == min(parts_mod.cores(), parts_mod.MAX_PARTS)
+    assert len(seen) >= 2 if pool.cores() > 1 else len(seen) == 1
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(_text, st.one_of(st.none(), st.booleans())), min_size=1, max_size=30), st.integers(2, 4))
-def test_signal_columns_in_parts_equal_one_pass(rows: list[tuple[str | None, bool | None]], parts: int) -> None:
-    # the whole of ingest's signals (parse status included) through the parts path
+@given(st.lists(st.tuples(_text, st.one_of(st.none(), st.booleans())), min_size=1, max_size=30))
+def test_signal_columns_on_the_pool_equal_one_thread(rows: list[tuple[str | None, bool | None]]) -> None:
+    # the whole of ingest's signals (parse status included) with the pool used for every batch
     texts = pa.array([t for t, _ in rows], type=pa.string())
     expects = pa.array([e for _, e in rows], type=pa.bool_())
-    old = parts_mod.PARALLEL_ROWS
+    old = pool.PARALLEL_ROWS
     want = signal_columns(texts, None, None, expects)
     try:
-        parts_mod.PARALLEL_ROWS = 1
+        pool.PARALLEL_ROWS = 1
         got = signal_columns(texts, None, None, expects)
     finally:
-        parts_mod.PARALLEL_ROWS = old
+        pool.PARALLEL_ROWS = old
     for col in want:
         assert np.asarray(want[col]).tolist() == np.asarray(got[col]).tolist(), col
 
@@ -139,14 +138,18 @@ def _normalize_every_row(resp: pa.Array) -> pa.Array:
                                       max_replacements=1)
 
 
-def test_map_parts_keeps_row_order_and_raises_a_part_error() -> None:
-    assert parts_mod.map_parts(lambda a, b: list(range(a, b)), 10, parts=3) == [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]]
-    assert parts_mod.map_parts(lambda a, b: (a, b), 5, parts=1) == [(0, 5)]
+def test_run_all_keeps_order_and_raises_a_task_error() -> None:
+    assert pool.run_all([lambda: 1, lambda: 2, lambda: 3], use_pool=True) == [1, 2, 3]
+    assert pool.run_all([lambda: 1, lambda: 2], use_pool=False) == [1, 2]
+    ended: list[int] = []
 
-    def fail_late(a: int, b: int) -> int:
-        if a > 0:
-            raise ValueError(f"part {a}")
-        return a
+    def fail() -> int:
+        raise ValueError("task 2")
 
-    with pytest.raises(ValueError, match="part"):
-        parts_mod.map_parts(fail_late, 10, parts=2)
+    def slow() -> int:
+        ended.append(3)
+        return 3
+
+    with pytest.raises(ValueError, match="task 2"):
+        pool.run_all([lambda: 1, fail, slow], use_pool=True)
+    assert ended == [3]  # every task ended before the error was raised
