@@ -12,8 +12,8 @@ process that imports one checkout and warms up on 3,000 rows, and times, wall an
   ingest's ``BATCH_LINES`` (100,000);
 * ``signals``: ``signal_columns`` (the above plus the parse status of the rows expecting JSON),
   the same batches: the call ingest makes;
-* ``text, one part``: ``text`` with the batches kept in one part (``parts.PARALLEL_ROWS`` raised
-  past the batch; the "before" checkout has no parts): the CPU of the other changes alone;
+* ``text, one thread``: ``text`` with the thread pool off (``pool.PARALLEL_ROWS`` raised past the
+  batch; the "before" checkout has no pool): the effect of the other changes alone;
 * ``sidecar``: ``signal_columns`` of one 5,000-row batch (below the size where the kernels are
   split over threads: it shows the cost of the other changes alone);
 * ``first call``: import and the first ``signal_columns`` call of 1,000 rows in a new process (the
@@ -38,7 +38,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-CASES = ("text", "text, one part", "signals", "sidecar", "first call")
+CASES = ("text", "text, one thread", "signals", "sidecar", "first call")
 BATCH = 100_000
 
 
@@ -51,13 +51,13 @@ def _child(root: str, case: str, data: str) -> None:
     from monitor.signals import signal_columns
     from monitor.signals.refusal import text_signal_columns
 
-    if case == "text, one part":
+    if case == "text, one thread":
         try:
-            from monitor.signals import parts
-        except ImportError:  # a checkout without parts: one part anyway
+            from monitor.signals import pool
+        except ImportError:  # a checkout without the pool: one thread anyway
             pass
         else:
-            parts.PARALLEL_ROWS = 1 << 62
+            pool.PARALLEL_ROWS = 1 << 62
     table = pq.read_table(data)
     resp, model, ej = (table[c].combine_chunks() for c in ("response", "model", "expects_json"))
     if case == "first call":
