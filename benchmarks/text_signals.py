@@ -19,6 +19,12 @@ process that imports one checkout and warms up on 3,000 rows, and times, wall an
 * ``first call``: import and the first ``signal_columns`` call of 1,000 rows in a new process (the
   one-off compile of the rules), wall seconds.
 
+Before each round, a control measures how much of a second core the process can get at that
+moment: a GIL-free numpy kernel run twice in one thread, then once in each of two threads
+(``headroom`` = one-thread wall / two-thread wall: 2.0 with two idle cores, 1.0 when the machine
+gives the process no more than one core, whatever its threads). The pool can only gain wall time
+in rounds where the control shows headroom.
+
 The checkouts alternate within each round; the table gives medians and ``after / before``, and
 checks that both checkouts gave the same columns (a digest of every signal column). Not a test.
 """
@@ -79,6 +85,34 @@ def _child(root: str, case: str, data: str) -> None:
                       "digest": digest.hexdigest()[:16]}))
 
 
+def _headroom() -> float:
+    """One-thread wall / two-thread wall of the same GIL-free numpy work (see the docstring)."""
+    import threading
+
+    import numpy as np
+
+    data = np.random.default_rng(0).integers(0, 255, 20_000_000, dtype=np.uint8)
+    outs = [np.empty(len(data), dtype=bool) for _ in range(2)]  # no allocation in the timed part
+
+    def work(k: int = 0) -> None:
+        for _ in range(8):
+            np.less_equal(data, 32, out=outs[k])
+            np.count_nonzero(outs[k])
+
+    work()
+    t0 = time.perf_counter()
+    work()
+    work()
+    one = time.perf_counter() - t0
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return one / (time.perf_counter() - t0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--before", help="checkout of the code to compare with (required)")
@@ -103,7 +137,9 @@ def main() -> None:
     con.close()
     print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}", flush=True)
     runs: dict[tuple[str, str], list[dict]] = {}
+    headroom = []
     for _ in range(args.rounds):
+        headroom.append(_headroom())
         for case in CASES:
             for name, root in (("before", args.before), ("after", str(ROOT))):
                 res = subprocess.run([sys.executable, __file__, "--child", root, case, str(work / "short.parquet")],
@@ -119,7 +155,8 @@ def main() -> None:
         same = len({r["digest"] for r in a + b}) == 1
         print(f"| {case} | {a[0]['rows']:,} | {wb:.3f} | {wa:.3f} | {wa / wb:.2f} | {cb:.3f} | {ca:.3f} | {ca / cb:.2f} "
               f"| {'yes' if same else 'NO'} |")
-    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    print(f"load average at end: {os.getloadavg()[0]:.1f}; headroom per round (2.0 = two idle cores, "
+          f"1.0 = one core's worth): {', '.join(f'{h:.2f}' for h in headroom)}")
 
 
 if __name__ == "__main__":
