@@ -43,6 +43,8 @@ import re2
 if TYPE_CHECKING:  # pandas only for the DataFrame that text_signals hands out
     import pandas as pd
 
+from .lowercase import lower_diff_class
+from .pool import later, run_all, threaded
 from .refusal_rules import CLARIFICATION_PATTERN, LEAD, OPENING_CHARS, PIVOT_PATTERN, RULES, RefusalRule
 
 __all__ = [
@@ -91,24 +93,24 @@ _MB_LUT = np.zeros(256, dtype=bool)
 _MB_LUT[[0xC2, 0xE1, 0xE2, 0xE3]] = True
 
 
-def lengths(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def lengths(arr: pa.Array, chars: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Code points and whitespace-separated tokens (``len(s)``, ``len(s.split())``) per string.
 
     Vectorized over the Arrow UTF-8 buffer with numpy: a token starts at a non-whitespace
     code point that follows whitespace or the start of the string. Whitespace is Python's
-    ``str.isspace()`` set.
+    ``str.isspace()`` set. ``chars``: the code points, when the caller has them already.
 
     >>> c, w = lengths(pa.array(["a  b\u3000c", "", "  ", "héllo wörld"]))
     >>> c.tolist(), w.tolist()
     ([6, 0, 2, 11], [3, 0, 0, 2])
     """
     arr = pa.array(arr).cast(pa.large_string()) if not pa.types.is_large_string(arr.type) else arr
-    arr = pc.fill_null(arr, "")
-    arr = pa.concat_arrays([arr]) if arr.offset else arr
+    arr = pc.fill_null(arr, "") if arr.null_count else arr
     n = len(arr)
-    chars = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)
+    if chars is None:
+        chars = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)
     bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=np.int64, count=n + 1)
+    offsets = np.frombuffer(bufs[1], dtype=np.int64, count=arr.offset + n + 1)[arr.offset:]
     if n == 0:
         return chars, np.zeros(0, dtype=np.int64)
     start, end = int(offsets[0]), int(offsets[-1])
@@ -141,17 +143,14 @@ def lengths(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         ws[h3 + 2] = True
     # A token starts at a non-whitespace byte after whitespace or at a string start. (A UTF-8
     # continuation byte never does: it follows a byte of its own code point, which has the
-    # same whitespace status.)
+    # same whitespace status.) Inside a string, the starts are the whitespace -> other
+    # transitions; the string's own start counts when its first byte is not whitespace.
     rel = (offsets - start).astype(np.int64)
-    first = np.zeros(m, dtype=bool)
-    if m:
-        first[0] = True
-        first[1:] = ws[:-1]
-        heads = rel[:-1][rel[:-1] < m]
-        first[heads] = True
-        first &= ~ws
-    starts = np.flatnonzero(first)
-    words = np.diff(np.searchsorted(starts, rel, side="left"))
+    turns = np.flatnonzero(ws[:-1] > ws[1:]) + 1
+    # (an empty string at a transition would count -1: it has none)
+    words = np.maximum(np.searchsorted(turns, rel[1:], side="left") - np.searchsorted(turns, rel[:-1], side="right"), 0)
+    some = np.flatnonzero(rel[1:] > rel[:-1])
+    words[some] += ~ws[rel[:-1][some]]
     return chars, words.astype(np.int64)
 
 
@@ -237,55 +236,46 @@ def active_rules(
 
 _BUILTIN = frozenset(RULES)
 
-# Code points whose lower case differs between Arrow's utf8_lower (newer Unicode tables) and
-# DuckDB's lower(); computed once (lazily). Rows holding one are lowered by DuckDB, so the
-# normalized text is exactly what DuckDB's lower() gives.
-_lower_diff: str | None = None
-_lower_lock = threading.Lock()
+def _on_rows(arr: pa.Array, mask: np.ndarray, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """``fn`` (a row-wise kernel) applied to the rows of ``arr`` where ``mask`` is True only; the
+    other rows are kept as they are. Each Arrow kernel is a full pass over what it is given, so
+    a step that changes few rows runs on those rows alone.
+
+    >>> _on_rows(pa.array(["a", "b", "c"]), np.array([True, False, True]), pc.utf8_upper).to_pylist()
+    ['A', 'b', 'C']
+    """
+    if mask.all():
+        return fn(arr)
+    if not mask.any():
+        return arr
+    return pc.replace_with_mask(arr, pa.array(mask), fn(arr.take(pa.array(np.flatnonzero(mask)))))
 
 
-def _all_code_points() -> tuple[np.ndarray, pa.Array]:
-    """Every non-ASCII scalar value, and one string holding them all (UTF-8 built by numpy)."""
-    cps, data = [], []
-    for lo, hi, n in ((0x80, 0x800, 2), (0x800, 0x10000, 3), (0x10000, 0x110000, 4)):
-        c = np.arange(lo, hi, dtype=np.uint32)
-        c = c[(c < 0xD800) | (c > 0xDFFF)]
-        b = np.empty((len(c), n), dtype=np.uint8)
-        b[:, 0] = (0xF0 << (4 - n)) & 0xFF | (c >> (6 * (n - 1)))
-        for k in range(1, n):
-            b[:, k] = 0x80 | ((c >> (6 * (n - 1 - k))) & 0x3F)
-        cps.append(c)
-        data.append(b.reshape(-1))
-    raw = np.concatenate(data).tobytes()
-    offsets = pa.array([0, len(raw)], type=pa.int64()).buffers()[1]
-    return np.concatenate(cps), pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(raw))
+def _first_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(first byte, byte length) of every string of a large_string array (first byte 0 for "").
+
+    >>> _first_bytes(pa.array(["ab", "", "é"], type=pa.large_string()))
+    (array([ 97,   0, 195], dtype=uint8), array([2, 0, 2]))
+    """
+    n = len(arr)
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64, count=arr.offset + n + 1)[arr.offset:]
+    size = np.diff(offsets)
+    first = np.zeros(n, dtype=np.uint8)
+    some = np.flatnonzero(size)
+    if len(some):
+        first[some] = np.frombuffer(bufs[2], dtype=np.uint8, count=int(offsets[-1]))[offsets[:-1][some]]
+    return first, size
 
 
-def _lower_diff_class() -> str:
-    """An RE2 character class of the code points where the two lower() differ: "" if none,
-    "*" if they cannot be compared code point by code point (then DuckDB lowers every row
-    with a non-ASCII character)."""
-    global _lower_diff
-    if _lower_diff is None:
-        with _lower_lock:
-            if _lower_diff is None:
-                # Both map each code point to one code point: lower one string of all of them.
-                cps, text = _all_code_points()
-                con = duckdb.connect(":memory:")
-                try:
-                    con.register("cp", pa.table({"s": text}))
-                    duck = con.execute("SELECT lower(s) AS l FROM cp").fetchnumpy()["l"][0]
-                finally:
-                    con.close()
-                arrow = pc.utf8_lower(text)[0].as_py()
-                d = np.frombuffer(duck.encode("utf-32-le"), dtype="<u4")
-                a = np.frombuffer(arrow.encode("utf-32-le"), dtype="<u4")
-                if len(d) != len(cps) or len(a) != len(cps):
-                    _lower_diff = "*"
-                else:
-                    odd = cps[d != a].tolist()
-                    _lower_diff = "[" + "".join(f"\\x{{{c:x}}}" for c in odd) + "]" if odd else ""
-    return _lower_diff
+@functools.lru_cache(maxsize=1)
+def _lead_bytes() -> np.ndarray:
+    """Which first bytes of a text may start a match of :data:`_LEAD` (its RE2 character class
+    read by RE2 itself on every ASCII byte; every byte >= 0x80 counts as "may")."""
+    regex = _re(_LEAD)
+    may = np.ones(256, dtype=bool)
+    may[:128] = [_spans(regex, bytes([b]))[0][0] >= 0 for b in range(128)]
+    return may
 
 
 def _normalize(resp: pa.Array, ascii_only: np.ndarray) -> tuple[pa.Array, pa.Array]:
@@ -293,28 +283,30 @@ def _normalize(resp: pa.Array, ascii_only: np.ndarray) -> tuple[pa.Array, pa.Arr
 
     Arrow compute kernels (RE2, like DuckDB) applying the same steps in the same order as
     DuckDB's ``regexp_replace`` / ``lower`` would (see the module docstring). ``ascii_only``
-    marks rows with no byte >= 0x80: no apostrophe to fold, no lower-case divergence.
+    marks rows with no byte >= 0x80: no apostrophe to fold, no lower-case divergence, and
+    ASCII lower-casing (a cheaper kernel) is exact. Each step runs only on the rows it can
+    change (:func:`_on_rows`): cutting to HEAD_CHARS or OPENING_CHARS code points only on rows
+    of more bytes than that, the clean-up only on rows holding one of its cues, the leading
+    decoration only on rows whose first byte may start it.
     """
-    head = pc.utf8_slice_codeunits(resp, 0, HEAD_CHARS)
+    size = pc.binary_length(resp).to_numpy(zero_copy_only=False)
+    head = _on_rows(resp, size > HEAD_CHARS, lambda a: pc.utf8_slice_codeunits(a, 0, HEAD_CHARS))
     # Every alternative of _CLEAN_RE starts with (or, for block quotes, holds) one of these
     # characters: rows without any are left as they are, at the cost of one small DFA pass.
     marked = pc.match_substring_regex(head, _CLEAN_CUE).to_numpy(zero_copy_only=False)
-    if marked.all():
-        clean = pc.replace_substring_regex(head, _CLEAN_RE, " ")
-    elif marked.any():
-        rows = pa.array(np.flatnonzero(marked))
-        clean = pc.replace_with_mask(head, pa.array(marked), pc.replace_substring_regex(head.take(rows), _CLEAN_RE, " "))
-    else:
-        clean = head
+    clean = _on_rows(head, marked, lambda a: pc.replace_substring_regex(a, _CLEAN_RE, " "))
     wide = np.flatnonzero(~ascii_only)
     if len(wide):
-        mask = pa.array(~ascii_only)
         sub = clean.take(pa.array(wide))
         for ch in _APOSTROPHES:
             sub = pc.replace_substring(sub, ch, "'")
-        clean = pc.replace_with_mask(clean, mask, sub)
-    low = pc.utf8_lower(clean)
-    diff = _lower_diff_class() if len(wide) else ""
+        mask = np.zeros(len(clean), dtype=bool)
+        mask[wide] = True
+        low = pc.replace_with_mask(pc.ascii_lower(clean), pa.array(mask), pc.utf8_lower(sub))
+        clean = pc.replace_with_mask(clean, pa.array(mask), sub)
+    else:
+        low = pc.ascii_lower(clean)
+    diff = lower_diff_class() if len(wide) else ""
     if diff:
         odd = wide if diff == "*" else wide[pc.match_substring_regex(sub, diff).to_numpy(zero_copy_only=False)]
         if len(odd):  # lower these rows with DuckDB itself
@@ -327,8 +319,10 @@ def _normalize(resp: pa.Array, ascii_only: np.ndarray) -> tuple[pa.Array, pa.Arr
             mask = np.zeros(len(clean), dtype=bool)
             mask[odd] = True
             low = pc.replace_with_mask(low, pa.array(mask), pa.array(fixed.tolist(), type=pa.large_string()))
-    clean = pc.replace_substring_regex(low, _LEAD, "", max_replacements=1)
-    return clean, pc.utf8_slice_codeunits(clean, 0, OPENING_CHARS)
+    first, _ = _first_bytes(low)
+    clean = _on_rows(low, _lead_bytes()[first], lambda a: pc.replace_substring_regex(a, _LEAD, "", max_replacements=1))
+    size = pc.binary_length(clean).to_numpy(zero_copy_only=False)
+    return clean, _on_rows(clean, size > OPENING_CHARS, lambda a: pc.utf8_slice_codeunits(a, 0, OPENING_CHARS))
 
 
 _gate_cache: dict[tuple[RefusalRule, ...], tuple[list[str] | str | None, str | None]] = {}
@@ -390,12 +384,18 @@ def _compiled_gates(gate_open: tuple[str, ...], gate_any: str | None) -> tuple[t
     return tuple(_re(g) for g in gate_open), (None if gate_any is None else _re(gate_any))
 
 
-def _gate(rules: Sequence[RefusalRule], clean: pa.Array, first: pa.Array
+def _matches(text: pa.Array, pattern: str) -> np.ndarray:
+    """Which rows of ``text`` the RE2 ``pattern`` matches (Arrow's vectorized kernel)."""
+    return pc.match_substring_regex(text, pattern).to_numpy(zero_copy_only=False)
+
+
+def _gate(rules: Sequence[RefusalRule], clean: pa.Array, first: pa.Array, use_pool: bool = False
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
     """Which rows some rule could match (``cand``), which matched the "anywhere" gate
     (``ga``), which opening gates each row matched (``hits``: one row per gate; True also
     stands for "not tried"; None when unknown), and whether ``ga`` is exactly the built-in
-    "anywhere" alternation (``any_exact``: no user rule is "anywhere")."""
+    "anywhere" alternation (``any_exact``: no user rule is "anywhere"). ``use_pool``: run the
+    Arrow passes on the thread pool (:mod:`.pool`)."""
     n = len(clean)
     cand = np.zeros(n, dtype=bool)
     ga = np.zeros(n, dtype=bool)
@@ -422,14 +422,18 @@ def _gate(rules: Sequence[RefusalRule], clean: pa.Array, first: pa.Array
                               for t in pc.cast(clean, pa.large_binary()).to_pylist()), dtype=bool, count=n)
             cand |= ga
         return cand, ga, hits, any_exact
+    # Arrow's kernel, one pass per alternation; the passes are independent (on the pool when
+    # ``use_pool``: each still runs once over every row, so each pattern is compiled once).
+    texts = [(first, gate) for gate in (gate_open or ())] + ([(clean, gate_any)] if gate_any is not None else [])
     try:
+        found = run_all([functools.partial(_matches, text, gate) for text, gate in texts], use_pool)
         if gate_open == "":
             cand[:] = True
         elif gate_open is not None:
-            hits = np.stack([pc.match_substring_regex(first, gate).to_numpy(zero_copy_only=False) for gate in gate_open])
+            hits = np.stack(found[:len(gate_open)])
             cand |= hits.any(axis=0)
         if gate_any is not None:
-            ga = pc.match_substring_regex(clean, gate_any).to_numpy(zero_copy_only=False)
+            ga = found[-1]
             cand |= ga
     except pa.ArrowException:  # a pattern Arrow's RE2 rejects: every row goes to the rules
         cand[:] = True
@@ -763,21 +767,29 @@ def _text_signals(
     )
 
 
-def _signal_columns(responses: Any, models: Any, rules: Sequence[RefusalRule], decide: Decider) -> dict[str, np.ndarray]:
-    """The signal columns of a batch, with the rules applied to the gated rows by ``decide``."""
+def _signal_columns(responses: Any, models: Any, rules: Sequence[RefusalRule], decide: Decider,
+                    use_pool: bool | None = None) -> dict[str, np.ndarray]:
+    """The signal columns of a batch, with the rules applied to the gated rows by ``decide``.
+
+    ``use_pool`` (default: :func:`~.pool.threaded` of the batch size): the word count runs on
+    the thread pool beside the normalization, and the gate's passes beside each other; each
+    kernel still runs once over the whole batch, so the columns are those of one thread.
+    """
     resp = _to_arrow_str(responses)
     n = len(resp)
-    mod = _to_arrow_models(models, n)
-    chars, words = lengths(resp)
+    use_pool = threaded(n) if use_pool is None else use_pool
+    chars = pc.utf8_length(resp).to_numpy(zero_copy_only=False).astype(np.int64)
+    words = later(lambda: lengths(resp, chars)[1], use_pool)
     ascii_only = chars == pc.binary_length(resp).to_numpy(zero_copy_only=False)
     clean, first = _normalize(resp, ascii_only)
     # Only rows that match some rule's pattern (ignoring model globs) can get a rule.
-    cand, ga, hits, any_exact = _gate(rules, clean, first)
+    cand, ga, hits, any_exact = _gate(rules, clean, first, use_pool)
     rule_arr = np.full(n, None, dtype=object)
     span_arr = np.full(n, None, dtype=object)
     pivot = np.zeros(n, dtype=bool)
     idx = np.flatnonzero(cand)
     if len(idx):
+        mod = _to_arrow_models(models, n)
         rule_arr[idx], span_arr[idx], pivot[idx] = decide(clean, mod, ga, idx, rules, any_exact,
                                                            None if hits is None else hits[:, idx])
     klass = {r.name: r.klass for r in rules}
@@ -785,8 +797,8 @@ def _signal_columns(responses: Any, models: Any, rules: Sequence[RefusalRule], d
     for k in idx:
         if rule_arr[k] is not None:
             cls[k] = "full_refusal" if klass.get(rule_arr[k]) == "full_refusal" and not pivot[k] else "partial_refusal"
-    return {"chars": np.asarray(chars, dtype=np.int64), "words": np.asarray(words, dtype=np.int64),
-            "refusal_class": cls, "refusal_rule": rule_arr, "refusal_span": span_arr}
+    return {"chars": chars, "words": words(), "refusal_class": cls, "refusal_rule": rule_arr,
+            "refusal_span": span_arr}
 
 
 def classify_text(text: str, model: str | None = None, rules: Sequence[RefusalRule] | None = None) -> tuple[str, str | None]:
