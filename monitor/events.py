@@ -243,9 +243,12 @@ def first_occurrences(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     n = len(values)
     if not n:
         return np.zeros(0, dtype=bool)
-    rows = pa.table({"v": values, "i": pa.array(np.arange(n, dtype=np.int64))})
-    first = rows.group_by("v", use_threads=False).aggregate([("i", "min")])["i_min"].to_numpy()
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    # one code per distinct value (nulls: -1); np.unique gives the first row of each code
+    # (no Acero group-by: it loads pyarrow.dataset, 0.06 s of a one-line command's start-up)
+    codes = pc.fill_null(values.dictionary_encode().indices, -1).to_numpy(zero_copy_only=False)
     keep = np.zeros(n, dtype=bool)
-    keep[first] = True
-    nulls = values.is_null().to_numpy(zero_copy_only=False)
+    keep[np.unique(codes, return_index=True)[1]] = True
+    nulls = codes < 0
     return keep | np.asarray(nulls, dtype=bool)

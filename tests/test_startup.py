@@ -48,9 +48,6 @@ def test_signals_imports_neither_scipy_nor_the_policy_nor_pandas(tmp_path):
     assert "pyarrow" in mods  # the probe sees what the command did load
 
 
-@pytest.mark.xfail(strict=True, reason="monitor/columnar/__init__.py and monitor/signals/refusal.py still "
-                   "`import duckdb` at the top; each needs `duckdb = LazyModule(\"duckdb\")` (detectors/_lazy.py) "
-                   "like monitor/store.py: then this passes and the mark must go")
 def test_signals_of_one_line_imports_no_duckdb(tmp_path):
     assert "duckdb" not in loaded("signals", _one_line(tmp_path), cwd=str(tmp_path))
 

@@ -29,18 +29,23 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from detectors._lazy import LazyModule
 from monitor.adapters import ColumnarMapping
 from monitor.adapters.identity import is_pinned
 
 from .predicates import fast_sql, field_kind, strict_candidates
+
+if TYPE_CHECKING:
+    import duckdb
+else:  # imported at the first columnar read: a one-line file takes the per-record path (detectors/_lazy.py)
+    duckdb = LazyModule("duckdb")
 
 __all__ = ["FastRows", "pinned_flags", "read_batch"]
 

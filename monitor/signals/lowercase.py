@@ -15,12 +15,20 @@ import os
 import re
 import tempfile
 import threading
+from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from detectors._lazy import LazyModule
+
+if TYPE_CHECKING:
+    import duckdb
+else:  # imported for the comparison only; a cached result needs no DuckDB (detectors/_lazy.py)
+    duckdb = LazyModule("duckdb")
 
 __all__ = ["lower_diff_class", "compare_lower", "cache_path"]
 
@@ -79,7 +87,7 @@ def cache_path() -> Path:
     True
     """
     base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return Path(base) / "llm-monitor" / f"lower-diff-duckdb{duckdb.__version__}-pyarrow{pa.__version__}.txt"
+    return Path(base) / "llm-monitor" / f"lower-diff-duckdb{version('duckdb')}-pyarrow{pa.__version__}.txt"
 
 
 def _read(path: Path) -> str | None:

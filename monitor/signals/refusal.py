@@ -34,18 +34,22 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import re2
 
-if TYPE_CHECKING:  # pandas only for the DataFrame that text_signals hands out
-    import pandas as pd
+from detectors._lazy import LazyModule
 
 from .lowercase import lower_diff_class
 from .pool import later, run_all, threaded
 from .refusal_rules import CLARIFICATION_PATTERN, LEAD, OPENING_CHARS, PIVOT_PATTERN, RULES, RefusalRule
+
+if TYPE_CHECKING:  # pandas only for the DataFrame that text_signals hands out
+    import duckdb
+    import pandas as pd
+else:  # DuckDB only where Arrow's lower() differs from it on non-ASCII text (detectors/_lazy.py)
+    duckdb = LazyModule("duckdb")
 
 __all__ = [
     "REFUSAL_CLASSES",
