@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections import Counter
@@ -49,6 +50,7 @@ from monitor.columnar.lines import Line, LineBlock, iter_line_blocks
 from monitor.config import Config
 from monitor.errors import UserError
 from monitor.events import SchemaResolver, check_event, events_to_frame, first_occurrences, frame_from_columns
+from monitor.runahead import RunAhead
 from monitor.signals import signal_columns
 from monitor.signals.config import signal_config_from
 from monitor.signals.provider import apply_provider_refusals
@@ -426,24 +428,70 @@ def _require_file(path: str) -> None:
 
 
 def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_format: str | None = None,
-                 redact: str | None = None) -> IngestReport:
-    """Ingest log files into ``store``; idempotent per request id. See the module example."""
+                 redact: str | None = None, run_ahead: bool = True) -> IngestReport:
+    """Ingest log files into ``store``; idempotent per request id. See the module example.
+
+    A pipeline of two stages (:func:`loaded_blocks` in a worker thread, commits in the caller's,
+    :class:`monitor.runahead.RunAhead`): block N+1 is read and loaded while block N is committed.
+    Commits stay sequential and in file order, so the store, the quarantine and the report are
+    those of the one-thread path (``run_ahead=False``, the reference the pipeline is tested
+    against). An error while reading or loading a block is raised after every block before it
+    is committed, as on one thread. Blocks in memory at once: at most :data:`BLOCKS_IN_FLIGHT`.
+    """
     paths = list(paths)
     for path in paths:
         _require_file(path)
     store.require_writable()
     report = IngestReport()
+    blocks = loaded_blocks(paths, config, input_format=input_format, redact=redact)
+    with RunAhead(blocks, depth=LOAD_AHEAD, name="llm-monitor-ingest-load") if run_ahead \
+            else contextlib.nullcontext(blocks) as items:
+        for item in items:
+            if item.batch is None:  # the file's last block is committed
+                report.files += 1
+                report.blank += item.loader.blank
+                if item.loader.fmt:
+                    report.formats[item.path] = item.loader.fmt
+                continue
+            report.lines += item.lines
+            commit_batch(store, item.batch, report)
+    return report
+
+
+#: Loaded blocks waiting for their commit while the worker loads the next one (ingest's pipeline).
+LOAD_AHEAD = 1
+#: The most blocks of :data:`BATCH_LINES` lines held at once by ``ingest``: the one being committed,
+#: :data:`LOAD_AHEAD` loaded and waiting, and the one being read and loaded.
+BLOCKS_IN_FLIGHT = LOAD_AHEAD + 2
+
+
+@dataclass
+class LoadedBlock:
+    """One item of :func:`loaded_blocks`: a loaded block of ``path`` (``lines`` lines), or, with
+    ``batch=None``, the end of ``path`` (its loader's ``blank`` count and format are final)."""
+
+    path: str
+    loader: BatchLoader
+    lines: int
+    batch: LoadedBatch | None
+
+
+def loaded_blocks(paths: Iterable[str], config: Config, *, input_format: str | None = None,
+                  redact: str | None = None) -> Iterator[LoadedBlock]:
+    """The blocks of each file, in order, loaded (no store I/O), then an end-of-file item per file.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp(); log = os.path.join(d, "events.jsonl")
+    >>> _ = Path(log).write_text('{"ts": "2026-11-01T10:00:00Z", "request_id": "r1", "model": "m", "response": "hi"}\\n\\n{x\\n')
+    >>> [(b.lines, b.batch and (b.batch.frame.num_rows, len(b.batch.rejects)), b.loader.blank)
+    ...  for b in loaded_blocks([log], Config())]
+    [(3, (1, 1), 1), (0, None, 1)]
+    """
     for path in paths:
-        report.files += 1
         loader = BatchLoader(config, str(Path(path).resolve()), input_format=input_format, redact=redact)
         for block in iter_line_blocks(path):
-            report.lines += len(block)
-            batch = loader.load(block)
-            commit_batch(store, batch, report)
-        report.blank += loader.blank
-        if loader.fmt:
-            report.formats[path] = loader.fmt
-    return report
+            yield LoadedBlock(path, loader, len(block), loader.load(block))
+        yield LoadedBlock(path, loader, 0, None)
 
 
 def commit_batch(store: Store, batch: LoadedBatch, report: IngestReport) -> None:

@@ -98,6 +98,12 @@ EVENT_COLUMNS: dict[str, pa.DataType] = {
 }
 EVENT_SCHEMA = pa.schema([pa.field(n, t) for n, t in EVENT_COLUMNS.items()])
 
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd"}
+"""The Parquet writer's options for event segments (``pyarrow.parquet.ParquetWriter`` keywords;
+measured in benchmarks/commit_write.py, the choice in docs/ARCHITECTURE.md)."""
+ROW_GROUP_ROWS = 128_000
+"""Rows per row group of an event segment."""
+
 
 def events_table(columns: dict[str, Any], n: int) -> pa.Table:
     """A table with the store's exact schema (:data:`EVENT_SCHEMA`) from one column per name:
@@ -424,7 +430,7 @@ class Store:
 
         os.close(private_file(tmp))  # 0600 before a byte is written; the writer keeps the mode
         summary = SummaryBuilder(EVENT_SCHEMA)  # the segment's statistics, in its footer (monitor.summaries)
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
             for table in tables:
                 table = table.cast(EVENT_SCHEMA) if table.schema != EVENT_SCHEMA else table
                 summary.add(table)
@@ -432,11 +438,11 @@ class Store:
                 pending_bytes += table.nbytes
                 rows += table.num_rows
                 if pending_bytes >= row_group_bytes:
-                    writer.write_table(pa.concat_tables(pending), row_group_size=128_000)
+                    writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
                     pending, pending_bytes = [], 0
             if pending or rows == 0:
                 writer.write_table(pa.concat_tables(pending) if pending else schema.empty_table(),
-                                   row_group_size=128_000)
+                                   row_group_size=ROW_GROUP_ROWS)
             done = summary.summary()
             if done is not None:
                 writer.add_key_value_metadata({SUMMARY_KEY: encode(done)})
