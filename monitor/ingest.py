@@ -428,7 +428,7 @@ def _require_file(path: str) -> None:
 
 
 def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_format: str | None = None,
-                 redact: str | None = None, run_ahead: bool = True) -> IngestReport:
+                 redact: str | None = None, run_ahead: bool = True, batch_lines: int = BATCH_LINES) -> IngestReport:
     """Ingest log files into ``store``; idempotent per request id. See the module example.
 
     A pipeline of two stages (:func:`loaded_blocks` in a worker thread, commits in the caller's,
@@ -436,14 +436,15 @@ def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_fo
     Commits stay sequential and in file order, so the store, the quarantine and the report are
     those of the one-thread path (``run_ahead=False``, the reference the pipeline is tested
     against). An error while reading or loading a block is raised after every block before it
-    is committed, as on one thread. Blocks in memory at once: at most :data:`BLOCKS_IN_FLIGHT`.
+    is committed, as on one thread. Blocks in memory at once: at most :data:`BLOCKS_IN_FLIGHT`
+    of ``batch_lines`` lines.
     """
     paths = list(paths)
     for path in paths:
         _require_file(path)
     store.require_writable()
     report = IngestReport()
-    blocks = loaded_blocks(paths, config, input_format=input_format, redact=redact)
+    blocks = loaded_blocks(paths, config, input_format=input_format, redact=redact, batch_lines=batch_lines)
     with RunAhead(blocks, depth=LOAD_AHEAD, name="llm-monitor-ingest-load") if run_ahead \
             else contextlib.nullcontext(blocks) as items:
         for item in items:
@@ -477,7 +478,7 @@ class LoadedBlock:
 
 
 def loaded_blocks(paths: Iterable[str], config: Config, *, input_format: str | None = None,
-                  redact: str | None = None) -> Iterator[LoadedBlock]:
+                  redact: str | None = None, batch_lines: int = BATCH_LINES) -> Iterator[LoadedBlock]:
     """The blocks of each file, in order, loaded (no store I/O), then an end-of-file item per file.
 
     >>> import tempfile, os
@@ -489,7 +490,7 @@ def loaded_blocks(paths: Iterable[str], config: Config, *, input_format: str | N
     """
     for path in paths:
         loader = BatchLoader(config, str(Path(path).resolve()), input_format=input_format, redact=redact)
-        for block in iter_line_blocks(path):
+        for block in iter_line_blocks(path, batch_lines=batch_lines):
             yield LoadedBlock(path, loader, len(block), loader.load(block))
         yield LoadedBlock(path, loader, 0, None)
 
