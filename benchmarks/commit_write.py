@@ -44,7 +44,7 @@ from monitor.config import Config  # noqa: E402
 from monitor.events import first_occurrences  # noqa: E402
 from monitor.ingest import BatchLoader  # noqa: E402
 from monitor.stats import counts_sql, histogram_sql  # noqa: E402
-from monitor.store import EVENT_SCHEMA, PARQUET_OPTIONS, Store  # noqa: E402
+from monitor.store import EVENT_SCHEMA, PARQUET_OPTIONS, ROW_GROUP_ROWS, Store  # noqa: E402
 from monitor.summaries import SummaryBuilder  # noqa: E402
 
 #: Writer options compared (each row: a name and the ParquetWriter keyword arguments).
@@ -61,17 +61,21 @@ VARIANTS: list[tuple[str, dict]] = [
     ("zstd, no dictionary on text", dict(compression="zstd", use_dictionary=[
         n for n in EVENT_SCHEMA.names if n not in ("prompt", "response", "request_id", "refusal_span")])),
     ("zstd, row groups of 32k", dict(compression="zstd", row_group_size=32_000)),
+    ("zstd, no dictionary on text, statistics on ts/request_id only", dict(
+        compression="zstd", write_statistics=["ts", "request_id"], use_dictionary=[
+            n for n in EVENT_SCHEMA.names if n not in ("prompt", "response", "request_id", "refusal_span")])),
 ]
 
 
-def _write(dir_: Path, blocks: list[pa.Table], options: dict) -> float:
+def _write(dir_: Path, blocks: list[pa.Table], options: dict) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) to write ``blocks`` as segments with ``options``."""
     options = dict(options)
-    row_group_size = options.pop("row_group_size", 128_000)
-    t0 = time.perf_counter()
+    row_group_size = options.pop("row_group_size", ROW_GROUP_ROWS)
+    t0, c0 = time.perf_counter(), time.process_time()
     for k, table in enumerate(blocks):
         with pq.ParquetWriter(dir_ / f"s{k}.parquet", EVENT_SCHEMA, **options) as writer:
             writer.write_table(table, row_group_size=row_group_size)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def _read(dir_: Path) -> tuple[float, float]:
@@ -82,7 +86,7 @@ def _read(dir_: Path) -> tuple[float, float]:
     con.execute(histogram_sql("events", "route IS NOT NULL", ["route"], "chars")).fetchall()
     scan = time.perf_counter() - t0
     t0 = time.perf_counter()
-    con.execute("SELECT * FROM events").to_arrow_table()
+    con.sql("SELECT * FROM events").to_arrow_table()
     full = time.perf_counter() - t0
     con.close()
     return scan, full
@@ -155,15 +159,15 @@ def main() -> None:
                 dir_ = work / "variant"
                 shutil.rmtree(dir_, ignore_errors=True)
                 dir_.mkdir()
-                write = _write(dir_, blocks, options)
+                write, cpu = _write(dir_, blocks, options)
                 size = sum(p.stat().st_size for p in dir_.iterdir()) / 1e6
                 scan, full = _read(dir_)
-                results[name].append((write, size, scan, full))
-        print(f"\n| writer options | write s | MB | check scan s | full read s |  (medians of {args.repeat})")
-        print("|---|---|---|---|---|")
+                results[name].append((write, cpu, size, scan, full))
+        print(f"\n| writer options | write s | write CPU s | MB | check scan s | full read s |  (medians of {args.repeat})")
+        print("|---|---|---|---|---|---|")
         for name, runs in results.items():
-            med = [statistics.median(r[i] for r in runs) for i in range(4)]
-            print(f"| {name} | {med[0]:.3f} | {med[1]:.1f} | {med[2]:.3f} | {med[3]:.3f} |")
+            med = [statistics.median(r[i] for r in runs) for i in range(5)]
+            print(f"| {name} | {med[0]:.3f} | {med[1]:.3f} | {med[2]:.1f} | {med[3]:.3f} | {med[4]:.3f} |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

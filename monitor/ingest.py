@@ -29,7 +29,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from collections import Counter
@@ -50,7 +49,7 @@ from monitor.columnar.lines import Line, LineBlock, iter_line_blocks
 from monitor.config import Config
 from monitor.errors import UserError
 from monitor.events import SchemaResolver, check_event, events_to_frame, first_occurrences, frame_from_columns
-from monitor.runahead import RunAhead
+from monitor.runahead import run_ahead as run_ahead_of
 from monitor.signals import signal_columns
 from monitor.signals.config import signal_config_from
 from monitor.signals.provider import apply_provider_refusals
@@ -431,22 +430,23 @@ def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_fo
                  redact: str | None = None, run_ahead: bool = True, batch_lines: int = BATCH_LINES) -> IngestReport:
     """Ingest log files into ``store``; idempotent per request id. See the module example.
 
-    A pipeline of two stages (:func:`loaded_blocks` in a worker thread, commits in the caller's,
-    :class:`monitor.runahead.RunAhead`): block N+1 is read and loaded while block N is committed.
+    A pipeline of three stages, each in its own thread (:class:`monitor.runahead.RunAhead`): the
+    lines of block N+2 are read while block N+1 is loaded (:func:`loaded_blocks`) and block N is
+    committed in the caller's thread.
     Commits stay sequential and in file order, so the store, the quarantine and the report are
     those of the one-thread path (``run_ahead=False``, the reference the pipeline is tested
     against). An error while reading or loading a block is raised after every block before it
     is committed, as on one thread. Blocks in memory at once: at most :data:`BLOCKS_IN_FLIGHT`
-    of ``batch_lines`` lines.
+    of ``batch_lines`` lines (docs/ARCHITECTURE.md, "Ingest as a pipeline").
     """
     paths = list(paths)
     for path in paths:
         _require_file(path)
     store.require_writable()
     report = IngestReport()
-    blocks = loaded_blocks(paths, config, input_format=input_format, redact=redact, batch_lines=batch_lines)
-    with RunAhead(blocks, depth=LOAD_AHEAD, name="llm-monitor-ingest-load") if run_ahead \
-            else contextlib.nullcontext(blocks) as items:
+    blocks = loaded_blocks(paths, config, input_format=input_format, redact=redact, batch_lines=batch_lines,
+                           read_ahead=run_ahead)
+    with run_ahead_of(blocks, enabled=run_ahead, depth=LOAD_AHEAD, name="llm-monitor-ingest-load") as items:
         for item in items:
             if item.batch is None:  # the file's last block is committed
                 report.files += 1
@@ -459,11 +459,14 @@ def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_fo
     return report
 
 
-#: Loaded blocks waiting for their commit while the worker loads the next one (ingest's pipeline).
+#: Loaded blocks waiting for their commit while the next one is loaded (ingest's pipeline).
 LOAD_AHEAD = 1
+#: Blocks of lines read and waiting for the loader while it loads one.
+READ_AHEAD = 1
 #: The most blocks of :data:`BATCH_LINES` lines held at once by ``ingest``: the one being committed,
-#: :data:`LOAD_AHEAD` loaded and waiting, and the one being read and loaded.
-BLOCKS_IN_FLIGHT = LOAD_AHEAD + 2
+#: :data:`LOAD_AHEAD` loaded and waiting, the one being loaded, :data:`READ_AHEAD` read and waiting
+#: and the one being read (the last two as raw lines only, about a quarter of a loaded block).
+BLOCKS_IN_FLIGHT = LOAD_AHEAD + READ_AHEAD + 3
 
 
 @dataclass
@@ -478,8 +481,10 @@ class LoadedBlock:
 
 
 def loaded_blocks(paths: Iterable[str], config: Config, *, input_format: str | None = None,
-                  redact: str | None = None, batch_lines: int = BATCH_LINES) -> Iterator[LoadedBlock]:
+                  redact: str | None = None, batch_lines: int = BATCH_LINES,
+                  read_ahead: bool = False) -> Iterator[LoadedBlock]:
     """The blocks of each file, in order, loaded (no store I/O), then an end-of-file item per file.
+    ``read_ahead``: the lines are read :data:`READ_AHEAD` blocks ahead, in a thread of their own.
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp(); log = os.path.join(d, "events.jsonl")
@@ -490,8 +495,10 @@ def loaded_blocks(paths: Iterable[str], config: Config, *, input_format: str | N
     """
     for path in paths:
         loader = BatchLoader(config, str(Path(path).resolve()), input_format=input_format, redact=redact)
-        for block in iter_line_blocks(path, batch_lines=batch_lines):
-            yield LoadedBlock(path, loader, len(block), loader.load(block))
+        with run_ahead_of(iter_line_blocks(path, batch_lines=batch_lines), enabled=read_ahead, depth=READ_AHEAD,
+                          name="llm-monitor-ingest-read") as blocks:
+            for block in blocks:
+                yield LoadedBlock(path, loader, len(block), loader.load(block))
         yield LoadedBlock(path, loader, 0, None)
 
 

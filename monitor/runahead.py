@@ -37,12 +37,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from types import TracebackType
-from typing import Generic, Iterator, TypeVar
+from typing import ContextManager, Generic, Iterable, Iterator, TypeVar
 
-__all__ = ["RunAhead"]
+__all__ = ["RunAhead", "run_ahead"]
 
 T = TypeVar("T")
 
@@ -125,3 +126,15 @@ class RunAhead(Generic[T]):
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.close()
+
+
+def run_ahead(source: Iterator[T], *, enabled: bool = True, depth: int = 1,
+              name: str = "llm-monitor-runahead") -> ContextManager[Iterable[T]]:
+    """:class:`RunAhead` over ``source``, or, with ``enabled=False``, ``source`` itself iterated in
+    the caller's thread (the one-thread reference path): use ``with run_ahead(...) as items``.
+
+    >>> with run_ahead(iter("abc"), enabled=False) as items:
+    ...     list(items)
+    ['a', 'b', 'c']
+    """
+    return RunAhead(source, depth=depth, name=name) if enabled else contextlib.nullcontext(source)
