@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -595,20 +596,35 @@ class Store:
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def existing_request_ids(self, request_ids: "pa.Array | pa.ChunkedArray | Iterable[str]") -> set[str]:
-        """Which of ``request_ids`` (an Arrow string array or a sequence) the store already holds."""
+    def stored_request_ids(self, request_ids: "pa.Array | pa.ChunkedArray | Iterable[str]") -> np.ndarray:
+        """A boolean mask over ``request_ids`` (an Arrow string array or a sequence): True where the
+        store already holds the id (null ids: False). One DuckDB semi-join of the batch's ids (and
+        their positions) with the ``request_id`` column of the live segments, on a cursor of the
+        process's scratch database (no database opened per commit).
+
+        >>> import tempfile
+        >>> s = Store(tempfile.mkdtemp())
+        >>> _ = s.write_segment(events_table({"request_id": ["a", "b"]}, 2))
+        >>> s.stored_request_ids(["b", "c", None, "a", "b"]).tolist()
+        [True, False, False, True, True]
+        """
+        from monitor.summaries import scratch_cursor
+
         files = [str(p) for p in self.live_segments()]
         if not isinstance(request_ids, (pa.Array, pa.ChunkedArray)):
             request_ids = pa.array(list(request_ids), pa.string())
-        if not files or not len(request_ids):
-            return set()
-        con = duckdb.connect(":memory:")
+        n = len(request_ids)
+        stored = np.zeros(n, dtype=bool)
+        if not files or not n:
+            return stored
+        con = scratch_cursor()
         try:
-            con.register("batch_ids", pa.table({"request_id": request_ids}))
+            con.register("batch_ids", pa.table({"request_id": request_ids, "i": pa.array(np.arange(n, dtype=np.int64))}))
             listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            rows = con.execute(
-                f"SELECT DISTINCT e.request_id FROM read_parquet([{listing}], union_by_name = true) e "
-                "SEMI JOIN batch_ids b ON e.request_id = b.request_id").fetchall()
+            hits = con.execute(
+                f"SELECT b.i FROM batch_ids b SEMI JOIN read_parquet([{listing}], union_by_name = true) e "
+                "ON b.request_id = e.request_id").fetchnumpy()["i"]
         finally:
             con.close()
-        return {r[0] for r in rows}
+        stored[np.asarray(hits, dtype=np.int64)] = True
+        return stored
