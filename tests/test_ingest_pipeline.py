@@ -107,7 +107,8 @@ def test_pipeline_on_the_columnar_path_same_store(tmp_path: Path) -> None:
 def test_an_error_loading_a_block_leaves_the_blocks_before_it_committed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                          run_ahead: bool) -> None:
     """Block 2 of 3 fails to load: block 1 is committed (as on one thread), blocks 2 and 3 are
-    not, the error is the loader's, and no worker thread is left running."""
+    not (block 3 may have been loaded meanwhile), the error is the loader's, and no worker thread
+    is left running."""
     log = tmp_path / "events.jsonl"
     lines = [json.dumps({"ts": "2026-11-01T10:00:00Z", "request_id": f"r{i}", "model": "m", "response": "hi"})
              for i in range(12)]
@@ -117,8 +118,8 @@ def test_an_error_loading_a_block_leaves_the_blocks_before_it_committed(tmp_path
     calls = []
 
     def load(self: monitor.ingest.BatchLoader, block: Any) -> Any:
-        calls.append(len(block))
-        if len(calls) == 2:
+        calls.append(int(block.numbers[0]))
+        if block.numbers[0] == 5:
             raise UserError("block 2 cannot be read")
         return real_load(self, block)
 
@@ -127,7 +128,7 @@ def test_an_error_loading_a_block_leaves_the_blocks_before_it_committed(tmp_path
     store = Store(tmp_path / "store")
     with pytest.raises(UserError, match="block 2 cannot be read"):
         ingest_files([str(log)], store, Config(), run_ahead=run_ahead, batch_lines=4)
-    assert calls == [4, 4]  # block 3 is never loaded
+    assert calls[0] == 1 and sorted(calls[1:]) in ([5], [5, 9])  # block 3 may be loaded beside block 2
     assert threading.active_count() == threads
     assert sorted(store.sql("SELECT request_id FROM events").request_id) == ["r0", "r2", "r3"]
     assert [(r["line"], r["raw"]) for r in store.quarantine_records()] == [(2, "{bad")]
