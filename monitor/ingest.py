@@ -523,6 +523,8 @@ def _file_blocks(path: str, config: Config, input_format: str | None, redact: st
                       name="llm-monitor-ingest-read") as blocks:
         try:
             for block in blocks:
+                if pool is not None and first.fmt is None and len(block):
+                    first._detect(block.line(k).raw for k in range(len(block)))  # what load() does first
                 if pool is None or first.fmt is None:  # the format is detected block after block, in order
                     yield LoadedBlock(path, len(block), first.load(block))
                     continue
