@@ -31,8 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import Counter, deque
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -428,13 +427,14 @@ def _require_file(path: str) -> None:
 
 
 def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_format: str | None = None,
-                 redact: str | None = None, run_ahead: bool = True, batch_lines: int = BATCH_LINES) -> IngestReport:
+                 redact: str | None = None, run_ahead: bool | None = None,
+                 batch_lines: int = BATCH_LINES) -> IngestReport:
     """Ingest log files into ``store``; idempotent per request id. See the module example.
 
-    A pipeline (:class:`monitor.runahead.RunAhead`): the lines of the next blocks are read in a
-    thread of their own, up to :data:`LOADERS` blocks are loaded at once in a thread pool
-    (:func:`loaded_blocks`), and block N is committed in the caller's thread meanwhile.
-    Commits stay sequential and in file order, so the store, the quarantine and the report are
+    ``run_ahead=True``: a pipeline of three threads (:class:`monitor.runahead.RunAhead`): the lines
+    of block N+2 are read while block N+1 is loaded (:func:`loaded_blocks`) and block N is
+    committed in the caller's thread. ``None`` (the default): the pipeline when the machine has a
+    core to spare (:func:`spare_core`), else one thread. Commits stay sequential and in file order, so the store, the quarantine and the report are
     those of the one-thread path (``run_ahead=False``, the reference the pipeline is tested
     against). An error while reading or loading a block is raised after every block before it
     is committed, as on one thread. Blocks in memory at once: at most :data:`BLOCKS_IN_FLIGHT`
@@ -445,8 +445,10 @@ def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_fo
         _require_file(path)
     store.require_writable()
     report = IngestReport()
+    if run_ahead is None:
+        run_ahead = spare_core()
     blocks = loaded_blocks(paths, config, input_format=input_format, redact=redact, batch_lines=batch_lines,
-                           read_ahead=run_ahead, loaders=LOADERS if run_ahead else 1)
+                           read_ahead=run_ahead)
     with run_ahead_of(blocks, enabled=run_ahead, depth=LOAD_AHEAD, name="llm-monitor-ingest-next") as items:
         for item in items:
             if item.batch is None:  # the file's last block is committed
@@ -460,18 +462,30 @@ def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_fo
     return report
 
 
-#: Loaded blocks waiting for their commit while the next ones are loaded (ingest's pipeline).
+#: Loaded blocks waiting for their commit while the next one is loaded (ingest's pipeline).
 LOAD_AHEAD = 1
-#: Blocks of lines read and waiting for the loaders.
+#: Blocks of lines read and waiting for the loader.
 READ_AHEAD = 1
-#: Blocks loaded at the same time, each by a loader of its own in a thread of its own, once the
-#: file's format is known (measured in docs/BENCHMARKS.md, "Ingest as a pipeline").
-LOADERS = 2
 #: The most loaded blocks of :data:`BATCH_LINES` lines held at once by ``ingest``: the one being
-#: committed, :data:`LOAD_AHEAD` waiting for the commit, the one handed over next, and the
-#: ``LOADERS - 1`` others being loaded. Besides them, :data:`READ_AHEAD` block of raw lines waits
-#: and one is being read (raw lines: about a quarter of a loaded block).
-BLOCKS_IN_FLIGHT = LOAD_AHEAD + 1 + LOADERS
+#: committed, :data:`LOAD_AHEAD` waiting for the commit and the one being loaded. Besides them,
+#: :data:`READ_AHEAD` block of raw lines waits and one is being read (raw lines: about a quarter
+#: of a loaded block).
+BLOCKS_IN_FLIGHT = LOAD_AHEAD + 2
+
+
+def spare_core() -> bool:
+    """Whether the machine has a core to spare for ingest's pipeline: the 1-minute load average is
+    below the number of usable cores minus one. With no spare core the stages only take turns on
+    the same core, and the pipeline measured slower than one thread (docs/BENCHMARKS.md).
+
+    >>> isinstance(spare_core(), bool)
+    True
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return cores > 1 and os.getloadavg()[0] < cores - 1
 
 
 @dataclass
@@ -487,14 +501,10 @@ class LoadedBlock:
 
 
 def loaded_blocks(paths: Iterable[str], config: Config, *, input_format: str | None = None,
-                  redact: str | None = None, batch_lines: int = BATCH_LINES, read_ahead: bool = False,
-                  loaders: int = 1) -> Iterator[LoadedBlock]:
+                  redact: str | None = None, batch_lines: int = BATCH_LINES,
+                  read_ahead: bool = False) -> Iterator[LoadedBlock]:
     """The blocks of each file, in order, loaded (no store I/O), then an end-of-file item per file.
-
     ``read_ahead``: the lines are read :data:`READ_AHEAD` blocks ahead, in a thread of their own.
-    ``loaders``: once a file's format is known (forced, or detected from its first blocks, which are
-    loaded one at a time, as on one thread), up to that many blocks are loaded at once, each by a
-    :class:`BatchLoader` of its own in a thread of its own; they are handed over in file order.
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp(); log = os.path.join(d, "events.jsonl")
@@ -503,47 +513,13 @@ def loaded_blocks(paths: Iterable[str], config: Config, *, input_format: str | N
     ...  for b in loaded_blocks([log], Config())]
     [(3, (1, 1), 0, None), (0, None, 1, 'native')]
     """
-    pool = ThreadPoolExecutor(loaders, thread_name_prefix="llm-monitor-ingest-load") if loaders > 1 else None
-    try:
-        for path in paths:
-            yield from _file_blocks(path, config, input_format, redact, batch_lines, read_ahead, pool, loaders)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _file_blocks(path: str, config: Config, input_format: str | None, redact: str | None, batch_lines: int,
-                 read_ahead: bool, pool: ThreadPoolExecutor | None, loaders: int) -> Iterator[LoadedBlock]:
-    """:func:`loaded_blocks` of one file."""
-    first = BatchLoader(config, str(Path(path).resolve()), input_format=input_format, redact=redact)
-    team = [first]
-    pending: deque[tuple[int, Future[LoadedBatch]]] = deque()  # (lines, load) in file order
-    parallel = 0  # blocks handed to the pool: block k goes to loader k % loaders (never two at once)
-    with run_ahead_of(iter_line_blocks(path, batch_lines=batch_lines), enabled=read_ahead, depth=READ_AHEAD,
-                      name="llm-monitor-ingest-read") as blocks:
-        try:
+    for path in paths:
+        loader = BatchLoader(config, str(Path(path).resolve()), input_format=input_format, redact=redact)
+        with run_ahead_of(iter_line_blocks(path, batch_lines=batch_lines), enabled=read_ahead, depth=READ_AHEAD,
+                          name="llm-monitor-ingest-read") as blocks:
             for block in blocks:
-                if pool is not None and first.fmt is None and len(block):
-                    first._detect(block.line(k).raw for k in range(len(block)))  # what load() does first
-                if pool is None or first.fmt is None:  # the format is detected block after block, in order
-                    yield LoadedBlock(path, len(block), first.load(block))
-                    continue
-                if len(team) == 1:  # the format is known: a loader of its own for each other thread
-                    team += [BatchLoader(config, first.source, input_format=first.fmt, redact=redact)
-                             for _ in range(loaders - 1)]
-                pending.append((len(block), pool.submit(team[parallel % loaders].load, block)))
-                parallel += 1
-                if len(pending) == loaders:
-                    lines, load = pending.popleft()
-                    yield LoadedBlock(path, lines, load.result())
-            while pending:
-                lines, load = pending.popleft()
-                yield LoadedBlock(path, lines, load.result())
-        finally:
-            for _, load in pending:
-                load.cancel()
-            wait([load for _, load in pending])
-    yield LoadedBlock(path, 0, None, blank=sum(loader.blank for loader in team), fmt=first.fmt)
+                yield LoadedBlock(path, len(block), loader.load(block))
+        yield LoadedBlock(path, 0, None, blank=loader.blank, fmt=loader.fmt)
 
 
 def commit_batch(store: Store, batch: LoadedBatch, report: IngestReport) -> None:

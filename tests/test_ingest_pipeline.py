@@ -5,6 +5,7 @@ block leaves the store as the one-thread path leaves it."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -107,8 +108,7 @@ def test_pipeline_on_the_columnar_path_same_store(tmp_path: Path) -> None:
 def test_an_error_loading_a_block_leaves_the_blocks_before_it_committed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                          run_ahead: bool) -> None:
     """Block 2 of 3 fails to load: block 1 is committed (as on one thread), blocks 2 and 3 are
-    not (block 3 may have been loaded meanwhile), the error is the loader's, and no worker thread
-    is left running."""
+    not, the error is the loader's, and no worker thread is left running."""
     log = tmp_path / "events.jsonl"
     lines = [json.dumps({"ts": "2026-11-01T10:00:00Z", "request_id": f"r{i}", "model": "m", "response": "hi"})
              for i in range(12)]
@@ -128,7 +128,7 @@ def test_an_error_loading_a_block_leaves_the_blocks_before_it_committed(tmp_path
     store = Store(tmp_path / "store")
     with pytest.raises(UserError, match="block 2 cannot be read"):
         ingest_files([str(log)], store, Config(), run_ahead=run_ahead, batch_lines=4)
-    assert calls[0] == 1 and sorted(calls[1:]) in ([5], [5, 9])  # block 3 may be loaded beside block 2
+    assert calls == [1, 5]  # block 3 is never loaded
     assert threading.active_count() == threads
     assert sorted(store.sql("SELECT request_id FROM events").request_id) == ["r0", "r2", "r3"]
     assert [(r["line"], r["raw"]) for r in store.quarantine_records()] == [(2, "{bad")]
@@ -207,3 +207,25 @@ def test_run_ahead_holds_at_most_depth_items_ahead() -> None:
         assert first == 0
         assert len(made) <= 1 + 2 + 1  # handed over, waiting in the queue, blocked in put
     assert len(made) <= 4
+
+
+def test_the_default_runs_ahead_only_with_a_spare_core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run_ahead=None`` asks :func:`monitor.ingest.spare_core` once per ingest."""
+    log = tmp_path / "events.jsonl"
+    _short_events(log, 30)
+    started = []
+    real_init = RunAhead.__init__
+
+    def init(self: RunAhead, *args: Any, **kwargs: Any) -> None:
+        started.append(kwargs.get("name"))
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(RunAhead, "__init__", init)
+    for spare, expected in ((False, []), (True, ["llm-monitor-ingest-next", "llm-monitor-ingest-read"])):
+        started.clear()
+        monkeypatch.setattr(monitor.ingest, "spare_core", lambda spare=spare: spare)
+        report = ingest_files([str(log)], Store(tmp_path / f"store-{spare}"), Config(), batch_lines=10)
+        assert report.ingested == 30 and started == expected
+    monkeypatch.undo()
+    assert monitor.ingest.spare_core() == (len(os.sched_getaffinity(0)) > 1
+                                           and os.getloadavg()[0] < len(os.sched_getaffinity(0)) - 1)
