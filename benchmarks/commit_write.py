@@ -14,16 +14,25 @@ with :class:`monitor.ingest.BatchLoader`, in blocks of :data:`monitor.ingest.BAT
    ``histogram_sql`` by route) and a full read of every column (notebooks, compaction).
 
 All in one process, options alternated round-robin per repeat, medians printed, so the ratios
-compare within one run on a shared machine. Not a test.
+compare within one run on a shared machine.
 
-    python benchmarks/commit_write.py --events 300000 --repeat 3
+3. with ``--before DIR`` (a checkout of other code), **the commit before and after**, alternated,
+   each in a fresh process: ``commit_events`` of the blocks into a fresh store (new events), then
+   of the same blocks again (all duplicates: a re-ingest), and the sidecar's commit
+   (``commit_tail_batch`` with its ``DuplicateGuard``) of 30 batches of 5,000 new events.
+
+Not a test.
+
+    python benchmarks/commit_write.py --events 300000 --repeat 3 [--before DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -131,17 +140,85 @@ def _steps(work: Path, blocks: list[pa.Table]) -> dict[str, float]:
     return spent
 
 
+def _commit_child(log: str) -> None:
+    """The commit's seconds (wall and CPU) with the code on ``sys.path`` first; prints JSON."""
+    import pyarrow.compute as pc
+
+    from monitor.commit import commit_events as commit
+    from monitor.ingest import Line
+    from monitor.tail.dedup import DuplicateGuard
+    from monitor.tail.writer import commit_tail_batch
+
+    loader = BatchLoader(Config(), log)
+    blocks = [loader.load(block).frame for block in iter_line_blocks(log)]
+    store = Store(tempfile.mkdtemp(prefix="commit-child-"))
+    out = {}
+    for label in ("new events", "all duplicates"):
+        t0, c0 = time.perf_counter(), time.process_time()
+        for table in blocks:
+            commit(store, table, [])
+        out[label] = (time.perf_counter() - t0, time.process_time() - c0)
+    lines, offset = [], 0
+    with open(log, "rb") as fh:
+        for number in range(1, 5001):
+            raw = fh.readline().rstrip(b"\n")
+            offset += len(raw) + 1
+            lines.append(Line(number, offset, raw))
+    batch = BatchLoader(Config(), log).load(lines).frame
+    tail_store = Store(tempfile.mkdtemp(prefix="commit-child-tail-"))
+    guard = DuplicateGuard(tail_store)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for k in range(30):
+        ids = pc.binary_join_element_wise(batch["request_id"], pa.scalar(f"-{k}"), "")
+        commit_tail_batch(tail_store, batch.set_column(batch.schema.get_field_index("request_id"), "request_id", ids),
+                          [], {}, guard=guard)
+    out["sidecar: 30 x 5,000 new events"] = (time.perf_counter() - t0, time.process_time() - c0)
+    shutil.rmtree(store.root, ignore_errors=True)
+    shutil.rmtree(tail_store.root, ignore_errors=True)
+    print(json.dumps(out))
+
+
+def _before_after(log: Path, before: str, repeat: int) -> None:
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    for k in range(repeat):
+        for code in (("before", "after") if k % 2 == 0 else ("after", "before")):
+            root = before if code == "before" else str(Path(__file__).resolve().parent.parent)
+            res = subprocess.run([sys.executable, __file__, "--commit-child", str(log), "--root", root],
+                                 capture_output=True, text=True, check=True)
+            runs[code].append(json.loads(res.stdout.strip().splitlines()[-1]))
+    print(f"\n| commit | before: wall s | CPU s | after: wall s | CPU s | after / before (CPU) |  (medians of {repeat})")
+    print("|---|---|---|---|---|---|")
+    for label in runs["after"][0]:
+        b = [statistics.median(r[label][i] for r in runs["before"]) for i in (0, 1)]
+        a = [statistics.median(r[label][i] for r in runs["after"]) for i in (0, 1)]
+        print(f"| {label} | {b[0]:.2f} | {b[1]:.2f} | {a[0]:.2f} | {a[1]:.2f} | {a[1] / b[1]:.2f} |")
+
+
 def main() -> None:
+    if "--commit-child" in sys.argv:  # before the package is imported: the code to measure comes first
+        args = sys.argv[sys.argv.index("--commit-child") + 1:]
+        sys.path.insert(0, args[2])
+        for name in [m for m in sys.modules if m == "monitor" or m.startswith("monitor.")]:
+            del sys.modules[name]
+        globals().update(_fresh_imports())
+        _commit_child(args[0])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--file", default=None, help="an existing native log file (else one is generated)")
+    parser.add_argument("--before", default=None, help="a checkout of other code: the commit before and after")
+    parser.add_argument("--only-before-after", action="store_true", help="with --before: skip steps 1 and 2")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="commit-write-"))
     try:
         log = Path(args.file) if args.file else work / "short.jsonl"
         if not args.file:
             generate(log, args.events, shape="short")
+        if args.before:
+            _before_after(log, args.before, args.repeat)
+            if args.only_before_after:
+                return
         loader = BatchLoader(Config(), str(log))
         blocks = [loader.load(block).frame for block in iter_line_blocks(log)]
         rows = sum(b.num_rows for b in blocks)
@@ -170,6 +247,16 @@ def main() -> None:
             print(f"| {name} | {med[0]:.3f} | {med[1]:.3f} | {med[2]:.1f} | {med[3]:.3f} | {med[4]:.3f} |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _fresh_imports() -> dict:
+    """The names this script uses from ``monitor``, imported again (after ``--root`` is put first)."""
+    from monitor.columnar.lines import iter_line_blocks
+    from monitor.config import Config
+    from monitor.ingest import BatchLoader
+    from monitor.store import Store
+
+    return {"iter_line_blocks": iter_line_blocks, "Config": Config, "BatchLoader": BatchLoader, "Store": Store}
 
 
 if __name__ == "__main__":
