@@ -434,9 +434,9 @@ def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_fo
     ``run_ahead=True``: a pipeline of three threads (:class:`monitor.runahead.RunAhead`): the lines
     of block N+2 are read while block N+1 is loaded (:func:`loaded_blocks`) and block N is
     committed in the caller's thread. ``None`` (the default): the pipeline when the machine has a
-    core to spare (:func:`spare_core`), else one thread. Commits stay sequential and in file order, so the store, the quarantine and the report are
-    those of the one-thread path (``run_ahead=False``, the reference the pipeline is tested
-    against). An error while reading or loading a block is raised after every block before it
+    core to spare (:func:`spare_core`), else one thread. Commits stay sequential and in file
+    order, so the store, the quarantine and the report are those of the one-thread path
+    (``run_ahead=False``, the reference the pipeline is tested against). An error while reading or loading a block is raised after every block before it
     is committed, as on one thread. Blocks in memory at once: at most :data:`BLOCKS_IN_FLIGHT`
     of ``batch_lines`` lines (docs/ARCHITECTURE.md, "Ingest as a pipeline").
     """
