@@ -3,13 +3,13 @@
 For each file, ``--runs`` rounds of runs, each in a fresh process (imports done before the clock
 starts) into a fresh store, the variants' order reversed every other round: ``one thread``
 (``ingest_files(..., run_ahead=False)``: read, load and commit one block after the other),
-``pipeline`` (``run_ahead=True``: lines read ahead, block N+1 loaded while block N is committed)
-and ``default`` (``run_ahead=None``: the pipeline only when a core is spare, ``spare_core``).
+and ``pipeline`` (``run_ahead=True``: lines read ahead, block N+1 loaded while block N is
+committed).
 Prints wall seconds, CPU seconds, cores used (CPU / wall) and peak RSS, with medians and each
 variant's wall time over the first variant's. The machine is shared: the ratio
 within the run is the figure, with the load average printed. Not a test.
 
-    python benchmarks/ingest_pipeline.py --runs 3 --variants "one thread,pipeline,default" FILE [FILE ...]
+    python benchmarks/ingest_pipeline.py --runs 3 --variants "one thread,pipeline" FILE [FILE ...]
 """
 
 from __future__ import annotations
@@ -30,14 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def _child(path: str, store: str, variant: str) -> None:
-    import monitor.ingest
     from monitor.config import Config
     from monitor.ingest import ingest_files
     from monitor.store import Store
 
-    run_ahead = {"one thread": False, "pipeline": True, "default": None}[variant]
-    if run_ahead is None:
-        print(f"default: run ahead = {monitor.ingest.spare_core()}", file=sys.stderr)
+    run_ahead = variant == "pipeline"
 
     target = Store(store)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -46,7 +43,7 @@ def _child(path: str, store: str, variant: str) -> None:
                       "rows": report.ingested, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-VARIANTS = ["one thread", "pipeline", "default"]
+VARIANTS = ["one thread", "pipeline"]
 
 
 def _run(path: str, work: Path, variant: str) -> dict:

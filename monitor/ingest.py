@@ -427,15 +427,15 @@ def _require_file(path: str) -> None:
 
 
 def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_format: str | None = None,
-                 redact: str | None = None, run_ahead: bool | None = None,
+                 redact: str | None = None, run_ahead: bool = False,
                  batch_lines: int = BATCH_LINES) -> IngestReport:
     """Ingest log files into ``store``; idempotent per request id. See the module example.
 
     ``run_ahead=True``: a pipeline of three threads (:class:`monitor.runahead.RunAhead`): the lines
     of block N+2 are read while block N+1 is loaded (:func:`loaded_blocks`) and block N is
-    committed in the caller's thread. ``None`` (the default): the pipeline when the machine has a
-    core to spare (:func:`spare_core`), else one thread. Commits stay sequential and in file
-    order, so the store, the quarantine and the report are those of the one-thread path
+    committed in the caller's thread. It is not the default: on the project's 2-core machine it
+    was no faster than one thread and used more CPU (docs/BENCHMARKS.md). Commits stay sequential
+    and in file order, so the store, the quarantine and the report are those of the one-thread path
     (``run_ahead=False``, the reference the pipeline is tested against). An error while reading or loading a block is raised after every block before it
     is committed, as on one thread. Blocks in memory at once: at most :data:`BLOCKS_IN_FLIGHT`
     of ``batch_lines`` lines (docs/ARCHITECTURE.md, "Ingest as a pipeline").
@@ -445,8 +445,6 @@ def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_fo
         _require_file(path)
     store.require_writable()
     report = IngestReport()
-    if run_ahead is None:
-        run_ahead = spare_core()
     blocks = loaded_blocks(paths, config, input_format=input_format, redact=redact, batch_lines=batch_lines,
                            read_ahead=run_ahead)
     with run_ahead_of(blocks, enabled=run_ahead, depth=LOAD_AHEAD, name="llm-monitor-ingest-next") as items:
@@ -471,21 +469,6 @@ READ_AHEAD = 1
 #: :data:`READ_AHEAD` block of raw lines waits and one is being read (raw lines: about a quarter
 #: of a loaded block).
 BLOCKS_IN_FLIGHT = LOAD_AHEAD + 2
-
-
-def spare_core() -> bool:
-    """Whether the machine has a core to spare for ingest's pipeline: the 1-minute load average is
-    below the number of usable cores minus one. With no spare core the stages only take turns on
-    the same core, and the pipeline measured slower than one thread (docs/BENCHMARKS.md).
-
-    >>> isinstance(spare_core(), bool)
-    True
-    """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return cores > 1 and os.getloadavg()[0] < cores - 1
 
 
 @dataclass

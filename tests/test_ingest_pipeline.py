@@ -5,7 +5,6 @@ block leaves the store as the one-thread path leaves it."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -207,25 +206,3 @@ def test_run_ahead_holds_at_most_depth_items_ahead() -> None:
         assert first == 0
         assert len(made) <= 1 + 2 + 1  # handed over, waiting in the queue, blocked in put
     assert len(made) <= 4
-
-
-def test_the_default_runs_ahead_only_with_a_spare_core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``run_ahead=None`` asks :func:`monitor.ingest.spare_core` once per ingest."""
-    log = tmp_path / "events.jsonl"
-    _short_events(log, 30)
-    started = []
-    real_init = RunAhead.__init__
-
-    def init(self: RunAhead, *args: Any, **kwargs: Any) -> None:
-        started.append(kwargs.get("name"))
-        real_init(self, *args, **kwargs)
-
-    monkeypatch.setattr(RunAhead, "__init__", init)
-    for spare, expected in ((False, []), (True, ["llm-monitor-ingest-next", "llm-monitor-ingest-read"])):
-        started.clear()
-        monkeypatch.setattr(monitor.ingest, "spare_core", lambda spare=spare: spare)
-        report = ingest_files([str(log)], Store(tmp_path / f"store-{spare}"), Config(), batch_lines=10)
-        assert report.ingested == 30 and started == expected
-    monkeypatch.undo()
-    assert monitor.ingest.spare_core() == (len(os.sched_getaffinity(0)) > 1
-                                           and os.getloadavg()[0] < len(os.sched_getaffinity(0)) - 1)
