@@ -52,7 +52,6 @@ from typing import Any, Callable, Protocol
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from monitor.events import first_occurrences
 from monitor.store import Store
@@ -71,7 +70,8 @@ class RequestIdIndex(Protocol):
 
 
 class StoreIds:
-    """Every request id of the store (a DuckDB semi-join over the live segments): ``llm-monitor ingest``.
+    """Every request id of the store (:meth:`Store.stored_request_ids`, a DuckDB semi-join over the
+    live segments): ``llm-monitor ingest``.
 
     >>> import tempfile
     >>> store = Store(tempfile.mkdtemp())
@@ -83,11 +83,7 @@ class StoreIds:
         self.store = store
 
     def seen(self, request_ids: pa.Array) -> np.ndarray:
-        existing = self.store.existing_request_ids(request_ids)
-        if not existing:
-            return np.zeros(len(request_ids), bool)
-        hit = pc.is_in(request_ids, value_set=pa.array(sorted(existing), pa.string()))
-        return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
+        return self.store.stored_request_ids(request_ids)
 
     def committed(self, segment: str | Path, request_ids: pa.Array) -> None:
         return None
@@ -146,11 +142,12 @@ def _commit_locked(store: Store, frame: pa.Table, rejects: list[dict[str, Any]],
     with store.writer_lock():
         fresh = new_rejects(rejects) if rejects else []
         duplicates = 0
-        if frame.num_rows:
-            before = frame.num_rows
-            frame = frame.filter(pa.array(first_occurrences(frame["request_id"])))
-            frame = frame.filter(pa.array(~index.seen(frame["request_id"].combine_chunks())))
-            duplicates = before - frame.num_rows
+        if frame.num_rows:  # first in the batch wins; then not already stored (one mask, one filter)
+            ids = frame["request_id"].combine_chunks()
+            keep = first_occurrences(ids) & ~index.seen(ids)
+            if not keep.all():
+                duplicates = frame.num_rows - int(keep.sum())
+                frame = frame.filter(pa.array(keep))
         store.write_quarantine(fresh)
         segment = None
         if frame.num_rows:

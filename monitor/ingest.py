@@ -49,6 +49,7 @@ from monitor.columnar.lines import Line, LineBlock, iter_line_blocks
 from monitor.config import Config
 from monitor.errors import UserError
 from monitor.events import SchemaResolver, check_event, events_to_frame, first_occurrences, frame_from_columns
+from monitor.runahead import run_ahead as run_ahead_of
 from monitor.signals import signal_columns
 from monitor.signals.config import signal_config_from
 from monitor.signals.provider import apply_provider_refusals
@@ -443,24 +444,82 @@ def _require_file(path: str) -> None:
 
 
 def ingest_files(paths: Iterable[str], store: Store, config: Config, *, input_format: str | None = None,
-                 redact: str | None = None) -> IngestReport:
-    """Ingest log files into ``store``; idempotent per request id. See the module example."""
+                 redact: str | None = None, run_ahead: bool = False,
+                 batch_lines: int = BATCH_LINES) -> IngestReport:
+    """Ingest log files into ``store``; idempotent per request id. See the module example.
+
+    ``run_ahead=True``: a pipeline of three threads (:class:`monitor.runahead.RunAhead`): the lines
+    of block N+2 are read while block N+1 is loaded (:func:`loaded_blocks`) and block N is
+    committed in the caller's thread. It is not the default: on the project's 2-core machine it
+    was no faster than one thread and used more CPU (docs/BENCHMARKS.md). Commits stay sequential
+    and in file order, so the store, the quarantine and the report are those of the one-thread path
+    (``run_ahead=False``, the reference the pipeline is tested against). An error while reading or loading a block is raised after every block before it
+    is committed, as on one thread. Blocks in memory at once: at most :data:`BLOCKS_IN_FLIGHT`
+    of ``batch_lines`` lines (docs/ARCHITECTURE.md, "Ingest as a pipeline").
+    """
     paths = list(paths)
     for path in paths:
         _require_file(path)
     store.require_writable()
     report = IngestReport()
-    for path in paths:
-        report.files += 1
-        loader = BatchLoader(config, str(Path(path).resolve()), input_format=input_format, redact=redact)
-        for block in iter_line_blocks(path):
-            report.lines += len(block)
-            batch = loader.load(block)
-            commit_batch(store, batch, report)
-        report.blank += loader.blank
-        if loader.fmt:
-            report.formats[path] = loader.fmt
+    blocks = loaded_blocks(paths, config, input_format=input_format, redact=redact, batch_lines=batch_lines,
+                           read_ahead=run_ahead)
+    with run_ahead_of(blocks, enabled=run_ahead, depth=LOAD_AHEAD, name="llm-monitor-ingest-next") as items:
+        for item in items:
+            if item.batch is None:  # the file's last block is committed
+                report.files += 1
+                report.blank += item.blank
+                if item.fmt:
+                    report.formats[item.path] = item.fmt
+                continue
+            report.lines += item.lines
+            commit_batch(store, item.batch, report)
     return report
+
+
+#: Loaded blocks waiting for their commit while the next one is loaded (ingest's pipeline).
+LOAD_AHEAD = 1
+#: Blocks of lines read and waiting for the loader.
+READ_AHEAD = 1
+#: The most loaded blocks of :data:`BATCH_LINES` lines held at once by ``ingest``: the one being
+#: committed, :data:`LOAD_AHEAD` waiting for the commit and the one being loaded. Besides them,
+#: :data:`READ_AHEAD` block of raw lines waits and one is being read (raw lines: about a quarter
+#: of a loaded block).
+BLOCKS_IN_FLIGHT = LOAD_AHEAD + 2
+
+
+@dataclass
+class LoadedBlock:
+    """One item of :func:`loaded_blocks`: a loaded block of ``path`` (``lines`` lines), or, with
+    ``batch=None``, the end of ``path`` with its count of blank lines and its format."""
+
+    path: str
+    lines: int
+    batch: LoadedBatch | None
+    blank: int = 0
+    fmt: str | None = None
+
+
+def loaded_blocks(paths: Iterable[str], config: Config, *, input_format: str | None = None,
+                  redact: str | None = None, batch_lines: int = BATCH_LINES,
+                  read_ahead: bool = False) -> Iterator[LoadedBlock]:
+    """The blocks of each file, in order, loaded (no store I/O), then an end-of-file item per file.
+    ``read_ahead``: the lines are read :data:`READ_AHEAD` blocks ahead, in a thread of their own.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp(); log = os.path.join(d, "events.jsonl")
+    >>> _ = Path(log).write_text('{"ts": "2026-11-01T10:00:00Z", "request_id": "r1", "model": "m", "response": "hi"}\\n\\n{x\\n')
+    >>> [(b.lines, b.batch and (b.batch.frame.num_rows, len(b.batch.rejects)), b.blank, b.fmt)
+    ...  for b in loaded_blocks([log], Config())]
+    [(3, (1, 1), 0, None), (0, None, 1, 'native')]
+    """
+    for path in paths:
+        loader = BatchLoader(config, str(Path(path).resolve()), input_format=input_format, redact=redact)
+        with run_ahead_of(iter_line_blocks(path, batch_lines=batch_lines), enabled=read_ahead, depth=READ_AHEAD,
+                          name="llm-monitor-ingest-read") as blocks:
+            for block in blocks:
+                yield LoadedBlock(path, len(block), loader.load(block))
+        yield LoadedBlock(path, 0, None, blank=loader.blank, fmt=loader.fmt)
 
 
 def commit_batch(store: Store, batch: LoadedBatch, report: IngestReport) -> None:

@@ -47,6 +47,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
+import numpy as np
 import pyarrow as pa
 
 from detectors._lazy import LazyModule  # one lazy-import helper for both packages (monitor may import detectors)
@@ -101,6 +102,12 @@ EVENT_COLUMNS: dict[str, pa.DataType] = {
     "ingested_at": pa.timestamp("us", tz="UTC"),
 }
 EVENT_SCHEMA = pa.schema([pa.field(n, t) for n, t in EVENT_COLUMNS.items()])
+
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd"}
+"""The Parquet writer's options for event segments (``pyarrow.parquet.ParquetWriter`` keywords;
+measured in benchmarks/commit_write.py, the choice in docs/ARCHITECTURE.md)."""
+ROW_GROUP_ROWS = 128_000
+"""Rows per row group of an event segment."""
 
 
 def events_table(columns: dict[str, Any], n: int) -> pa.Table:
@@ -428,7 +435,7 @@ class Store:
 
         os.close(private_file(tmp))  # 0600 before a byte is written; the writer keeps the mode
         summary = SummaryBuilder(EVENT_SCHEMA)  # the segment's statistics, in its footer (monitor.summaries)
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
             for table in tables:
                 table = table.cast(EVENT_SCHEMA) if table.schema != EVENT_SCHEMA else table
                 summary.add(table)
@@ -436,11 +443,11 @@ class Store:
                 pending_bytes += table.nbytes
                 rows += table.num_rows
                 if pending_bytes >= row_group_bytes:
-                    writer.write_table(pa.concat_tables(pending), row_group_size=128_000)
+                    writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
                     pending, pending_bytes = [], 0
             if pending or rows == 0:
                 writer.write_table(pa.concat_tables(pending) if pending else schema.empty_table(),
-                                   row_group_size=128_000)
+                                   row_group_size=ROW_GROUP_ROWS)
             done = summary.summary()
             if done is not None:
                 writer.add_key_value_metadata({SUMMARY_KEY: encode(done)})
@@ -593,20 +600,35 @@ class Store:
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def existing_request_ids(self, request_ids: "pa.Array | pa.ChunkedArray | Iterable[str]") -> set[str]:
-        """Which of ``request_ids`` (an Arrow string array or a sequence) the store already holds."""
+    def stored_request_ids(self, request_ids: "pa.Array | pa.ChunkedArray | Iterable[str]") -> np.ndarray:
+        """A boolean mask over ``request_ids`` (an Arrow string array or a sequence): True where the
+        store already holds the id (null ids: False). One DuckDB semi-join of the batch's ids (and
+        their positions) with the ``request_id`` column of the live segments, on a cursor of the
+        process's scratch database (no database opened per commit).
+
+        >>> import tempfile
+        >>> s = Store(tempfile.mkdtemp())
+        >>> _ = s.write_segment(events_table({"request_id": ["a", "b"]}, 2))
+        >>> s.stored_request_ids(["b", "c", None, "a", "b"]).tolist()
+        [True, False, False, True, True]
+        """
+        from monitor.summaries import scratch_cursor
+
         files = [str(p) for p in self.live_segments()]
         if not isinstance(request_ids, (pa.Array, pa.ChunkedArray)):
             request_ids = pa.array(list(request_ids), pa.string())
-        if not files or not len(request_ids):
-            return set()
-        con = duckdb.connect(":memory:")
+        n = len(request_ids)
+        stored = np.zeros(n, dtype=bool)
+        if not files or not n:
+            return stored
+        con = scratch_cursor()
         try:
-            con.register("batch_ids", pa.table({"request_id": request_ids}))
+            con.register("batch_ids", pa.table({"request_id": request_ids, "i": pa.array(np.arange(n, dtype=np.int64))}))
             listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            rows = con.execute(
-                f"SELECT DISTINCT e.request_id FROM read_parquet([{listing}], union_by_name = true) e "
-                "SEMI JOIN batch_ids b ON e.request_id = b.request_id").fetchall()
+            hits = con.execute(
+                f"SELECT b.i FROM batch_ids b SEMI JOIN read_parquet([{listing}], union_by_name = true) e "
+                "ON b.request_id = e.request_id").fetchnumpy()["i"]
         finally:
             con.close()
-        return {r[0] for r in rows}
+        stored[np.asarray(hits, dtype=np.int64)] = True
+        return stored

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import monitor.commit
 from monitor.config import Config
@@ -94,14 +96,45 @@ def test_a_read_that_races_a_compaction_is_retried(tmp_path: Path, monkeypatch: 
 
     store = Store(tmp_path)
     failures = [duckdb.IOException("segment gone")]
-    real = Store.existing_request_ids
+    real = Store.stored_request_ids
 
     def flaky(self, ids):
         if failures:
             raise failures.pop()
         return real(self, ids)
 
-    monkeypatch.setattr(Store, "existing_request_ids", flaky)
+    monkeypatch.setattr(Store, "stored_request_ids", flaky)
     frame = pd.DataFrame({"ts": pd.to_datetime(["2026-11-25T10:00:00Z"]), "request_id": ["a"], "model": ["m"]})
     r = monitor.commit.commit_events(store, frame, [])
     assert not failures and r.segment is not None and len(store.quarantine()) == 0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(segments=st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=8), max_size=3),
+       batch=st.lists(st.one_of(st.none(), st.sampled_from("abcdefghij")), max_size=20))
+def test_stored_request_ids_is_membership_in_the_live_segments(tmp_path_factory: pytest.TempPathFactory,
+                                                                 segments: list[list[str]], batch: list[str | None]) -> None:
+    from monitor.store import events_table
+
+    store = Store(tmp_path_factory.mktemp("ids"))
+    for ids in segments:
+        store.write_segment(events_table({"request_id": ids}, len(ids)))
+    stored = {i for ids in segments for i in ids}
+    assert store.stored_request_ids(batch).tolist() == [i is not None and i in stored for i in batch]
+
+
+def test_commit_dedup_first_wins_then_store(tmp_path: Path) -> None:
+    """In the batch the first event of an id wins; an id already stored is dropped wherever it is."""
+    from datetime import datetime, timezone
+
+    from monitor.store import events_table
+
+    store = Store(tmp_path)
+    ts = datetime(2026, 11, 25, 10, tzinfo=timezone.utc)
+    monitor.commit.commit_events(store, events_table({"ts": [ts], "request_id": ["s"], "model": ["m"]}, 1), [])
+    ids = ["a", "s", "b", "a", None, "s", None, "b", "c"]
+    frame = events_table({"ts": [ts] * len(ids), "request_id": ids, "model": ["m"] * len(ids),
+                          "source_line": list(range(len(ids)))}, len(ids))
+    r = monitor.commit.commit_events(store, frame, [])
+    assert r.frame["source_line"].to_pylist() == [0, 2, 4, 6, 8]
+    assert r.duplicates == 4
