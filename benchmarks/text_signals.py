@@ -59,7 +59,7 @@ def _child(root: str, case: str, data: str) -> None:
 
     if case == "text, one thread":
         try:
-            from monitor.signals import pool
+            from monitor import pool
         except ImportError:  # a checkout without the pool: one thread anyway
             pass
         else:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -52,6 +53,7 @@ import pyarrow as pa
 
 from detectors._lazy import LazyModule  # one lazy-import helper for both packages (monitor may import detectors)
 from monitor.errors import UserError
+from monitor.pool import later, threaded
 from monitor.listing import REPLACES_KEY, live_files, replaced_names  # noqa: F401 (the store's own listing rule, re-exported)
 from sinks.private import private_dir, private_file
 
@@ -108,6 +110,10 @@ PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd"}
 measured in benchmarks/commit_write.py, the choice in docs/ARCHITECTURE.md)."""
 ROW_GROUP_ROWS = 128_000
 """Rows per row group of an event segment."""
+
+
+def _nothing() -> None:
+    return None
 
 
 def events_table(columns: dict[str, Any], n: int) -> pa.Table:
@@ -421,6 +427,12 @@ class Store:
         Only about ``row_group_bytes`` of input is held at a time, so merging many segments
         (compaction) keeps memory flat. The file is written in ``tmp/``, fsync-ed, then
         renamed into ``events/``: readers see all of it or none.
+
+        The segment's summary (:mod:`monitor.summaries`: DuckDB statements over each table) is
+        computed on the process's pool (:mod:`monitor.pool`) while the Parquet writer
+        encodes the same rows: both release the GIL, so on two cores the summary costs no wall
+        time. Tables are summarized one after the other, in order, as on one thread; tables of
+        fewer than :data:`monitor.pool.PARALLEL_ROWS` rows (the sidecar's) stay in this thread.
         """
         if self.location is not None:
             raise self.read_only("write segments")
@@ -435,19 +447,27 @@ class Store:
 
         os.close(private_file(tmp))  # 0600 before a byte is written; the writer keeps the mode
         summary = SummaryBuilder(EVENT_SCHEMA)  # the segment's statistics, in its footer (monitor.summaries)
+        summarized: Callable[[], None] = _nothing  # waits for the summary of the table before
         with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
-            for table in tables:
-                table = table.cast(EVENT_SCHEMA) if table.schema != EVENT_SCHEMA else table
-                summary.add(table)
-                pending.append(table.replace_schema_metadata(metadata))
-                pending_bytes += table.nbytes
-                rows += table.num_rows
-                if pending_bytes >= row_group_bytes:
-                    writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
-                    pending, pending_bytes = [], 0
-            if pending or rows == 0:
-                writer.write_table(pa.concat_tables(pending) if pending else schema.empty_table(),
-                                   row_group_size=ROW_GROUP_ROWS)
+            try:
+                for table in tables:
+                    table = table.cast(EVENT_SCHEMA) if table.schema != EVENT_SCHEMA else table
+                    summarized()  # one table at a time, in order
+                    summarized = later(functools.partial(summary.add, table), threaded(table.num_rows))
+                    pending.append(table.replace_schema_metadata(metadata))
+                    pending_bytes += table.nbytes
+                    rows += table.num_rows
+                    if pending_bytes >= row_group_bytes:
+                        writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+                        pending, pending_bytes = [], 0
+                if pending or rows == 0:
+                    writer.write_table(pa.concat_tables(pending) if pending else schema.empty_table(),
+                                       row_group_size=ROW_GROUP_ROWS)
+            except BaseException:
+                with contextlib.suppress(Exception):  # the pool is done with this segment; the first error is raised
+                    summarized()
+                raise
+            summarized()
             done = summary.summary()
             if done is not None:
                 writer.add_key_value_metadata({SUMMARY_KEY: encode(done)})

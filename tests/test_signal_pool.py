@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_refusal_engine import FRAGMENTS, USER_RULES
 
-from monitor.signals import pool
+from monitor import pool
 from monitor.signals import refusal as engine
 from monitor.signals import signal_columns
 from monitor.signals.refusal import RULES, active_rules

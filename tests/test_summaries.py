@@ -18,7 +18,7 @@ from monitor.engines import DuckDBEngine, scan_windows
 from monitor.keys import SEGMENT_KEYS
 from monitor.selectors import Selector
 from monitor.store import EVENT_SCHEMA, Store, events_table
-from monitor import summaries
+from monitor import pool, summaries
 from monitor.summaries import SUMMARY_KEY, SUMMARY_MIN_ROWS, decode, segment_summaries, windows_stats
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -69,6 +69,9 @@ def every_segment_summarized(monkeypatch, request):
     hypothesis examples exercise them; the test of the threshold itself keeps it."""
     if "threshold" not in request.node.name:
         monkeypatch.setattr(summaries, "SUMMARY_MIN_ROWS", 1)
+    # every table summarized on the process's pool beside the Parquet writer, as ingest's blocks are
+    monkeypatch.setattr(pool, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(pool, "cores", lambda: 2)
 
 
 def scanned(store: Store, selectors: list[Selector], by: list[str], measure: str) -> list[dict]:
@@ -170,3 +173,32 @@ def test_the_threshold_small_segments_are_scanned_large_ones_summarized(tmp_path
         [("chat", half), ("rag", SUMMARY_MIN_ROWS - half)]
     sels = [Selector(text="all")]
     assert DuckDBEngine(store).windows(sels, ["route"], "chars") == scanned(store, sels, ["route"], "chars")
+
+
+def test_a_summary_that_fails_fails_the_segment_and_leaves_nothing(tmp_path, monkeypatch):
+    """The summary runs on the pool while the writer encodes: its error is the segment's error,
+    no file is left in events/ or tmp/ beyond the write's own, and the next write works."""
+    store = Store(tmp_path / "s")
+    row = {"hour": 1, "model": "a", "model_version": "v1", "route": "chat", "schema_name": None,
+           "requested_model": None, "chars": 7, "words": 1, "output_tokens": 2, "reasoning_length": None,
+           "refusal": False, "expects_json": False, "parse_status": "not_expected", "schema": None,
+           "task_success": True}
+
+    def broken(self, table):
+        raise RuntimeError("summary broke")
+
+    with monkeypatch.context() as m:
+        m.setattr(summaries.SummaryBuilder, "_summarize", broken)
+        with pytest.raises(RuntimeError, match="summary broke"):
+            store.write_segment_from([table([row] * 3), table([row] * 2)])
+    assert not list(store.events_dir.iterdir())
+
+    def tables():
+        yield table([row] * 3)
+        raise OSError("source broke")
+
+    with pytest.raises(OSError, match="source broke"):  # the writer's side fails: its error, not the pool's
+        store.write_segment_from(tables())
+    assert not list(store.events_dir.iterdir())
+    path, rows = store.write_segment_from([table([row] * 4)])
+    assert rows == 4 and decode(pq.read_metadata(path).metadata[SUMMARY_KEY]).counts.column("n").to_pylist() == [4]

@@ -42,7 +42,7 @@ import re2
 from detectors._lazy import LazyModule
 
 from .lowercase import lower_diff_class
-from .pool import later, run_all, threaded
+from monitor.pool import later, run_all, threaded
 from .refusal_rules import CLARIFICATION_PATTERN, LEAD, OPENING_CHARS, PIVOT_PATTERN, RULES, RefusalRule
 
 if TYPE_CHECKING:  # pandas only for the DataFrame that text_signals hands out

@@ -6,6 +6,9 @@ the normalization; the gate alternations) run at the same time on a small thread
 calling thread taking a share. Each kernel runs once over the whole batch, as it would in one
 thread: the results are the same, and so is the CPU (an Arrow regex kernel compiles its pattern
 on every call, so cutting the rows into parts would compile every pattern once per part).
+
+The store uses the same pool to summarize a segment while the Parquet writer encodes it
+(:meth:`monitor.store.Store.write_segment_from`).
 """
 
 from __future__ import annotations
