@@ -40,7 +40,8 @@ from detectors._lazy import LazyModule
 from monitor.adapters import ColumnarMapping
 from monitor.adapters.identity import is_pinned
 
-from .predicates import fast_sql, field_kind, strict_candidates
+from .arrowjson import read_typed
+from .predicates import fast_sql, field_kind, strict_candidates, typed_exclusions, typed_fields, typed_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -66,18 +67,35 @@ def _sql(mapping: ColumnarMapping) -> str:
     return fast_sql(mapping)
 
 
-def _prepared(con: duckdb.DuckDBPyConnection, mapping: ColumnarMapping) -> str:
+def _typed_rows(text: pa.Array, ok: np.ndarray, mapping: ColumnarMapping) -> tuple[np.ndarray, pa.Table] | None:
+    """The rows of the batch that pyarrow's JSON reader reads (:mod:`.arrowjson`), and their
+    typed columns; None when the mapping is not read that way, no row may be, or the reader
+    refuses them (then every row goes to the DuckDB statement)."""
+    if typed_fields(mapping) is None:
+        return None
+    exclusions = typed_exclusions(mapping)
+    chosen = ok
+    if exclusions is not None:
+        chosen = ok & ~pc.fill_null(pc.match_substring_regex(text, exclusions), True).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(chosen)
+    if not len(rows):
+        return None
+    table = read_typed(text if len(rows) == len(text) else text.take(pa.array(rows)), mapping)
+    return None if table is None else (rows, table)
+
+
+def _prepared(con: duckdb.DuckDBPyConnection, mapping: ColumnarMapping, *, typed: bool = False) -> str:
     """The name of ``mapping``'s statement prepared on ``con`` (this thread's connection, with
     ``lines`` registered): DuckDB parses, binds and plans the statement once per thread, not
     once per batch, which saves 15-35 ms of CPU per batch (native) and 35-70 ms (OpenAI)
     (docs/BENCHMARKS.md, "The fast path's fixed cost"). Each ``EXECUTE`` reads the ``lines``
     registered at that moment. Formats' mappings are module constants, so the names are few."""
-    names: dict[ColumnarMapping, str] = _local.prepared
-    name = names.get(mapping)
+    names: dict[tuple[ColumnarMapping, bool], str] = _local.prepared
+    name = names.get((mapping, typed))
     if name is None:
         name = f"llm_monitor_fast_{len(names)}"
-        con.execute(f"PREPARE {name} AS {_sql(mapping)}")
-        names[mapping] = name
+        con.execute(f"PREPARE {name} AS {typed_sql(mapping) if typed else _sql(mapping)}")
+        names[(mapping, typed)] = name
     return name
 
 
@@ -117,23 +135,39 @@ def _as_text(raws: Sequence[bytes] | pa.Array) -> tuple[pa.Array, np.ndarray]:
 SCAN_ROWS = 10_000
 
 
-def read_batch(raws: Sequence[bytes] | pa.Array, mapping: ColumnarMapping) -> FastRows:
+def read_batch(raws: Sequence[bytes] | pa.Array, mapping: ColumnarMapping, *, typed: bool = True) -> FastRows:
     """Read the lines of one batch (bytes, or an Arrow binary array) through the columnar path
-    (see the module docstring)."""
+    (see the module docstring). ``typed=False``: every line through the DuckDB statement, none
+    through pyarrow's JSON reader (the reference that reader is tested against)."""
     text, utf8 = _as_text(raws)
     ok = strict_candidates(text)
     if not utf8.all():
         ok = pc.and_(ok, pa.array(utf8))
-    table = pa.table({"i": pa.array(np.arange(len(text), dtype=np.int64)), "raw": text, "ok": ok})
-    if not pc.all(ok).as_py():  # lines that cannot be read here never reach DuckDB: a line its parser
-        table = table.filter(ok)  # refuses would make `try` redo the rest of its vector row by row
-    lines = pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_ROWS), schema=table.schema)
+    ok_rows = ok.to_numpy(zero_copy_only=False)
     con = _connection()
-    con.register("lines", lines)
-    try:
-        kept = con.sql(f"EXECUTE {_prepared(con, mapping)}").to_arrow_table()
-    finally:
-        con.unregister("lines")
+    parts = []
+    by_arrow = _typed_rows(text, ok_rows, mapping) if typed else None
+    if by_arrow is not None:
+        rows, table = by_arrow
+        con.register("typed", table.append_column("i", pa.array(rows)))
+        try:
+            parts.append(con.sql(f"EXECUTE {_prepared(con, mapping, typed=True)}").to_arrow_table())
+        finally:
+            con.unregister("typed")
+        ok_rows = ok_rows.copy()
+        ok_rows[rows] = False
+    if ok_rows.any() or not parts:
+        rest = np.flatnonzero(ok_rows)  # lines that cannot be read here never reach DuckDB: a line its parser
+        raw = text if len(rest) == len(text) else text.take(pa.array(rest))  # refuses would make `try`
+        table = pa.table({"i": pa.array(rest), "raw": raw,  # redo the rest of its vector row by row
+                          "ok": pa.array(np.ones(len(rest), dtype=bool))})
+        lines = pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_ROWS), schema=table.schema)
+        con.register("lines", lines)
+        try:
+            parts.append(con.sql(f"EXECUTE {_prepared(con, mapping)}").to_arrow_table())
+        finally:
+            con.unregister("lines")
+    kept = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
     order = kept.column("i").to_numpy()
     if len(order) > 1 and not (np.diff(order) > 0).all():  # DuckDB keeps the scan's order; should it not
         kept = kept.take(pa.array(np.argsort(order, kind="stable")))

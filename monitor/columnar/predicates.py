@@ -36,7 +36,8 @@ from monitor.adapters import ColumnarMapping
 from monitor.adapters._columnar import unique_keys
 from monitor.events import EVENT_SCHEMA
 
-__all__ = ["fast_sql", "field_kind", "strict_candidates", "unique_keys", "LENIENT_RE"]
+__all__ = ["fast_sql", "field_kind", "strict_candidates", "typed_exclusions", "typed_fields", "typed_schema",
+           "typed_sql", "unique_keys", "LENIENT_RE"]
 
 #: DuckDB's JSON reader accepts what ``orjson`` (the per-record parser, strict RFC 8259) refuses:
 #: trailing commas, NaN / Infinity literals and numbers that overflow a double. A line where this
@@ -256,7 +257,6 @@ def fast_sql(mapping: ColumnarMapping, table: str = "lines") -> str:
     last), the JSON types of the paths, and ``from_json`` into a typed (nested) struct. The typed
     values are exact wherever the JSON type is the one the predicate asks for.
     """
-    required = set(EVENT_SCHEMA.get("required", []))
     inputs = _inputs(mapping)
     read = {name: spec for name, spec in inputs.items() if spec[1]}  # "" as the type: only its JSON type is read
     struct = _struct_type(read)
@@ -272,16 +272,9 @@ def fast_sql(mapping: ColumnarMapping, table: str = "lines") -> str:
     names.update({f"l.{name}": _ident(f"l:{name}") for name in mapping.lets})
 
     def bind(sql: str) -> str:  # v.<input>, t.<input>, l.<let> -> what the statement computes
-        return re.sub(r'(?<![\w."])([vtl])\.(?:"([^"]+)"|([A-Za-z_][A-Za-z0-9_]*))',
-                      lambda m: names.get(f"{m.group(1)}.{m.group(2) or m.group(3)}", m.group(0)), sql)
+        return _bound(sql, names)
 
-    predicates = [_predicate(name, name in required) for name in mapping.fields]
-    predicates += ["FALSE" for name in required if name not in mapping.fields and name not in mapping.columns
-                   and not mapping.derive]
-    predicates += [f"coalesce({p}, FALSE)" for p in mapping.predicates]
-    outputs = {name: f"CAST(v.{_ident(name)} AS VARCHAR)" if field_kind(name) == "json" else f"v.{_ident(name)}"
-               for name in mapping.fields}
-    outputs.update(mapping.columns)
+    predicates, outputs = _rules(mapping)
     extractions = ", ".join(f"{bind(expr)} AS {_ident(name)}" for name, expr in outputs.items())
     lets = "".join(f"), let_{k} AS (\n    SELECT *, {bind(expr)} AS {_ident(f'l:{name}')} FROM {'records' if k == 0 else f'let_{k - 1}'}\n"
                    for k, (name, expr) in enumerate(mapping.lets.items()))
@@ -298,6 +291,117 @@ SELECT i, {extractions} FROM {last}
 WHERE coalesce(ok AND x IS NOT NULL AND {_once(objects, typed)}
                AND {bind(' AND '.join(predicates))}, FALSE)
 """
+
+
+def _rules(mapping: ColumnarMapping) -> tuple[list[str], dict[str, str]]:
+    """The rows' conditions and the output columns' expressions (over ``t.<name>`` / ``v.<name>`` /
+    ``l.<name>``), the same for both statements (:func:`fast_sql`, :func:`typed_sql`)."""
+    required = set(EVENT_SCHEMA.get("required", []))
+    predicates = [_predicate(name, name in required) for name in mapping.fields]
+    predicates += ["FALSE" for name in required if name not in mapping.fields and name not in mapping.columns
+                   and not mapping.derive]
+    predicates += [f"coalesce({p}, FALSE)" for p in mapping.predicates]
+    outputs = {name: f"CAST(v.{_ident(name)} AS VARCHAR)" if field_kind(name) == "json" else f"v.{_ident(name)}"
+               for name in mapping.fields}
+    outputs.update(mapping.columns)
+    return predicates, outputs
+
+
+def _bound(sql: str, names: dict[str, str]) -> str:
+    """``v.<name>``, ``t.<name>`` and ``l.<name>`` in ``sql`` replaced by what ``names`` gives them."""
+    return re.sub(r'(?<![\w."])([vtl])\.(?:"([^"]+)"|([A-Za-z_][A-Za-z0-9_]*))',
+                  lambda m: names.get(f"{m.group(1)}.{m.group(2) or m.group(3)}", m.group(0)), sql)
+
+
+# ---------------------------------------------------------------- rows read by pyarrow's JSON reader
+#: The Arrow type pyarrow's JSON reader gives a field of each kind, and the JSON type name
+#: (DuckDB's ``json_type``) its non-null values then have. The reader refuses a batch where a
+#: value has another JSON type, a number does not fit, or a key read here repeats.
+_ARROW_KINDS = {"text": (pa.string(), "VARCHAR"), "integer": (pa.int64(), "BIGINT"),
+                "number": (pa.float64(), "DOUBLE"), "boolean": (pa.bool_(), "BOOLEAN")}
+_KIND_TYPES = {"text": {"string"}, "integer": {"integer"}, "number": {"number", "integer"}, "boolean": {"boolean"}}
+
+
+def typed_fields(mapping: ColumnarMapping) -> dict[str, str] | None:
+    """Canonical field -> JSON key, of the fields pyarrow's JSON reader reads as typed columns
+    (:mod:`monitor.columnar.arrowjson`), or None when the mapping cannot be read that way: it
+    has inputs, lets, columns, predicates or ``derive``, a path below the top level, or a field
+    whose schema allows two JSON types of different Arrow types. Object-valued fields (``json``
+    kind) are left out: a line that may hold one is read by :func:`fast_sql`
+    (:func:`typed_exclusions`).
+
+    >>> from monitor.adapters import columnar_mapping
+    >>> sorted(typed_fields(columnar_mapping("native")))[:3], typed_fields(columnar_mapping("openai"))
+    (['expects_json', 'finish_reason', 'input_tokens'], None)
+    """
+    if mapping.inputs or mapping.lets or mapping.columns or mapping.predicates or mapping.derive:
+        return None
+    out: dict[str, str] = {}
+    for name, path in mapping.fields.items():
+        steps = _steps(path)
+        if len(steps) != 1 or not isinstance(steps[0], str):
+            return None
+        kind = field_kind(name)
+        if kind == "json":
+            continue
+        if not set(_types(name)) - {"null"} <= _KIND_TYPES[kind]:
+            return None
+        out[name] = steps[0]
+    return out
+
+
+def typed_schema(mapping: ColumnarMapping) -> pa.Schema:
+    """The explicit schema pyarrow's JSON reader reads :func:`typed_fields` with (JSON keys)."""
+    fields = typed_fields(mapping) or {}
+    return pa.schema([(key, _ARROW_KINDS[field_kind(name)][0]) for name, key in fields.items()])
+
+
+def typed_exclusions(mapping: ColumnarMapping) -> str | None:
+    """RE2 pattern of the lines that must not be read by pyarrow's JSON reader because they may
+    hold an object-valued field (its key, plain or with a ``\\u`` escape anywhere in a key),
+    which that reader cannot give as JSON text; None when the mapping has no such field.
+
+    >>> import pyarrow.compute as pc
+    >>> from monitor.adapters import columnar_mapping
+    >>> rx = typed_exclusions(columnar_mapping("native"))
+    >>> pc.match_substring_regex(pa.array(['{"schema": {}}', '{"sch\\u0065ma": 1}', '{"response": "caf\\u00e9"}']), rx).to_pylist()
+    [True, True, False]
+    """
+    keys = [_steps(path)[0] for name, path in mapping.fields.items() if field_kind(name) == "json"]
+    if not keys:
+        return None
+    plain = "|".join(re.escape(str(key)) for key in keys)
+    return f'"(?:{plain})"|\\\\u[0-9a-fA-F]{{4}}[^"]*"[ \t\r\n]*:'
+
+
+def typed_sql(mapping: ColumnarMapping, table: str = "typed") -> str:
+    """The SELECT of :func:`fast_sql` over a table of typed columns instead of JSON text: ``i``
+    and one column ``f:<field>`` per :func:`typed_fields` entry, as pyarrow's JSON reader gives
+    them. The same conditions and outputs (:func:`_rules`); a field's JSON type is its kind's
+    type where the value is not null, and NULL where it is missing or null (both read alike by
+    every condition: a required field must have a value, an optional one may lack it); the
+    object-valued fields are NULL (a line that may hold one is not in ``table``).
+
+    >>> from monitor.adapters import columnar_mapping
+    >>> sql = typed_sql(columnar_mapping("native"))
+    >>> '"f:response"' in sql and "from_json" not in sql
+    True
+    """
+    fields = typed_fields(mapping)
+    if fields is None:
+        raise ValueError("typed_sql: this mapping is not read by pyarrow's JSON reader (typed_fields is None)")
+    names: dict[str, str] = {}
+    for name in mapping.fields:
+        column = _ident(f"f:{name}")
+        if name in fields:
+            names[f"v.{name}"] = column
+            names[f"t.{name}"] = f"(CASE WHEN {column} IS NOT NULL THEN '{_ARROW_KINDS[field_kind(name)][1]}' END)"
+        else:
+            names[f"v.{name}"] = "CAST(NULL AS VARCHAR)"
+            names[f"t.{name}"] = "CAST(NULL AS VARCHAR)"
+    predicates, outputs = _rules(mapping)
+    extractions = ", ".join(f"{_bound(expr, names)} AS {_ident(name)}" for name, expr in outputs.items())
+    return f"SELECT i, {extractions} FROM {table}\nWHERE coalesce({_bound(' AND '.join(predicates), names)}, FALSE)\n"
 
 
 def _ident(name: str) -> str:
