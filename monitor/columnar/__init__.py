@@ -67,6 +67,11 @@ def _sql(mapping: ColumnarMapping) -> str:
     return fast_sql(mapping)
 
 
+@lru_cache(maxsize=16)
+def _typed_sql(mapping: ColumnarMapping) -> str:
+    return typed_sql(mapping)
+
+
 def _typed_rows(text: pa.Array, ok: np.ndarray, mapping: ColumnarMapping) -> tuple[np.ndarray, pa.Table] | None:
     """The rows of the batch that pyarrow's JSON reader reads (:mod:`.arrowjson`), and their
     typed columns; None when the mapping is not read that way, no row may be, or the reader
@@ -84,17 +89,28 @@ def _typed_rows(text: pa.Array, ok: np.ndarray, mapping: ColumnarMapping) -> tup
     return None if table is None else (rows, table)
 
 
+def _statement(con: duckdb.DuckDBPyConnection, mapping: ColumnarMapping, rows: int, *, typed: bool = False) -> str:
+    """The SQL that runs ``mapping``'s statement over ``rows`` registered rows: for a batch of
+    fewer than :data:`SCAN_ROWS` rows (the sidecar's), ``EXECUTE`` of the statement prepared once
+    per thread (:func:`_prepared`), which saves DuckDB's parse, bind and plan, 15-35 ms of CPU per
+    batch for the native format and 35-70 ms for OpenAI's; for a larger batch the statement
+    itself, planned for its size: a prepared plan keeps the parallelism of the batch it was
+    prepared on, and ``ingest``'s blocks are read on every core (docs/BENCHMARKS.md, "The fast
+    path's fixed cost")."""
+    if rows < SCAN_ROWS:
+        return f"EXECUTE {_prepared(con, mapping, typed=typed)}"
+    return _typed_sql(mapping) if typed else _sql(mapping)
+
+
 def _prepared(con: duckdb.DuckDBPyConnection, mapping: ColumnarMapping, *, typed: bool = False) -> str:
     """The name of ``mapping``'s statement prepared on ``con`` (this thread's connection, with
-    ``lines`` registered): DuckDB parses, binds and plans the statement once per thread, not
-    once per batch, which saves 15-35 ms of CPU per batch (native) and 35-70 ms (OpenAI)
-    (docs/BENCHMARKS.md, "The fast path's fixed cost"). Each ``EXECUTE`` reads the ``lines``
-    registered at that moment. Formats' mappings are module constants, so the names are few."""
+    ``lines`` or ``typed`` registered). Each ``EXECUTE`` reads the table registered at that
+    moment. Formats' mappings are module constants, so the names are few."""
     names: dict[tuple[ColumnarMapping, bool], str] = _local.prepared
     name = names.get((mapping, typed))
     if name is None:
         name = f"llm_monitor_fast_{len(names)}"
-        con.execute(f"PREPARE {name} AS {typed_sql(mapping) if typed else _sql(mapping)}")
+        con.execute(f"PREPARE {name} AS {_typed_sql(mapping) if typed else _sql(mapping)}")
         names[(mapping, typed)] = name
     return name
 
@@ -151,7 +167,7 @@ def read_batch(raws: Sequence[bytes] | pa.Array, mapping: ColumnarMapping, *, ty
         rows, table = by_arrow
         con.register("typed", table.append_column("i", pa.array(rows)))
         try:
-            parts.append(con.sql(f"EXECUTE {_prepared(con, mapping, typed=True)}").to_arrow_table())
+            parts.append(con.sql(_statement(con, mapping, len(rows), typed=True)).to_arrow_table())
         finally:
             con.unregister("typed")
         ok_rows = ok_rows.copy()
@@ -164,7 +180,7 @@ def read_batch(raws: Sequence[bytes] | pa.Array, mapping: ColumnarMapping, *, ty
         lines = pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_ROWS), schema=table.schema)
         con.register("lines", lines)
         try:
-            parts.append(con.sql(f"EXECUTE {_prepared(con, mapping)}").to_arrow_table())
+            parts.append(con.sql(_statement(con, mapping, len(rest))).to_arrow_table())
         finally:
             con.unregister("lines")
     kept = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
