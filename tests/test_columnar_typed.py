@@ -145,3 +145,16 @@ def test_object_valued_fields_keep_their_lines_on_the_duckdb_statement() -> None
 def test_formats_that_derive_fields_are_not_read_by_the_reader(fmt: str) -> None:
     assert read_typed(pa.array(['{"a": 1}'], type=pa.large_string()), columnar_mapping(fmt)) is None
     assert np.array_equal(read_batch([b'{"a": 1}'], columnar_mapping(fmt)).fast, [False])
+
+
+def test_a_line_nested_deeper_than_orjson_reads_is_quarantined_by_both_paths(tmp_path: Path) -> None:
+    """DuckDB's and pyarrow's readers read JSON nested 1,100 levels deep; orjson refuses it. The
+    fast path leaves such a line to the per-record path, which quarantines it (found while adding
+    pyarrow's reader: the DuckDB statement used to read it)."""
+    ok = '{"ts": "2026-11-01T10:00:00Z", "request_id": "r%d", "model": "m", "response": "hi", "extra": %s}'
+    log = tmp_path / "deep.jsonl"
+    log.write_text("\n".join([ok % (1, "1"), ok % (2, "[" * 1100 + "]" * 1100), ok % (3, "[" * 900 + "]" * 900)]) + "\n")
+    rows = read_batch(log.read_bytes().splitlines(), NATIVE)
+    assert rows.fast.tolist() == [True, False, True]
+    frame = assert_same(log, replace(Config(), input_format="native"))
+    assert frame["request_id"].tolist() == ["r1", "r3"]

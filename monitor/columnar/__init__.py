@@ -4,18 +4,27 @@ For a format that declares a :class:`~monitor.adapters.ColumnarMapping` (see
 :func:`monitor.adapters.columnar_mapping`), :func:`read_batch`:
 
 1. puts the batch's raw lines into one Arrow string array (UTF-8 checked once for the batch) and
-   marks the strict JSON object candidates (:func:`monitor.columnar.predicates.strict_candidates`,
-   Arrow's RE2 kernel);
-2. runs one DuckDB statement (:func:`monitor.columnar.predicates.fast_sql`): DuckDB's JSON reader
-   parses each line into the mapped fields, the event schema's rules are column predicates, and
-   each field of the rows that pass is extracted as a typed column;
-3. returns those columns and a mask of the lines read here.
+   marks the JSON object lines (:func:`monitor.columnar.predicates.object_lines`: a ``{`` first,
+   not nested deeper than ``orjson`` reads);
+2. for a flat format (the native one; :func:`monitor.columnar.predicates.typed_fields`), reads
+   the object lines that pass its screens (:func:`monitor.columnar.predicates.typed_screens`)
+   with pyarrow's JSON reader straight into typed columns, in one pass on every core
+   (:mod:`monitor.columnar.arrowjson`), and applies the event schema's rules to them as one
+   DuckDB statement over those columns (:func:`monitor.columnar.predicates.typed_sql`); a batch
+   the reader refuses (a value of another type, a repeated key, ...) goes to step 3 whole;
+3. the other object lines in which :data:`monitor.columnar.predicates.LENIENT_RE` finds nothing
+   go through one DuckDB statement (:func:`monitor.columnar.predicates.fast_sql`): DuckDB's JSON
+   reader parses each line into the mapped fields, the event schema's rules are column
+   predicates, and each field of the rows that pass is extracted as a typed column. Both
+   statements write their rules from the same declarations (one copy: ``_rules``);
+4. returns those columns and a mask of the lines read here.
 
 The other rows (bad JSON, a wrong type, a numeric ``ts``, a missing ``request_id``, ...) go through
 the per-record path (:class:`monitor.ingest.BatchLoader`), which gives them their exact event or
 quarantine reason; both paths then meet in :func:`monitor.events.frame_from_columns` and the same
 signals, dedup and commit. ``tests/test_columnar.py`` checks that the two paths give the same
-events, signals and quarantine records.
+events, signals and quarantine records, ``tests/test_columnar_typed.py`` that pyarrow's reader
+decides as the DuckDB statement.
 
 >>> from monitor.adapters import columnar_mapping
 >>> rows = read_batch([b'{"ts": "2026-11-01T10:00:00Z", "request_id": "r1", "model": "m", "response": "hi"}',
@@ -28,7 +37,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -39,9 +48,10 @@ import pyarrow.compute as pc
 from detectors._lazy import LazyModule
 from monitor.adapters import ColumnarMapping
 from monitor.adapters.identity import is_pinned
+from monitor.pool import run_all, threaded
 
 from .arrowjson import read_typed
-from .predicates import fast_sql, field_kind, strict_candidates, typed_exclusions, typed_fields, typed_sql
+from .predicates import fast_sql, field_kind, lenient_lines, object_lines, typed_fields, typed_screens, typed_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -76,13 +86,10 @@ def _typed_rows(text: pa.Array, ok: np.ndarray, mapping: ColumnarMapping) -> tup
     """The rows of the batch that pyarrow's JSON reader reads (:mod:`.arrowjson`), and their
     typed columns; None when the mapping is not read that way, no row may be, or the reader
     refuses them (then every row goes to the DuckDB statement)."""
-    if typed_fields(mapping) is None:
+    if typed_fields(mapping) is None or not ok.any():
         return None
-    exclusions = typed_exclusions(mapping)
-    chosen = ok
-    if exclusions is not None:
-        chosen = ok & ~pc.fill_null(pc.match_substring_regex(text, exclusions), True).to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(chosen)
+    screened = run_all([partial(_matches, text, pattern) for pattern in typed_screens(mapping)], threaded(len(text)))
+    rows = np.flatnonzero(ok & ~np.logical_or.reduce(screened))
     if not len(rows):
         return None
     table = read_typed(text if len(rows) == len(text) else text.take(pa.array(rows)), mapping)
@@ -100,6 +107,11 @@ def _statement(con: duckdb.DuckDBPyConnection, mapping: ColumnarMapping, rows: i
     if rows < SCAN_ROWS:
         return f"EXECUTE {_prepared(con, mapping, typed=typed)}"
     return _typed_sql(mapping) if typed else _sql(mapping)
+
+
+def _matches(text: pa.Array, pattern: str) -> np.ndarray:
+    """Which lines the RE2 ``pattern`` matches (a null line: True)."""
+    return pc.fill_null(pc.match_substring_regex(text, pattern), True).to_numpy(zero_copy_only=False)
 
 
 def _prepared(con: duckdb.DuckDBPyConnection, mapping: ColumnarMapping, *, typed: bool = False) -> str:
@@ -156,13 +168,10 @@ def read_batch(raws: Sequence[bytes] | pa.Array, mapping: ColumnarMapping, *, ty
     (see the module docstring). ``typed=False``: every line through the DuckDB statement, none
     through pyarrow's JSON reader (the reference that reader is tested against)."""
     text, utf8 = _as_text(raws)
-    ok = strict_candidates(text)
-    if not utf8.all():
-        ok = pc.and_(ok, pa.array(utf8))
-    ok_rows = ok.to_numpy(zero_copy_only=False)
+    objects = object_lines(text) & utf8
     con = _connection()
     parts = []
-    by_arrow = _typed_rows(text, ok_rows, mapping) if typed else None
+    by_arrow = _typed_rows(text, objects, mapping) if typed else None
     if by_arrow is not None:
         rows, table = by_arrow
         con.register("typed", table.append_column("i", pa.array(rows)))
@@ -170,12 +179,15 @@ def read_batch(raws: Sequence[bytes] | pa.Array, mapping: ColumnarMapping, *, ty
             parts.append(con.sql(_statement(con, mapping, len(rows), typed=True)).to_arrow_table())
         finally:
             con.unregister("typed")
-        ok_rows = ok_rows.copy()
-        ok_rows[rows] = False
-    if ok_rows.any() or not parts:
-        rest = np.flatnonzero(ok_rows)  # lines that cannot be read here never reach DuckDB: a line its parser
-        raw = text if len(rest) == len(text) else text.take(pa.array(rest))  # refuses would make `try`
-        table = pa.table({"i": pa.array(rest), "raw": raw,  # redo the rest of its vector row by row
+        objects = objects.copy()
+        objects[rows] = False
+    rest = np.flatnonzero(objects)
+    raw = text if len(rest) == len(text) else text.take(pa.array(rest))
+    strict = ~lenient_lines(raw)  # lines DuckDB's reader would read and orjson refuses: the per-record path
+    if not strict.all():  # they never reach DuckDB: a line its parser refuses would make `try` redo
+        rest, raw = rest[strict], raw.filter(pa.array(strict))  # the rest of its vector row by row
+    if len(rest) or not parts:
+        table = pa.table({"i": pa.array(rest, type=pa.int64()), "raw": raw,
                           "ok": pa.array(np.ones(len(rest), dtype=bool))})
         lines = pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_ROWS), schema=table.schema)
         con.register("lines", lines)

@@ -6,7 +6,7 @@ and each have one JSON type (the native format; :func:`~monitor.columnar.predica
 pyarrow's JSON reader does it in one pass, on every core, with an explicit schema: it refuses the
 whole batch when a value has another JSON type, an integer does not fit 64 bits, a key it reads
 appears twice in a line, or a line is not JSON. A refused batch, and every line that may hold an
-object-valued field (:func:`~monitor.columnar.predicates.typed_exclusions`), goes to the DuckDB
+object-valued field (:func:`~monitor.columnar.predicates.typed_screens`), goes to the DuckDB
 statement, so nothing is decided here that the DuckDB statement would decide differently: the
 conditions on the typed values are the same SQL (:func:`~monitor.columnar.predicates.typed_sql`).
 

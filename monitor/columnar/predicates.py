@@ -36,7 +36,7 @@ from monitor.adapters import ColumnarMapping
 from monitor.adapters._columnar import unique_keys
 from monitor.events import EVENT_SCHEMA
 
-__all__ = ["fast_sql", "field_kind", "strict_candidates", "typed_exclusions", "typed_fields", "typed_schema",
+__all__ = ["fast_sql", "field_kind", "lenient_lines", "object_lines", "strict_candidates", "typed_screens", "typed_fields", "typed_schema",
            "typed_sql", "unique_keys", "LENIENT_RE"]
 
 #: DuckDB's JSON reader accepts what ``orjson`` (the per-record parser, strict RFC 8259) refuses:
@@ -47,13 +47,18 @@ LENIENT_RE = r",[ \t\r\n]*[\]}]|[:\[,][ \t\r\n]*[-+]?(?i:nan|inf)|[0-9.][eE][+]?
 
 
 
-def strict_candidates(text: pa.Array) -> pa.Array:
-    """Per line (Arrow string array), whether it may be read here: it starts with ``{`` after
-    blanks and :data:`LENIENT_RE` finds nothing in it. RE2 in Arrow's kernel: the same engine
-    as DuckDB's ``regexp_matches``, one pass per line, about twice as fast on the same lines.
+#: ``orjson`` refuses JSON nested deeper than 1024 levels; DuckDB's and pyarrow's readers read
+#: it. A line that deep holds at least this many ``[`` or ``{``, so a line that holds as many
+#: (counted only in lines of twice as many bytes) takes the per-record path.
+DEEP_BRACKETS = 1000
 
-    >>> strict_candidates(pa.array([' {"a": 1}', '{"a": 1,}', '[1]', '{"a": NaN}', '{"a": "nan"}'])).to_pylist()
-    [True, False, False, False, True]
+
+def object_lines(text: pa.Array) -> np.ndarray:
+    """Per line (Arrow string array), whether it starts with ``{`` after blanks and is not
+    possibly nested deeper than ``orjson`` reads (:data:`DEEP_BRACKETS`).
+
+    >>> object_lines(pa.array([' {"a": 1}', '[1]', '{"a": ' + '[' * 1200 + ']' * 1200 + '}', ''])).tolist()
+    [True, False, False, False]
     """
     first = _first_bytes(text)
     opens = first == ord("{")
@@ -61,7 +66,28 @@ def strict_candidates(text: pa.Array) -> pa.Array:
     if blank.any():
         rows = np.flatnonzero(blank)
         opens[rows] = pc.match_substring_regex(text.take(pa.array(rows)), r"^[ \t\r]*\{").to_numpy(zero_copy_only=False)
-    return pc.and_(pa.array(opens), pc.invert(pc.fill_null(pc.match_substring_regex(text, LENIENT_RE), True)))
+    long = np.flatnonzero(opens & (pc.binary_length(text).to_numpy(zero_copy_only=False) >= 2 * DEEP_BRACKETS))
+    if len(long):
+        brackets = pc.count_substring_regex(text.take(pa.array(long)), r"[\[{]").to_numpy(zero_copy_only=False)
+        opens[long[brackets >= DEEP_BRACKETS]] = False
+    return opens
+
+
+def strict_candidates(text: pa.Array) -> pa.Array:
+    """Per line (Arrow string array), whether the DuckDB statement may read it: an object line
+    (:func:`object_lines`) in which :data:`LENIENT_RE` finds nothing. RE2 in Arrow's kernel: the
+    same engine as DuckDB's ``regexp_matches``, one pass per line, about twice as fast on the
+    same lines.
+
+    >>> strict_candidates(pa.array([' {"a": 1}', '{"a": 1,}', '[1]', '{"a": NaN}', '{"a": "nan"}'])).to_pylist()
+    [True, False, False, False, True]
+    """
+    return pa.array(object_lines(text) & ~lenient_lines(text))
+
+
+def lenient_lines(text: pa.Array) -> np.ndarray:
+    """Per line, whether :data:`LENIENT_RE` finds something in it (a null line: True)."""
+    return pc.fill_null(pc.match_substring_regex(text, LENIENT_RE), True).to_numpy(zero_copy_only=False)
 
 
 def _first_bytes(text: pa.Array) -> np.ndarray:
@@ -328,7 +354,7 @@ def typed_fields(mapping: ColumnarMapping) -> dict[str, str] | None:
     has inputs, lets, columns, predicates or ``derive``, a path below the top level, or a field
     whose schema allows two JSON types of different Arrow types. Object-valued fields (``json``
     kind) are left out: a line that may hold one is read by :func:`fast_sql`
-    (:func:`typed_exclusions`).
+    (:func:`typed_screens`).
 
     >>> from monitor.adapters import columnar_mapping
     >>> sorted(typed_fields(columnar_mapping("native")))[:3], typed_fields(columnar_mapping("openai"))
@@ -356,22 +382,34 @@ def typed_schema(mapping: ColumnarMapping) -> pa.Schema:
     return pa.schema([(key, _ARROW_KINDS[field_kind(name)][0]) for name, key in fields.items()])
 
 
-def typed_exclusions(mapping: ColumnarMapping) -> str | None:
-    """RE2 pattern of the lines that must not be read by pyarrow's JSON reader because they may
-    hold an object-valued field (its key, plain or with a ``\\u`` escape anywhere in a key),
-    which that reader cannot give as JSON text; None when the mapping has no such field.
+#: The literals pyarrow's JSON reader reads as numbers and ``orjson`` refuses (``NaN``,
+#: ``Infinity``, ``-Infinity``, ``Inf``; the reader refuses every other spelling, trailing commas
+#: and numbers beyond a double by itself).
+TYPED_UNSAFE_LITERALS = ("NaN", "Inf")
+
+
+def typed_screens(mapping: ColumnarMapping) -> list[str]:
+    """RE2 patterns of the lines pyarrow's JSON reader must not read (they go to the DuckDB
+    statement): those holding one of :data:`TYPED_UNSAFE_LITERALS` anywhere (in a string too:
+    the "Inf" of "Information" costs only that), and, when the mapping has object-valued fields,
+    which that reader cannot give as JSON text, those holding such a field's key, plain or with a
+    ``\\u`` escape anywhere in a key. Each pattern starts with a fixed byte, so RE2 skips to it
+    with ``memchr``: five such passes cost less than one of :data:`LENIENT_RE`, whose
+    alternatives start with a character class (docs/BENCHMARKS.md, "The fast path's screens").
 
     >>> import pyarrow.compute as pc
     >>> from monitor.adapters import columnar_mapping
-    >>> rx = typed_exclusions(columnar_mapping("native"))
-    >>> pc.match_substring_regex(pa.array(['{"schema": {}}', '{"sch\\u0065ma": 1}', '{"response": "caf\\u00e9"}']), rx).to_pylist()
-    [True, True, False]
+    >>> screens = typed_screens(columnar_mapping("native"))
+    >>> lines = pa.array(['{"a": NaN}', '{"schema": {}}', '{"sch\\u0065ma": 1}', '{"response": "caf\\u00e9"}', '{"a": "nan"}'])
+    >>> [any(pc.match_substring_regex(lines, p)[k].as_py() for p in screens) for k in range(len(lines))]
+    [True, True, True, False, False]
     """
+    screens = list(TYPED_UNSAFE_LITERALS)
     keys = [_steps(path)[0] for name, path in mapping.fields.items() if field_kind(name) == "json"]
-    if not keys:
-        return None
-    plain = "|".join(re.escape(str(key)) for key in keys)
-    return f'"(?:{plain})"|\\\\u[0-9a-fA-F]{{4}}[^"]*"[ \t\r\n]*:'
+    if keys:
+        screens += [f'"{re.escape(str(key))}"' for key in keys]
+        screens.append('\\\\u[0-9a-fA-F]{4}[^"]*"[ \t\r\n]*:')
+    return screens
 
 
 def typed_sql(mapping: ColumnarMapping, table: str = "typed") -> str:
