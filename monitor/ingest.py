@@ -58,12 +58,14 @@ from monitor.store import EVENT_SCHEMA, Store, events_table
 
 BATCH_LINES = 100_000
 DETECT_SAMPLE = 50
-#: Batches shorter than this take the per-record path: the fast path's fixed cost per batch (one
-#: DuckDB statement to plan, the frame's columns) is more than it saves below about 10,000 lines
-#: (measured in CPU time on 2,000-20,000-line batches of 0.3 and 1.2 KB events, docs/BENCHMARKS.md).
-#: So the sidecar's batches (at most ``[tail] max_batch_lines``, 5,000) take the per-record path and
-#: ``ingest``'s blocks of :data:`BATCH_LINES` the fast path.
-COLUMNAR_MIN_LINES = 10_000
+#: Batches shorter than this take the per-record path: the fast path's fixed cost per batch (its
+#: DuckDB statement, prepared once per thread, the screens, the frame's columns) is more than it
+#: saves below about 3,000 lines. Measured in CPU time on one core, 1,000-5,000-line batches of 0.3
+#: and 1.2 KB native events, medians of 5 alternated (docs/BENCHMARKS.md, "The fast path on the
+#: sidecar's batches"): level at 2,000 lines, the fast path 4-35% cheaper from 3,000. So the
+#: sidecar's full batches (``[tail] max_batch_lines``, 5,000) take the fast path, its small ones
+#: (a quiet log, one commit a second) the per-record path.
+COLUMNAR_MIN_LINES = 3_000
 
 
 @dataclass
