@@ -312,16 +312,17 @@ def profile_batches(path: Path, work: Path, n: int) -> None:
     rows = [
         ("read + split lines (tail.follower.Follower.read)", ("follower.py", "read")),
         ("columnar fast path: parse, predicates, columns (columnar.read_batch)", ("__init__.py", "read_batch")),
+        ("  of which pyarrow's JSON reader (columnar.arrowjson.read_typed)", ("arrowjson.py", "read_typed")),
         ("per-record path: parse JSON (ingest.parse_lines, orjson)", ("ingest.py", "parse_lines")),
         ("adapter convert (adapters.convert)", ("__init__.py", "convert")),
         ("validate events (events.check_event)", ("events.py", "check_event")),
         ("columns -> frame (events.frame_from_columns)", ("events.py", "frame_from_columns")),
-        ("signals (signals.derive_signals)", ("__init__.py", "derive_signals")),
-        ("  of which refusal/length SQL (refusal.text_signals)", ("refusal.py", "text_signals")),
+        ("signals (signals.signal_columns)", ("__init__.py", "signal_columns")),
+        ("  of which refusal and lengths (refusal.text_signal_columns)", ("refusal.py", "text_signal_columns")),
         ("commit (tail.writer.commit_tail_batch)", ("writer.py", "commit_tail_batch")),
         ("  of which dedup: new segments' ids (DuplicateGuard.refresh)", ("dedup.py", "refresh")),
         ("  of which dedup: lookup (RecentIds.seen)", ("dedup.py", RecentIds.seen.__code__.co_firstlineno, "seen")),
-        ("  of which Parquet write (Store.write_segment)", ("store.py", "write_segment")),
+        ("  of which Parquet write (Store.write_segment_from)", ("store.py", "write_segment_from")),
         ("window statistics (tail.detect.batch_stats)", ("detect.py", "batch_stats")),
     ]
     print(f"\nWhere the time goes (in process, profiled, {n} events, {wall:.1f} s = {n / wall:,.0f} events/s "
