@@ -158,3 +158,17 @@ def test_a_line_nested_deeper_than_orjson_reads_is_quarantined_by_both_paths(tmp
     assert rows.fast.tolist() == [True, False, True]
     frame = assert_same(log, replace(Config(), input_format="native"))
     assert frame["request_id"].tolist() == ["r1", "r3"]
+
+
+def test_a_line_longer_than_the_readers_block_is_read_whole() -> None:
+    """pyarrow's reader parses its input in blocks of BLOCK_BYTES; a line longer than a block is
+    still one row (the reader grows the block), with the DuckDB statement's result."""
+    from monitor.columnar.arrowjson import BLOCK_BYTES
+
+    ok = '{"ts": "2026-11-01T10:00:00Z", "request_id": "r%d", "model": "m", "response": "%s"}'
+    lines = [(ok % (1, "hi")).encode(), (ok % (2, "x" * (BLOCK_BYTES + 10))).encode(), (ok % (3, "yo")).encode()]
+    table = read_typed(pa.array([raw.decode() for raw in lines], type=pa.large_string()), NATIVE)
+    assert [len(r) for r in table.column("f:response").to_pylist()] == [2, BLOCK_BYTES + 10, 2]
+    rows = read_batch(lines, NATIVE)
+    assert rows.fast.tolist() == [True, True, True]
+    _same_rows(rows, read_batch(lines, NATIVE, typed=False))
