@@ -51,7 +51,8 @@ from monitor.adapters.identity import is_pinned
 from monitor.pool import run_all, threaded
 
 from .arrowjson import read_typed
-from .predicates import fast_sql, field_kind, lenient_lines, object_lines, typed_fields, typed_screens, typed_sql
+from .predicates import (fast_sql, field_kind, lenient_lines, matching_lines, object_lines, typed_fields, typed_screens,
+                         typed_sql)
 
 if TYPE_CHECKING:
     import duckdb
@@ -88,7 +89,7 @@ def _typed_rows(text: pa.Array, ok: np.ndarray, mapping: ColumnarMapping) -> tup
     refuses them (then every row goes to the DuckDB statement)."""
     if typed_fields(mapping) is None or not ok.any():
         return None
-    screened = run_all([partial(_matches, text, pattern) for pattern in typed_screens(mapping)], threaded(len(text)))
+    screened = run_all([partial(matching_lines, text, pattern) for pattern in typed_screens(mapping)], threaded(len(text)))
     rows = np.flatnonzero(ok & ~np.logical_or.reduce(screened))
     if not len(rows):
         return None
@@ -107,11 +108,6 @@ def _statement(con: duckdb.DuckDBPyConnection, mapping: ColumnarMapping, rows: i
     if rows < SCAN_ROWS:
         return f"EXECUTE {_prepared(con, mapping, typed=typed)}"
     return _typed_sql(mapping) if typed else _sql(mapping)
-
-
-def _matches(text: pa.Array, pattern: str) -> np.ndarray:
-    """Which lines the RE2 ``pattern`` matches (a null line: True)."""
-    return pc.fill_null(pc.match_substring_regex(text, pattern), True).to_numpy(zero_copy_only=False)
 
 
 def _prepared(con: duckdb.DuckDBPyConnection, mapping: ColumnarMapping, *, typed: bool = False) -> str:

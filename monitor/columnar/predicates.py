@@ -36,7 +36,7 @@ from monitor.adapters import ColumnarMapping
 from monitor.adapters._columnar import unique_keys
 from monitor.events import EVENT_SCHEMA
 
-__all__ = ["fast_sql", "field_kind", "lenient_lines", "object_lines", "strict_candidates", "typed_screens", "typed_fields", "typed_schema",
+__all__ = ["fast_sql", "field_kind", "lenient_lines", "matching_lines", "object_lines", "strict_candidates", "typed_screens", "typed_fields", "typed_schema",
            "typed_sql", "unique_keys", "LENIENT_RE"]
 
 #: DuckDB's JSON reader accepts what ``orjson`` (the per-record parser, strict RFC 8259) refuses:
@@ -85,9 +85,18 @@ def strict_candidates(text: pa.Array) -> pa.Array:
     return pa.array(object_lines(text) & ~lenient_lines(text))
 
 
+def matching_lines(text: pa.Array, pattern: str) -> np.ndarray:
+    """Per line, whether the RE2 ``pattern`` finds something in it (a null line: True), Arrow's kernel.
+
+    >>> matching_lines(pa.array(['{"a": NaN}', '{"a": 1}', None]), "NaN").tolist()
+    [True, False, True]
+    """
+    return pc.fill_null(pc.match_substring_regex(text, pattern), True).to_numpy(zero_copy_only=False)
+
+
 def lenient_lines(text: pa.Array) -> np.ndarray:
     """Per line, whether :data:`LENIENT_RE` finds something in it (a null line: True)."""
-    return pc.fill_null(pc.match_substring_regex(text, LENIENT_RE), True).to_numpy(zero_copy_only=False)
+    return matching_lines(text, LENIENT_RE)
 
 
 def _first_bytes(text: pa.Array) -> np.ndarray:
