@@ -163,6 +163,19 @@ def test_line_blocks_are_the_lines_of_iter_lines(tmp_path: Path, data: bytes, ba
     assert [(l.number, l.end_offset, l.raw) for b in blocks for l in b.lines()] == expected
 
 
+def test_line_blocks_when_lines_grow_past_the_buffer_estimate(tmp_path: Path) -> None:
+    """The buffer is sized from the lines seen so far; lines 50 times longer later must still be
+    cut right, every earlier block intact (its bytes are never written again), no line lost."""
+    path = tmp_path / "growing.log"
+    lines = [b"s%d" % k for k in range(300)] + [b"L" * 500 + b"%d" % k for k in range(300)] + [b"tail"]
+    path.write_bytes(b"\n".join(lines))
+    blocks = list(iter_line_blocks(path, batch_lines=70, chunk_bytes=256))
+    assert [len(b) for b in blocks] == [70] * 8 + [41]
+    assert [l.raw for b in blocks for l in b.lines()] == lines
+    assert [l.end_offset for b in blocks for l in b.lines()] == [
+        l.end_offset for b in iter_lines(path, batch_lines=70) for l in b]
+
+
 def test_token_count_beyond_64_bits_is_quarantined_with_its_reason(tmp_path: Path) -> None:
     """Found by the generated files: the per-record path used to crash the whole batch here."""
     log = tmp_path / "big.jsonl"

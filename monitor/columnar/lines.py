@@ -72,39 +72,79 @@ class LineBlock:
         return [self.line(k) for k in index]
 
 
-def _block(data: bytes, first_number: int, base_offset: int) -> LineBlock:
-    """The lines of ``data`` (complete lines, the last one maybe without its newline)."""
-    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    ends = newlines + 1
-    if not len(ends) or ends[-1] != len(data):
-        ends = np.append(ends, len(data))
-    offsets = np.concatenate([[0], ends]).astype(np.int64)
-    text = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+#: Bytes scanned for newlines at a time: a numpy comparison of 1 MiB stays in the CPU's cache,
+#: and is about twice as fast per byte as one over a whole 8 MiB read.
+SCAN_BYTES = 1 << 20
+
+
+def _newline_ends(chunk: np.ndarray) -> np.ndarray:
+    """The positions just past each newline of ``chunk`` (a uint8 array), ascending.
+
+    >>> _newline_ends(np.frombuffer(b"ab\\ncd\\n\\n", dtype=np.uint8)).tolist()
+    [3, 6, 7]
+    """
+    parts = [np.flatnonzero(chunk[s:s + SCAN_BYTES] == 10) + (s + 1) for s in range(0, len(chunk), SCAN_BYTES)]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _block(buf: np.ndarray, begin: int, ends: np.ndarray, first_number: int, base_offset: int) -> LineBlock:
+    """The lines ``buf[begin:ends[0]]``, ``buf[ends[0]:ends[1]]``, ...: an Arrow array over
+    ``buf``'s own memory (no copy; ``buf`` is never written there again)."""
+    offsets = np.concatenate([[0], ends - begin]).astype(np.int64)
+    data = pa.py_buffer(buf).slice(begin, int(offsets[-1]))
+    text = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), data])
     numbers = np.arange(first_number + 1, first_number + 1 + len(ends), dtype=np.int64)
-    return LineBlock(numbers, ends.astype(np.int64) + base_offset, text)
+    return LineBlock(numbers, offsets[1:] + base_offset, text)
 
 
 def iter_line_blocks(path: str | os.PathLike[str], *, start_offset: int = 0, start_line: int = 0,
                      batch_lines: int = 100_000, chunk_bytes: int = 8 << 20) -> Iterator[LineBlock]:
     """Blocks of at most ``batch_lines`` numbered lines of a file, from a byte offset (the same
-    lines, numbers and offsets as :func:`monitor.ingest.iter_lines` with ``final=True``)."""
+    lines, numbers and offsets as :func:`monitor.ingest.iter_lines` with ``final=True``).
+
+    The file is read ``chunk_bytes`` at a time straight into a numpy buffer (``readinto``), each
+    read scanned once for newlines, and each block is an Arrow array over that buffer: the bytes
+    are copied once, by the read. Blocks are cut from the same buffer until it is full; then the
+    bytes not yet in a block move to a new buffer sized for a block of the lines seen so far
+    (``batch_lines`` times their mean length, plus 10%: known from the first read on), or twice what it holds when that is
+    more, so a buffer stays about one block's size and no byte is moved more than a few times.
+    """
     number, offset = start_line, start_offset
-    pending: list[bytes] = []
-    newlines = 0
+    buf = np.empty(2 * chunk_bytes, dtype=np.uint8)
+    begin = filled = 0  # buf[begin:filled]: bytes read and not yet in a block
+    pending: list[np.ndarray] = []  # the ends (in buf) of the lines of buf[begin:filled]
+    found = 0  # how many
+    seen_bytes = seen_lines = 0
     with open(path, "rb") as fh:
         fh.seek(start_offset)
         while True:
-            chunk = fh.read(chunk_bytes)
-            if not chunk:
+            if filled + chunk_bytes > len(buf):  # a new buffer, the unconsumed bytes moved to its start
+                held = filled - begin
+                lines_known = seen_lines + found
+                bytes_known = seen_bytes + (int(pending[-1][-1]) - begin if found else 0)
+                block_bytes = int(bytes_known / lines_known * batch_lines * 1.1) if lines_known else 0
+                size = max(2 * held, block_bytes) + chunk_bytes  # doubles while a block outgrows the estimate
+                moved = np.empty(size, dtype=np.uint8)
+                moved[:held] = buf[begin:filled]
+                pending = [ends - begin for ends in pending]
+                buf, begin, filled = moved, 0, held
+            read = fh.readinto(memoryview(buf)[filled:filled + chunk_bytes])
+            if not read:
                 break
-            pending.append(chunk)
-            newlines += chunk.count(b"\n")
-            while newlines >= batch_lines:
-                data = b"".join(pending)
-                cut = int(np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)[batch_lines - 1]) + 1
-                yield _block(data[:cut], number, offset)
-                number, offset = number + batch_lines, offset + cut
-                pending, newlines = [data[cut:]], newlines - batch_lines
-        data = b"".join(pending)
-        if data:
-            yield _block(data, number, offset)
+            ends = _newline_ends(buf[filled:filled + read]) + filled
+            filled += read
+            if len(ends):
+                pending.append(ends)
+                found += len(ends)
+            while found >= batch_lines:
+                known = np.concatenate(pending)
+                cut = int(known[batch_lines - 1])
+                yield _block(buf, begin, known[:batch_lines], number, offset)
+                seen_bytes, seen_lines = seen_bytes + cut - begin, seen_lines + batch_lines
+                number, offset = number + batch_lines, offset + cut - begin
+                begin, pending, found = cut, [known[batch_lines:]], found - batch_lines
+        if filled > begin:
+            known = np.concatenate(pending) if pending else np.zeros(0, dtype=np.int64)
+            if not len(known) or known[-1] != filled:
+                known = np.append(known, filled)
+            yield _block(buf, begin, known, number, offset)
