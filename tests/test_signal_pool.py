@@ -106,6 +106,22 @@ def test_lengths_of_a_slice_are_those_of_its_strings(texts: list[str | None], lo
     assert words.tolist() == [len((t or "").split()) for t in arr.to_pylist()]
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_text, min_size=1, max_size=40), st.integers(0, 39), st.integers(1, 64))
+def test_lengths_counted_in_chunks_are_those_of_its_strings(texts: list[str | None], lo: int, chunk: int) -> None:
+    # the word count runs over pieces of about WORDS_CHUNK_BYTES (cut between rows); with tiny
+    # pieces every cut falls somewhere odd: inside a run of blanks, by empty rows, by a long row
+    arr = pa.array(texts, type=pa.large_string()).slice(min(lo, len(texts)))
+    old = engine.WORDS_CHUNK_BYTES
+    try:
+        engine.WORDS_CHUNK_BYTES = chunk
+        chars, words = engine.lengths(arr)
+    finally:
+        engine.WORDS_CHUNK_BYTES = old
+    assert chars.tolist() == [len(t or "") for t in arr.to_pylist()]
+    assert words.tolist() == [len((t or "").split()) for t in arr.to_pylist()]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(_text, min_size=1, max_size=30))
 def test_steps_on_some_rows_give_what_they_give_on_every_row(texts: list[str | None]) -> None:
