@@ -423,7 +423,7 @@ def typed_screens(mapping: ColumnarMapping) -> list[str]:
     screens = list(TYPED_UNSAFE)
     keys = [_steps(path)[0] for name, path in mapping.fields.items() if field_kind(name) == "json"]
     if keys:
-        screens += [f'"{re.escape(str(key))}"' for key in keys]
+        screens.append('"(?:' + "|".join(re.escape(str(key)) for key in keys) + ')"')  # one pass for all
         screens.append('\\\\u[0-9a-fA-F]{4}[^"]*"[ \t\r\n]*:')
     return screens
 
