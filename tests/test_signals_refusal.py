@@ -279,3 +279,10 @@ def test_null_and_odd_inputs() -> None:
     assert list(empty.columns) == ["chars", "words", "refusal", "refusal_class", "refusal_rule", "refusal_span",
                                    "expects_json", "parse_status", "parse_error", "parse_failed"]
     assert len(empty) == 0
+
+
+def test_builtin_rules_never_match_an_empty_string() -> None:
+    # the engine relies on it to run the opening rules in chunks without parsing each pattern
+    from monitor.signals.refusal import RULES, _never_empty
+
+    assert RULES and all(_never_empty(r.pattern) for r in RULES)
