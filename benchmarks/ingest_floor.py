@@ -26,7 +26,10 @@ in the same run, each step in a fresh process with its imports done before the c
    rule engine on gated rows, the quarantine screens, dedup, the segment summaries, the manifest
    commit and the imports ``ingest`` makes on first use.
 
-Prints a table: the floor's parts and sum as multiples of ``read_ndjson``, and ``ingest``'s.
+Prints a table: the floor's parts and sum as multiples of ``read_ndjson``, and ``ingest``'s; and
+the floor's CPU seconds (``read_ndjson``'s, the kernels' and the writer's, every thread) halved:
+the wall time of that work on this machine's two cores if the stages overlapped perfectly (each
+already runs on both cores at times), the lowest a pipeline of them could reach.
 Medians of ``--runs`` runs (the machine is shared and noisy: compare within one run). Not a test.
 
     python benchmarks/ingest_floor.py --short-events 300000 --events 0 --runs 3 --workdir /tmp/ib1
@@ -126,19 +129,21 @@ def main() -> None:
                 shutil.rmtree(store, ignore_errors=True)
                 ing = _run_child("ingest", log, store)
                 floor = _run_floor(store)
-                runs.append((duck["seconds"], floor["text_s"], floor["parquet_s"], ing["seconds"]))
+                runs.append((duck["seconds"], floor["text_s"], floor["parquet_s"], ing["seconds"],
+                             duck["cpu_s"] + floor["text_cpu"] + floor["parquet_cpu"], ing["cpu_s"]))
                 print(f"  {shape}/{fmt} run {run + 1}: read_ndjson {duck['seconds']:.2f} s, text kernels "
                       f"{floor['text_s']:.2f} s ({floor['gate_passes']} gate passes), Parquet {floor['parquet_s']:.2f} s, "
                       f"ingest {ing['seconds']:.2f} s", flush=True)
             rows.append((shape, fmt, n, [statistics.median(col) for col in zip(*runs)]))
     print("\n| file | events | read_ndjson s | text kernels s (x) | Parquet s (x) | floor: sum s (x read_ndjson) "
-          "| ingest s (x read_ndjson) | ingest / floor |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for shape, fmt, n, (duck_s, text_s, parquet_s, ingest_s) in rows:
+          "| floor CPU s, / 2 cores (x) | ingest s (x read_ndjson) | ingest CPU s | ingest / floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for shape, fmt, n, (duck_s, text_s, parquet_s, ingest_s, floor_cpu, ingest_cpu) in rows:
         floor_s = duck_s + text_s + parquet_s
         print(f"| {shape} {fmt} | {n:,} | {duck_s:.2f} | {text_s:.2f} ({text_s / duck_s:.2f}) | "
               f"{parquet_s:.2f} ({parquet_s / duck_s:.2f}) | {floor_s:.2f} ({floor_s / duck_s:.2f}) | "
-              f"{ingest_s:.2f} ({ingest_s / duck_s:.2f}) | {ingest_s / floor_s:.2f} |")
+              f"{floor_cpu:.2f}, {floor_cpu / 2:.2f} ({floor_cpu / 2 / duck_s:.2f}) | "
+              f"{ingest_s:.2f} ({ingest_s / duck_s:.2f}) | {ingest_cpu:.2f} | {ingest_s / floor_s:.2f} |")
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 

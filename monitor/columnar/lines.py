@@ -106,8 +106,10 @@ def iter_line_blocks(path: str | os.PathLike[str], *, start_offset: int = 0, sta
     read scanned once for newlines, and each block is an Arrow array over that buffer: the bytes
     are copied once, by the read. Blocks are cut from the same buffer until it is full; then the
     bytes not yet in a block move to a new buffer sized for a block of the lines seen so far
-    (``batch_lines`` times their mean length, plus 10%: known from the first read on), or twice what it holds when that is
-    more, so a buffer stays about one block's size and no byte is moved more than a few times.
+    (``batch_lines`` times their mean length, plus 10%: known from the first read on), or twice
+    what it holds when that is more, so a buffer stays about one block's size and no byte is
+    moved more than a few times. A block's bytes are never written again: a block stays valid
+    while later ones are read.
     """
     number, offset = start_line, start_offset
     buf = np.empty(2 * chunk_bytes, dtype=np.uint8)
