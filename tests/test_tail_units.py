@@ -138,3 +138,34 @@ def test_alert_opens_resolves_after_recovery_and_reopens(tmp_path: Path) -> None
     assert actions.count("opened") == 1 and actions.count("reopened") == 1
     assert actions.index("opened") < actions.index("resolved") < actions.index("reopened")
     assert len(life.outbox.pending()) == 2  # opened + reopened; nothing while suppressed
+
+
+def test_the_loop_returns_only_after_a_compaction_in_progress_ends(tmp_path: Path, monkeypatch) -> None:
+    # Found by CI: the tailer exited with SIGABRT on SIGTERM once. The compactor is a daemon
+    # thread; a merge still running in pyarrow / DuckDB while the interpreter is torn down aborts
+    # the process. The loop now joins it, so a merge in progress ends before run() returns.
+    import threading
+    import time
+
+    import monitor.tail.compactor as compactor
+
+    started, finished = threading.Event(), threading.Event()
+
+    def slow_merge(*args, **kwargs) -> int:
+        started.set()
+        time.sleep(1.0)
+        finished.set()
+        return 0
+
+    monkeypatch.setattr(compactor, "compact_streaming", slow_merge)
+    log = tmp_path / "x.log"
+    log.write_bytes(native(1) + b"\n")
+    t = Tailer([str(log)], Store(tmp_path / "s"), Config(), TailSettings(compact_interval_s=0.05), quiet=True)
+    result: list[int] = []
+    runner = threading.Thread(target=lambda: result.append(t.run()))
+    runner.start()
+    assert started.wait(30)
+    t.stop.set()
+    runner.join(30)
+    assert result == [0]
+    assert finished.is_set() and not t._compactor.is_alive()

@@ -30,8 +30,8 @@ Exactly once across ``kill -9``
 
 Shutdown
     SIGTERM / SIGINT stop the loop after the current batch; the batch is committed, a last
-    status is written, the Sentry sender gets ``sentry_timeout_s`` to finish; the process exits
-    0. A watchdog ends the process at ``shutdown_timeout_s`` (default 4 s) whatever happens: an
+    status is written, the Sentry sender gets ``sentry_timeout_s`` to finish, a compaction in
+    progress finishes its group (the compactor is joined); the process exits 0. A watchdog ends the process at ``shutdown_timeout_s`` (default 4 s) whatever happens: an
     uncommitted batch is simply read again at the next start.
 
 See docs/TAIL.md for the guarantees, the status fields and the ``[tail]`` keys.
@@ -503,7 +503,12 @@ class Tailer:
                     self._outbox.deliver(self._sink.send, max_items=20)
                 self._write_status(now)
             finally:
-                self._close_sinks(deadline)
+                self._close_sinks(deadline)  # also tells the compactor to stop after its current group
+                if self._compactor is not None:
+                    # A merge in progress runs in pyarrow and DuckDB: the interpreter must not be torn
+                    # down under it (a native thread pool destroyed mid-task aborts the process with
+                    # SIGABRT). It ends after one group; from the CLI, the watchdog bounds the wait.
+                    self._compactor.join(self.settings.shutdown_timeout_s)
                 if self.server is not None:
                     self.server.close()
                 self.follower.close()
