@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 __all__ = ["PARALLEL_ROWS", "cores", "threaded", "run_all", "later"]
 
@@ -78,20 +78,42 @@ def later(fn: Callable[[], T], use_pool: bool) -> Callable[[], T]:
 
 
 def run_all(tasks: Sequence[Callable[[], T]], use_pool: bool) -> list[T]:
-    """The results of ``tasks``, in order: all but the first on the pool when ``use_pool``, the
-    first in the calling thread; an exception of any task is raised after every task has ended.
+    """The results of ``tasks``, in order. With ``use_pool``, the calling thread and the pool's
+    threads take the tasks one at a time, in order, each taking the next one as soon as it is
+    free, so the work is shared out however many threads the pool has (on two cores: the caller
+    and one pool thread, which before took every task but the first by itself); a pool thread
+    busy elsewhere is not waited for. An exception of any task is raised, the first in task
+    order, after every task has ended.
 
     >>> run_all([lambda: 1, lambda: 2, lambda: 3], use_pool=True)
     [1, 2, 3]
     """
     if not use_pool or len(tasks) < 2:
         return [t() for t in tasks]
-    futures = [_executor().submit(t) for t in tasks[1:]]
+    results: list[Any] = [None] * len(tasks)
+    errors: list[BaseException | None] = [None] * len(tasks)
+    claimed = iter(range(len(tasks)))
+    claim_lock = threading.Lock()
+
+    def take_tasks() -> None:
+        while True:
+            with claim_lock:
+                k = next(claimed, None)
+            if k is None:
+                return
+            try:
+                results[k] = tasks[k]()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, after every task has ended
+                errors[k] = exc
+
+    helpers = [_executor().submit(take_tasks) for _ in range(min(len(tasks) - 1, max(1, cores() - 1)))]
     try:
-        first = tasks[0]()
+        take_tasks()
     finally:
-        errors = [f.exception() for f in futures]  # wait for every task before raising
+        for helper in helpers:
+            if not helper.cancel():  # one still queued (the pool busy elsewhere) has nothing left to take
+                helper.result()
     for err in errors:
         if err is not None:
             raise err
-    return [first] + [f.result() for f in futures]
+    return results

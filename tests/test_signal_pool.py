@@ -169,3 +169,42 @@ def test_run_all_keeps_order_and_raises_a_task_error() -> None:
     with pytest.raises(ValueError, match="task 2"):
         pool.run_all([lambda: 1, fail, slow], use_pool=True)
     assert ended == [3]  # every task ended before the error was raised
+
+
+def test_run_all_shares_the_tasks_between_the_caller_and_the_pool() -> None:
+    # the caller and the pool's threads take the tasks one at a time: on two cores the one pool
+    # thread used to take every task but the first by itself, so 5 gate passes took 4 passes' time
+    import threading
+    import time
+
+    if pool.cores() < 2:
+        pytest.skip("one core: no pool thread to share with")
+    takers: list[int] = []
+
+    def task(k: int) -> int:
+        takers.append(threading.get_ident())
+        time.sleep(0.05)  # releases the GIL, as the Arrow kernels do
+        return k
+
+    assert pool.run_all([lambda k=k: task(k) for k in range(8)], use_pool=True) == list(range(8))
+    assert takers.count(threading.get_ident()) >= 2  # before: exactly 1, the pool thread took 7
+
+
+def test_run_all_does_not_wait_for_a_pool_thread_busy_elsewhere() -> None:
+    import threading
+
+    release, blocker_done = threading.Event(), threading.Event()
+
+    def blocker() -> None:
+        release.wait(10)
+        blocker_done.set()
+
+    n = max(1, pool.cores() - 1)
+    waits = [pool.later(blocker, use_pool=True) for _ in range(n)]  # every pool thread busy
+    try:
+        assert pool.run_all([lambda: 1, lambda: 2, lambda: 3], use_pool=True) == [1, 2, 3]
+        assert not blocker_done.is_set()  # the caller took every task and did not wait for the pool
+    finally:
+        release.set()
+        for wait in waits:
+            wait()
